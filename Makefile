@@ -1,0 +1,37 @@
+# darkbench: `make report` (the main job) and `make test`. Both set everything up themselves.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+# Pin the local CPU build of torch where it is on disk (no CUDA downloads); plain torch elsewhere.
+TORCH ?= $(shell ls /opt/wheels/torch-2.13.0+cpu-*.whl >/dev/null 2>&1 && echo torch==2.13.0 || echo torch)
+JOBS ?= 2
+
+.PHONY: all setup test report verify bench-ops bench clean-venv
+all: test
+
+$(VENV)/.stamp: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q "$(TORCH)"
+	$(PY) -m pip install -q -e ".[test]" "$(TORCH)"
+	touch $@
+
+setup: $(VENV)/.stamp
+
+test: setup
+	$(PY) -m darkbench verify
+	$(PY) -m pytest -n $(JOBS) -q -p no:cacheprovider
+
+verify: setup
+	$(PY) -m darkbench verify
+
+report: setup
+	$(PY) -m darkbench bench cfg/tiny.cfg cfg/darknet.cfg cfg/alexnet.cfg cfg/squeezenet.cfg cfg/yolov3-tiny.cfg cfg/inception.json --device cpu --min-time 2 --max-time 8 --out reports/results
+	$(PY) -m darkbench report --results reports/results --out reports
+
+# The analytic path against `darknet ops` over darknet's whole zoo (prints both times and the ratio).
+bench-ops: setup
+	$(PY) tests/bench_ops.py
+
+clean-venv:
+	rm -rf $(VENV)

@@ -1,0 +1,47 @@
+"""`darkbench` command line: one subcommand module each in darkbench/commands/."""
+import argparse
+import importlib
+import sys
+
+from .errors import DarkbenchError
+
+# name -> module in darkbench.commands; each has help, add_arguments(parser), run(args) -> int
+COMMANDS = {
+    "ops": "ops",
+    "summary": "summary",
+    "compare": "compare",
+    "verify": "verify",
+}
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="darkbench", description=(
+        "Count, build and time Darknet-style networks. 'darkbench COMMAND --help' for each command."))
+    from . import __version__
+    parser.add_argument("--version", action="version", version=f"darkbench {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+    argv = sys.argv[1:] if argv is None else list(argv)
+    wanted = next((a for a in argv if not a.startswith("-")), None)
+    # import only the command asked for: `darkbench ops` must stay light and fast
+    names = [wanted] if wanted in COMMANDS else list(COMMANDS)
+    for name in names:
+        mod = importlib.import_module(f".commands.{COMMANDS[name]}", __package__)
+        p = sub.add_parser(name, help=mod.HELP, description=mod.HELP)
+        mod.add_arguments(p)
+        p.set_defaults(_run=mod.run)
+    args = parser.parse_args(argv)
+    try:
+        return args._run(args) or 0
+    except DarkbenchError as e:
+        print(f"darkbench {args.command}: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"darkbench {args.command}: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Subcommands; each module: HELP, add_arguments(parser), run(args) -> exit code."""

@@ -1,0 +1,45 @@
+"""darkbench compare: one row per network, computed beside published figures."""
+import os
+
+from .. import models, published
+from ..tables import add_format_argument, render
+
+HELP = ("Compare networks: input, layers, params, size (MiB), Ops (Bn), MACs, with the Tiny Darknet "
+        "page's published Top-1/Top-5/Ops/Size beside them where it has figures.")
+
+COLUMNS = [("network", "network"), ("input", "input"), ("layers", "layers"), ("params", "params"),
+           ("size_mib", "size MiB"), ("ops_bn", "Ops Bn"), ("gmacs", "GMACs"),
+           ("pub_top1", "Top-1 (quoted)"), ("pub_top5", "Top-5 (quoted)"),
+           ("pub_ops", "Ops (published)"), ("pub_size", "Size (published)")]
+
+
+def add_arguments(p):
+    p.add_argument("models", nargs="+", metavar="MODEL",
+                   help="cfg or Keras model; a bare name is looked for as given, in the project's cfg/, "
+                        "then in darknet's installed zoo")
+    p.add_argument("--width", type=int, help="override the input width")
+    p.add_argument("--height", type=int, help="override the input height")
+    add_format_argument(p)
+
+
+def row(name, net, pub):
+    r = dict(network=net.name, path=net.path, input=f"{net.width}x{net.height}x{net.channels}",
+             layers=len(net.layers), params=net.params, size_mib=round(net.size_mib, 2),
+             ops=net.ops, ops_bn=round(net.ops / 1e9, 2), macs=net.macs, gmacs=round(net.macs / 1e9, 3))
+    p = pub.get(os.path.basename(net.path))
+    if p:
+        r.update(network=p["network"], pub_top1=p["top1"], pub_top5=p["top5"],
+                 pub_ops=p["ops_text"], pub_size=p["size_text"])
+    return r
+
+
+def run(args):
+    pub = {r["cfg"]: r for r in published.table()}
+    rows = [row(name, models.analyse(name, args.width, args.height), pub) for name in args.models]
+    print(render(rows, args.format, None if args.format == "json" else COLUMNS,
+                 floatfmt={"size_mib": ".2f", "ops_bn": ".2f", "gmacs": ".3f"}))
+    if args.format in ("table", "markdown"):
+        print("\nOps = darknet's count (2 per multiply-add, conv/connected/recurrent); size = .weights "
+              "bytes / 2^20 (the page's \"MB\"); Top-1/Top-5 are quoted from the Tiny Darknet page, "
+              "not measured.")
+    return 0

@@ -1,0 +1,45 @@
+"""darkbench ops: darknet's operation count, for many models at once."""
+import json
+import sys
+
+from .. import models
+from ..errors import DarkbenchError
+
+HELP = ("Print darknet's operation count for each model, as `darknet ops` does "
+        "(ops = 2 per multiply-add, convolutional/connected/recurrent layers only).")
+
+
+def add_arguments(p):
+    p.add_argument("models", nargs="+", metavar="MODEL", help="darknet .cfg (or Keras .json/.keras)")
+    p.add_argument("--width", type=int, help="override the input width")
+    p.add_argument("--height", type=int, help="override the input height")
+    p.add_argument("--json", action="store_true",
+                   help="one JSON list, an object per model: cfg, width, height, channels, ops, macs, "
+                        "params, weight_floats, weights_bytes (header included), size_mib; or error")
+
+
+def record(name, net):
+    out = dict(cfg=name, path=net.path)
+    out.update(net.summary())
+    out["cfg"] = name
+    return out
+
+
+def run(args):
+    results, failed = [], 0
+    for name in args.models:
+        try:
+            net = models.analyse(name, args.width, args.height)
+        except DarkbenchError as e:
+            failed += 1
+            print(f"darkbench ops: error: {e}", file=sys.stderr)
+            results.append(dict(cfg=name, error=str(e)))
+            continue
+        results.append(record(name, net))
+        if not args.json:
+            prefix = f"{name}: " if len(args.models) > 1 else ""
+            print(f"{prefix}Floating Point Operations: {net.ops}")
+            print(f"{prefix}Floating Point Operations: {net.ops / 1e9:.2f} Bn")
+    if args.json:
+        print(json.dumps(results, indent=2))
+    return 1 if failed else 0

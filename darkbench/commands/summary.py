@@ -1,0 +1,68 @@
+"""darkbench summary: the per-layer table with every count."""
+from .. import models
+from ..network import warn
+from ..tables import add_format_argument, render, shape_text
+
+HELP = "Per-layer table (darknet's printout columns plus params, BFLOPs, MACs, bytes, intensity) and totals."
+
+CONVENTIONS = ("Conventions: BFLOPs = darknet ops / 1e9 (2 per multiply-add, conv/connected/recurrent only, "
+               "no bias/BN/activation/pooling); MACs = multiply-accumulates of conv/deconv/local/connected/"
+               "recurrent layers; params = trainable values (batch-norm running statistics excluded); "
+               "stored floats = what a .weights file holds (running statistics included); bytes = fp32 "
+               "reads (inputs + weights) + writes (outputs); intensity = 2*MACs / bytes.")
+
+
+def add_arguments(p):
+    p.add_argument("model", metavar="MODEL", help="darknet .cfg (or Keras .json/.keras)")
+    p.add_argument("--width", type=int, help="override the input width")
+    p.add_argument("--height", type=int, help="override the input height")
+    add_format_argument(p)
+
+
+def layer_rows(net):
+    rows = []
+    for l in net.layers:
+        row = dict(layer=l.index, type=l.type, filters=l.desc, input=shape_text(l.in_shape),
+                   output=shape_text(l.out_shape) if l.out_shape[0] else str(l.outputs),
+                   params=l.params, bflops=l.ops / 1e9, macs=l.macs,
+                   bytes=l.bytes_read + l.bytes_written, intensity=l.intensity)
+        if hasattr(l, "formula"):
+            row.update(name=l.name, formula=l.formula, running_total=l.running_total)
+        rows.append(row)
+    return rows
+
+
+COLUMNS = [("layer", "layer"), ("type", "type"), ("filters", "filters/size"), ("input", "input"),
+           ("output", "output"), ("params", "params"), ("bflops", "BFLOPs"), ("macs", "MACs"),
+           ("bytes", "bytes"), ("intensity", "FLOP/B")]
+KERAS_COLUMNS = [("layer", "layer"), ("name", "name"), ("type", "type"), ("output", "output"),
+                 ("formula", "params formula"), ("params", "params"), ("running_total", "running total"),
+                 ("macs", "MACs"), ("bflops", "BFLOPs"), ("intensity", "FLOP/B")]
+
+
+def run(args):
+    net = models.analyse(args.model, args.width, args.height)
+    warn(net)
+    rows = layer_rows(net)
+    totals = net.summary()
+    if args.format == "json":
+        print(render(dict(totals, layers=rows, conventions=CONVENTIONS), "json"))
+        return 0
+    keras = bool(rows) and "formula" in rows[0]
+    cols = KERAS_COLUMNS if keras else COLUMNS
+    if args.format != "csv":
+        rows.append(dict(layer="total", params=net.params, bflops=net.ops / 1e9, macs=net.macs,
+                         running_total=net.params if keras else None,
+                         bytes=sum(l.bytes_read + l.bytes_written for l in net.layers)))
+    print(render(rows, args.format, cols, floatfmt={"bflops": ".3f", "intensity": ".2f"}))
+    if args.format == "csv":
+        return 0
+    print()
+    print(f"{net.path}: input {net.width}x{net.height}x{net.channels}, {len(net.layers)} layers")
+    print(f"Floating Point Operations: {net.ops} ({net.ops / 1e9:.2f} Bn)   MACs: {net.macs:,}")
+    extra = (f" (trainable {net.trainable:,}, non-trainable {net.non_trainable:,})"
+             if hasattr(net, "trainable") else "")
+    print(f"Parameters: {net.params:,}{extra}   stored floats: {net.weight_floats:,}")
+    print(f"Weights file: {net.weights_bytes:,} bytes = {net.size_mib:.2f} MiB")
+    print(CONVENTIONS)
+    return 0

@@ -1,0 +1,39 @@
+"""darkbench verify: every published claim checked against computed values."""
+from .. import published
+from ..tables import add_format_argument, render
+
+HELP = ("Check every published claim (Tiny Darknet page, inception blog): exit 0 only when each is "
+        "reproduced to its published precision, quoted (not computable), or a recorded known "
+        "discrepancy whose computed value is unchanged.")
+
+COLUMNS = [("claim", "claim"), ("network", "network"), ("published_text", "published"),
+           ("computed_text", "computed"), ("verdict", "verdict"), ("holds_at", "holds at"), ("note", "note")]
+
+
+def add_arguments(p):
+    add_format_argument(p)
+
+
+def _computed_text(r):
+    v = r["computed"]
+    if v is None:
+        return ""
+    if r["quantity"] == "ops":
+        return f"{v} ({v / 1e9:.3f} Bn)"
+    if r["quantity"] == "size_mib":
+        return f"{v:.3f} MiB"
+    return f"{v:,}"
+
+
+def run(args):
+    rows = published.verify()
+    for r in rows:
+        r["computed_text"] = _computed_text(r)
+    print(render(rows, args.format, None if args.format == "json" else COLUMNS))
+    bad = [r for r in rows if r["verdict"] == "FAILED"]
+    if args.format in ("table", "markdown"):
+        counts = {}
+        for r in rows:
+            counts[r["verdict"]] = counts.get(r["verdict"], 0) + 1
+        print("\n" + ", ".join(f"{n} {v}" for v, n in sorted(counts.items())))
+    return 1 if bad else 0

@@ -1,0 +1,11 @@
+"""[activation]: an activation function on its own (default linear)."""
+NAMES = ("activation",)
+KEYS = {"activation"}
+
+
+def build(sec, ctx):
+    act = ctx.activation(sec, "linear")
+    layer = ctx.layer(sec, "activation", (ctx.c, ctx.h, ctx.w), outputs=ctx.inputs,
+                      opts=dict(activation=act), desc=act)
+    layer.image = ctx.image
+    return layer

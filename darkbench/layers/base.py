@@ -1,0 +1,120 @@
+"""What every layer family returns, and the small rules they share."""
+from dataclasses import dataclass, field
+
+from ..errors import DarkbenchError
+
+ACTIVATIONS = ("logistic", "loggy", "relu", "elu", "selu", "relie", "plse", "hardtan",
+               "lhtan", "linear", "ramp", "leaky", "tanh", "stair")
+
+# Keys darknet reads for every layer (parse_network_cfg), used or not at inference.
+COMMON_KEYS = {"clip", "truncation", "onlyforward", "stopbackward", "dontsave", "dontload",
+               "numload", "dontloadscales", "learning_rate", "smooth"}
+
+RUNNING_STATS = ("rolling_mean", "rolling_variance")
+
+
+@dataclass
+class Layer:
+    index: int
+    type: str                  # canonical section name, e.g. "convolutional"
+    line: int                  # line of the section header
+    in_shape: tuple            # (c, h, w); (0, 0, 0) when the input is not an image
+    out_shape: tuple           # (c, h, w); (0, 0, 0) when darknet gives no image shape
+    inputs: int                # floats read from the previous layer (darknet l.inputs)
+    outputs: int               # floats written (darknet l.outputs)
+    opts: dict = field(default_factory=dict)     # typed options, for the torch builder
+    weights: list = field(default_factory=list)  # [(name, shape)] in .weights file order
+    macs: int = 0              # multiply-accumulates (conv/deconv/local/connected/recurrent)
+    ops: int = 0               # darknet numops() contribution
+    sources: tuple = ()        # other layers read (route, shortcut)
+    extra_read: int = 0        # floats read from sources besides the previous layer
+    saved: bool = True         # False when dontsave=1: not in the .weights file
+    desc: str = ""             # filters / size text for tables
+    image: bool = True         # False after connected/recurrent: output is a vector
+
+    @property
+    def weight_floats(self):
+        return sum(_count(s) for _, s in self.weights)
+
+    @property
+    def params(self):
+        return sum(_count(s) for n, s in self.weights if n not in RUNNING_STATS)
+
+    @property
+    def bytes_read(self):
+        return 4 * (self.inputs + self.extra_read + self.weight_floats)
+
+    @property
+    def bytes_written(self):
+        return 4 * self.outputs
+
+    @property
+    def intensity(self):
+        """FLOPs (2 per MAC) per byte moved at fp32."""
+        moved = self.bytes_read + self.bytes_written
+        return 2 * self.macs / moved if moved else 0.0
+
+
+def _count(shape):
+    n = 1
+    for d in shape:
+        n *= d
+    return n
+
+
+@dataclass
+class Context:
+    """What a family's build() sees: the previous layer's output and the layers so far."""
+    path: str
+    index: int
+    c: int
+    h: int
+    w: int
+    inputs: int
+    image: bool
+    layers: list
+    net: dict
+
+    def fail(self, sec, msg):
+        return DarkbenchError(f"[{sec.name}] {msg}", self.path, sec.line, layer=self.index)
+
+    def need_image(self, sec):
+        if not self.image or not (self.c and self.h and self.w):
+            prev = f"layer {self.index - 1} ({self.layers[-1].type})" if self.layers else "the input"
+            raise self.fail(sec, f"needs an image input, but {prev} outputs a flat vector of {self.inputs}")
+        return self.c, self.h, self.w
+
+    def activation(self, sec, default):
+        name = sec.get_str("activation", default)
+        if name not in ACTIVATIONS:
+            raise sec._err("activation", f"unknown activation '{name}' (known: {', '.join(ACTIVATIONS)})")
+        return name
+
+    def ref(self, sec, key, value):
+        """Resolve a route/shortcut layer index: negative is relative, else absolute."""
+        idx = self.index + value if value < 0 else value
+        if idx < 0 or idx >= self.index:
+            where = "in the future" if idx >= self.index else "out of range"
+            raise sec._err(key, f"{key}={value} refers to layer {idx}, {where} (this is layer {self.index})")
+        return self.layers[idx]
+
+    def layer(self, sec, type, out_shape, outputs=None, **kw):
+        c, h, w = out_shape
+        return Layer(index=self.index, type=type, line=sec.line,
+                     in_shape=(self.c, self.h, self.w) if self.image else (0, 0, 0),
+                     out_shape=out_shape, inputs=self.inputs,
+                     outputs=c * h * w if outputs is None else outputs,
+                     saved=not sec.get_int("dontsave", 0), **kw)
+
+
+def bn_weights(n, batch_normalize):
+    """Darknet's per-filter vectors after biases, as stored in the file."""
+    if not batch_normalize:
+        return []
+    return [("scales", (n,)), ("rolling_mean", (n,)), ("rolling_variance", (n,))]
+
+
+def check_positive(sec, **values):
+    for key, v in values.items():
+        if v <= 0:
+            raise sec._err(key, f"{key}={v} must be > 0")

@@ -1,0 +1,37 @@
+"""[convolutional] / [conv]: grouped 2-D convolution, optional batch norm."""
+from .base import bn_weights, check_positive
+
+NAMES = ("convolutional", "conv")
+KEYS = {"filters", "size", "stride", "pad", "padding", "groups", "activation", "batch_normalize",
+        "binary", "xnor", "flipped", "dot"}
+
+
+def build(sec, ctx):
+    n = sec.get_int("filters", 1)
+    size = sec.get_int("size", 1)
+    stride = sec.get_int("stride", 1)
+    padding = sec.get_int("padding", 0, min=0)
+    if sec.get_int("pad", 0):
+        padding = size // 2
+    groups = sec.get_int("groups", 1)
+    act = ctx.activation(sec, "logistic")
+    bn = sec.get_int("batch_normalize", 0)
+    check_positive(sec, filters=n, size=size, stride=stride, groups=groups)
+    for key in ("binary", "xnor"):
+        if sec.get_int(key, 0):
+            raise sec._err(key, f"{key}=1 (binarised convolution) is not supported")
+    c, h, w = ctx.need_image(sec)
+    if c % groups or n % groups:
+        raise sec._err("groups", f"groups={groups} does not divide input channels {c} and filters {n}")
+    oh = (h + 2 * padding - size) // stride + 1
+    ow = (w + 2 * padding - size) // stride + 1
+    if oh <= 0 or ow <= 0:
+        raise ctx.fail(sec, f"kernel {size}x{size} with padding {padding} is larger than its {w}x{h} input")
+    macs = n * (c // groups) * size * size * oh * ow
+    return ctx.layer(
+        sec, "convolutional", (n, oh, ow),
+        opts=dict(filters=n, size=size, stride=stride, padding=padding, groups=groups,
+                  activation=act, batch_normalize=bn),
+        weights=[("biases", (n,))] + bn_weights(n, bn) + [("weights", (n, c // groups, size, size))],
+        macs=macs, ops=2 * n * size * size * c // groups * oh * ow,
+        desc=f"{n} {size}x{size}/{stride}" + (f" g{groups}" if groups > 1 else ""))

@@ -1,0 +1,13 @@
+"""[cost]: training only; the network output is the last layer that is not a cost layer."""
+NAMES = ("cost",)
+KEYS = {"type", "scale", "ratio", "noobject_scale", "thresh"}
+TYPES = ("seg", "sse", "masked", "smooth", "L1", "wgan")
+
+
+def build(sec, ctx):
+    kind = sec.get_str("type", "sse")
+    if kind not in TYPES:
+        raise sec._err("type", f"unknown cost type '{kind}'")
+    layer = ctx.layer(sec, "cost", (0, 0, 0), outputs=ctx.inputs)
+    layer.image = False
+    return layer

@@ -1,0 +1,21 @@
+"""[crop]: centre crop at inference; outputs 2*x-1 unless noadjust=1."""
+NAMES = ("crop",)
+KEYS = {"crop_height", "crop_width", "flip", "angle", "saturation", "exposure", "noadjust", "shift"}
+
+
+def build(sec, ctx):
+    ch = sec.get_int("crop_height", 1)
+    cw = sec.get_int("crop_width", 1)
+    for key in ("flip",):
+        sec.get_int(key, 0)
+    for key in ("angle", "shift"):
+        sec.get_float(key, 0.0)
+    for key in ("saturation", "exposure"):
+        sec.get_float(key, 1.0)
+    if ch <= 0 or cw <= 0:
+        raise ctx.fail(sec, f"crop {cw}x{ch} must be positive")
+    c, h, w = ctx.need_image(sec)
+    if ch > h or cw > w:
+        raise ctx.fail(sec, f"crop {cw}x{ch} is larger than its {w}x{h} input")
+    return ctx.layer(sec, "crop", (c, ch, cw), opts=dict(noadjust=sec.get_int("noadjust", 0)),
+                     desc=f"{cw}x{ch}")

@@ -1,0 +1,29 @@
+"""[deconvolutional] / [deconv]: transposed convolution (weights [c][n][k][k])."""
+from .base import bn_weights, check_positive
+
+NAMES = ("deconvolutional", "deconv")
+KEYS = {"filters", "size", "stride", "pad", "padding", "activation", "batch_normalize"}
+
+
+def build(sec, ctx):
+    n = sec.get_int("filters", 1)
+    size = sec.get_int("size", 1)
+    stride = sec.get_int("stride", 1)
+    act = ctx.activation(sec, "logistic")
+    c, h, w = ctx.need_image(sec)
+    bn = sec.get_int("batch_normalize", 0)
+    padding = sec.get_int("padding", 0, min=0)
+    if sec.get_int("pad", 0):
+        padding = size // 2
+    check_positive(sec, filters=n, size=size, stride=stride)
+    oh = (h - 1) * stride + size - 2 * padding
+    ow = (w - 1) * stride + size - 2 * padding
+    if oh <= 0 or ow <= 0:
+        raise ctx.fail(sec, f"padding {padding} leaves no output from a {w}x{h} input")
+    return ctx.layer(
+        sec, "deconvolutional", (n, oh, ow),
+        opts=dict(filters=n, size=size, stride=stride, padding=padding, activation=act,
+                  batch_normalize=bn),
+        weights=[("biases", (n,))] + bn_weights(n, bn) + [("weights", (c, n, size, size))],
+        macs=c * n * size * size * h * w,  # darknet's gemm: every input pixel meets every tap
+        desc=f"{n} {size}x{size}/{stride}")

@@ -1,0 +1,26 @@
+"""[local]: unshared convolution, one filter bank per output location."""
+from .base import check_positive
+
+NAMES = ("local",)
+KEYS = {"filters", "size", "stride", "pad", "activation"}
+
+
+def build(sec, ctx):
+    n = sec.get_int("filters", 1)
+    size = sec.get_int("size", 1)
+    stride = sec.get_int("stride", 1)
+    pad = sec.get_int("pad", 0, min=0)
+    act = ctx.activation(sec, "logistic")
+    check_positive(sec, filters=n, size=size, stride=stride)
+    c, h, w = ctx.need_image(sec)
+    # darknet: with pad the output is (in-1)/stride+1 and im2col pads by `pad` itself
+    oh = (h - (1 if pad else size)) // stride + 1
+    ow = (w - (1 if pad else size)) // stride + 1
+    if oh <= 0 or ow <= 0:
+        raise ctx.fail(sec, f"kernel {size}x{size} is larger than its {w}x{h} input")
+    loc = oh * ow
+    return ctx.layer(
+        sec, "local", (n, oh, ow),
+        opts=dict(filters=n, size=size, stride=stride, pad=pad, activation=act),
+        weights=[("biases", (n, oh, ow)), ("weights", (loc, n, c, size, size))],
+        macs=loc * n * c * size * size, desc=f"{n} {size}x{size}/{stride}")

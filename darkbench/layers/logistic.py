@@ -1,0 +1,9 @@
+"""[logistic]: darknet's logistic cross-entropy layer; a sigmoid at inference."""
+NAMES = ("logistic",)
+KEYS = set()
+
+
+def build(sec, ctx):
+    layer = ctx.layer(sec, "logistic", (ctx.c, ctx.h, ctx.w), outputs=ctx.inputs)
+    layer.image = ctx.image
+    return layer

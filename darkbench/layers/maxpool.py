@@ -1,0 +1,20 @@
+"""[maxpool] / [max]: darknet pads with -inf, `padding` is the TOTAL, extra goes right/bottom."""
+from .base import check_positive
+
+NAMES = ("maxpool", "max")
+KEYS = {"stride", "size", "padding"}
+
+
+def build(sec, ctx):
+    stride = sec.get_int("stride", 1)
+    size = sec.get_int("size", stride)
+    padding = sec.get_int("padding", size - 1, min=0)
+    check_positive(sec, stride=stride, size=size)
+    c, h, w = ctx.need_image(sec)
+    oh = (h + padding - size) // stride + 1
+    ow = (w + padding - size) // stride + 1
+    if oh <= 0 or ow <= 0:
+        raise ctx.fail(sec, f"window {size}x{size} is larger than its {w}x{h} input")
+    return ctx.layer(sec, "maxpool", (c, oh, ow),
+                     opts=dict(size=size, stride=stride, padding=padding),
+                     desc=f"{size}x{size}/{stride}")

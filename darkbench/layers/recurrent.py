@@ -1,0 +1,25 @@
+"""Shared arithmetic of darknet's recurrent layers: stacks of inner connected layers."""
+from .base import bn_weights
+
+
+def inner(name, n_in, n_out, bn):
+    """Weights of one inner connected layer, prefixed by its name, in file order."""
+    return ([(f"{name}.biases", (n_out,)), (f"{name}.weights", (n_out, n_in))] +
+            [(f"{name}.{k}", s) for k, s in bn_weights(n_out, bn)])
+
+
+def build(sec, ctx, type, order, keys_in):
+    """order: inner layers in file order; keys_in: those fed by the layer input."""
+    out = sec.get_int("output", 1, min=1)
+    bn = sec.get_int("batch_normalize", 0)
+    if ctx.inputs <= 0:
+        raise ctx.fail(sec, "has no input")
+    weights, macs = [], 0
+    for name in order:
+        n_in = ctx.inputs if name in keys_in else out
+        weights += inner(name, n_in, out, bn)
+        macs += n_in * out
+    layer = ctx.layer(sec, type, (out, 1, 1), weights=weights, macs=macs, ops=2 * macs,
+                      opts=dict(output=out, batch_normalize=bn), desc=f"{out}")
+    layer.image = False
+    return layer

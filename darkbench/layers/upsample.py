@@ -1,0 +1,17 @@
+"""[upsample]: nearest neighbour x stride, times scale; negative stride sums blocks down."""
+NAMES = ("upsample",)
+KEYS = {"stride", "scale"}
+
+
+def build(sec, ctx):
+    stride = sec.get_int("stride", 2)
+    scale = sec.get_float("scale", 1.0)
+    c, h, w = ctx.need_image(sec)
+    if stride == 0:
+        raise sec._err("stride", "stride=0 is not allowed")
+    s = abs(stride)
+    oh, ow = (h // s, w // s) if stride < 0 else (h * s, w * s)
+    if oh == 0 or ow == 0:
+        raise ctx.fail(sec, f"stride {stride} is larger than its {w}x{h} input")
+    return ctx.layer(sec, "upsample", (c, oh, ow), opts=dict(stride=stride, scale=scale),
+                     desc=f"x{stride}" if stride > 0 else f"/{s}")

@@ -1,0 +1,23 @@
+"""[yolo]: YOLOv3 head; logistic on x, y, objectness and classes at inference."""
+NAMES = ("yolo",)
+KEYS = {"classes", "num", "mask", "anchors", "max", "jitter", "ignore_thresh", "truth_thresh",
+        "random", "map"}
+
+
+def build(sec, ctx):
+    classes = sec.get_int("classes", 20, min=1)
+    total = sec.get_int("num", 1, min=1)
+    mask = sec.get_list("mask", default=list(range(total)))
+    if any(m < 0 or m >= total for m in mask):
+        raise sec._err("mask", f"mask {mask} refers to anchors outside 0..{total - 1}")
+    anchors = sec.get_list("anchors", float, default=[])
+    if anchors and len(anchors) < 2 * total:
+        raise sec._err("anchors", f"{len(anchors)} anchor values for num={total} (need {2 * total})")
+    c, h, w = ctx.need_image(sec)
+    want = len(mask) * (classes + 5)
+    if c != want:
+        raise ctx.fail(sec, f"input has {c} channels but {len(mask)} masks x ({classes} classes + 5) "
+                            f"needs {want}")
+    return ctx.layer(sec, "yolo", (c, h, w),
+                     opts=dict(classes=classes, num=total, mask=mask, anchors=anchors),
+                     desc=f"{classes} cls")

@@ -1,0 +1,144 @@
+"""cfg -> layer specs and totals, without torch: the analytic path."""
+import os
+import sys
+from dataclasses import dataclass, field
+
+from . import cfg as cfgmod
+from .errors import DarkbenchError
+from .layers import REGISTRY
+from .layers.base import COMMON_KEYS, Context
+
+HEADER_BYTES = 20  # major, minor, revision (int32) + 8-byte seen, as darknet writes
+NET_KEYS = {"batch", "subdivisions", "width", "height", "channels", "inputs", "time_steps",
+            "learning_rate", "momentum", "decay", "policy", "steps", "scales", "max_batches",
+            "burn_in", "power", "gamma", "step", "angle", "aspect", "saturation", "exposure", "hue",
+            "max_crop", "min_crop", "center", "adam", "B1", "B2", "eps", "notruth", "random",
+            "learning_rate_min", "batches_per_cycle", "batches_cycle_mult", "seen", "clip",
+            "max_ratio", "min_ratio", "flip", "jitter", "rate", "sequential"}
+
+
+@dataclass
+class Network:
+    path: str
+    width: int
+    height: int
+    channels: int
+    inputs: int
+    layers: list
+    net: dict = field(default_factory=dict)
+    warnings: list = field(default_factory=list)
+
+    @property
+    def name(self):
+        return os.path.splitext(os.path.basename(self.path))[0]
+
+    @property
+    def ops(self):
+        return sum(l.ops for l in self.layers)
+
+    @property
+    def macs(self):
+        return sum(l.macs for l in self.layers)
+
+    @property
+    def params(self):
+        return sum(l.params for l in self.layers)
+
+    @property
+    def weight_floats(self):
+        return sum(l.weight_floats for l in self.layers if l.saved)
+
+    @property
+    def weights_bytes(self):
+        return HEADER_BYTES + 4 * self.weight_floats
+
+    @property
+    def size_mib(self):
+        return self.weights_bytes / 2 ** 20
+
+    @property
+    def output_index(self):
+        """darknet's network output: the last layer that is not a cost layer."""
+        for l in reversed(self.layers):
+            if l.type != "cost":
+                return l.index
+        return len(self.layers) - 1
+
+    def summary(self):
+        """Totals with the conventions spelled out, as plain data."""
+        return dict(cfg=self.path, width=self.width, height=self.height, channels=self.channels,
+                    layers=len(self.layers), ops=self.ops, bn_ops=round(self.ops / 1e9, 2),
+                    macs=self.macs, params=self.params, weight_floats=self.weight_floats,
+                    weights_bytes=self.weights_bytes, size_mib=self.size_mib)
+
+
+def analyse(path, width=None, height=None, text=None):
+    """Read a cfg (or its text) and infer every layer. Raises DarkbenchError only."""
+    path = os.fspath(path)
+    sections = cfgmod.parse(text, path) if text is not None else cfgmod.read(path)
+    try:
+        return _build(sections, path, width, height)
+    except DarkbenchError:
+        raise
+    except (RecursionError, MemoryError, OverflowError) as e:  # absurd sizes
+        raise DarkbenchError(f"cannot analyse: {type(e).__name__}", path) from None
+
+
+def _build(sections, path, width, height):
+    net = sections[0]
+    if net.name not in ("net", "network"):
+        raise DarkbenchError(f"first section is [{net.name}]; it must be [net] or [network]", path, net.line)
+    for sec in sections[1:]:
+        if sec.name in ("net", "network"):
+            raise DarkbenchError(f"[{sec.name}] may only be the first section", path, sec.line)
+    for key, v in (("width", width), ("height", height)):
+        if v is not None and v <= 0:
+            raise DarkbenchError(f"--{key} {v} must be > 0", path)
+    h = height if height is not None else net.get_int("height", 0, min=0)
+    w = width if width is not None else net.get_int("width", 0, min=0)
+    c = net.get_int("channels", 0, min=0)
+    inputs = net.get_int("inputs", h * w * c, min=0)
+    if (width or height) and not c:
+        raise DarkbenchError("--width/--height given but the cfg has no image input (channels=0)", path)
+    if not inputs and not (h and w and c):
+        raise DarkbenchError("[net] gives no input size: set width, height and channels (or inputs)",
+                             path, net.line)
+    if h * w * c > 1 << 34:
+        raise DarkbenchError(f"input {w}x{h}x{c} is too large", path, net.line)
+    netopts = dict(time_steps=net.get_int("time_steps", 1, min=1), batch=net.get_int("batch", 1))
+    ctx = Context(path=path, index=0, c=c, h=h, w=w, inputs=inputs, image=bool(h and w and c),
+                  layers=[], net=netopts)
+    warnings = [f"{path}:{net.options[k][1]}: [{net.name}] unknown option '{k}'"
+                for k in net.options if k not in NET_KEYS]
+    if len(sections) == 1:
+        raise DarkbenchError("cfg has no layers after [net]", path, net.line)
+    for sec in sections[1:]:
+        fam = REGISTRY.get(sec.name)
+        if fam is None:
+            raise DarkbenchError(f"unknown section [{sec.name}]", path, sec.line, layer=ctx.index)
+        try:
+            layer = fam.build(sec, ctx)
+        except DarkbenchError as e:
+            if e.layer is None:
+                e.layer = ctx.index
+                e.args = (e.format(),)
+            raise
+        for k in sec.options:
+            if k not in fam.KEYS and k not in COMMON_KEYS:
+                warnings.append(f"{path}:{sec.options[k][1]}: layer {ctx.index} [{sec.name}] "
+                                f"unknown option '{k}' (darknet ignores it)")
+        ctx.layers.append(layer)
+        ctx.index += 1
+        ctx.c, ctx.h, ctx.w = layer.out_shape
+        ctx.inputs = layer.outputs
+        ctx.image = layer.image and bool(ctx.c and ctx.h and ctx.w)
+        if ctx.inputs > 1 << 34:
+            raise DarkbenchError(f"output of {ctx.inputs} values is too large", path, sec.line,
+                                 layer=layer.index)
+    return Network(path=path, width=w, height=h, channels=c, inputs=inputs, layers=ctx.layers,
+                   net=netopts, warnings=warnings)
+
+
+def warn(network, stream=sys.stderr):
+    for w in network.warnings:
+        print(f"warning: {w}", file=stream)

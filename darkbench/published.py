@@ -1,0 +1,98 @@
+"""Published claims (darkbench/data/published.json) checked against computed values."""
+import json
+from pathlib import Path
+
+from . import models
+from .errors import DarkbenchError
+
+DATA = Path(__file__).with_name("data") / "published.json"
+
+
+def _load():
+    with open(DATA, encoding="utf-8") as f:
+        return json.load(f)
+
+
+def table():
+    """The Tiny Darknet page's table, figures as published (Top-1/Top-5 are quoted)."""
+    return [dict(r, ops_text=r["ops_bn"] + " Bn", size_text=r["size_mb"] + " MB",
+                 ops_bn=float(r["ops_bn"]), size_mb=float(r["size_mb"])) for r in _load()["table"]]
+
+
+def sources():
+    return _load()["sources"]
+
+
+def _measure(net, quantity, claim):
+    if quantity in ("ops", "size_mib", "params"):
+        return getattr(net, quantity)
+    layers = net.layers
+    if quantity == "params_upto":
+        hit = [l for l in layers if l.type.lower() == claim["upto"]]
+        if not hit:
+            raise DarkbenchError(f"{claim['id']}: no {claim['upto']} layer in {net.path}")
+        return hit[0].running_total
+    if quantity == "flatten_units":
+        hit = [l for l in layers if l.type.lower() == "flatten"]
+        if not hit:
+            raise DarkbenchError(f"{claim['id']}: no Flatten layer in {net.path}")
+        return hit[0].outputs
+    raise DarkbenchError(f"{claim['id']}: unknown quantity {quantity}")
+
+
+def _rounds_to(value, claim):
+    return round(value / claim["unit"], claim["digits"]) == claim["value"]
+
+
+def _holds_at(claim, nominal):
+    """Nearest square input size at which an ops claim would hold, or None."""
+    best = None
+    for s in range(max(8, nominal // 2), nominal * 2 + 1):
+        try:
+            net = models.analyse(claim["cfg"], width=s, height=s)
+        except DarkbenchError:
+            continue
+        if _rounds_to(net.ops, claim) and (best is None or abs(s - nominal) < abs(best - nominal)):
+            best = s
+    return f"{best}x{best}" if best else None
+
+
+def verify():
+    """One row per claim: published, computed, verdict (reproduced / known discrepancy / quoted / FAILED)."""
+    data = _load()
+    rows = []
+    for r in data["table"]:  # accuracy figures can only be quoted
+        for q in ("top1", "top5"):
+            rows.append(dict(claim=f"table-{r['cfg'][:-4]}-{q}", source=data["sources"]["tiny-darknet"],
+                             network=r["network"], quantity=q, published=r[q],
+                             published_text=f"{'Top-1' if q == 'top1' else 'Top-5'} {r[q]}",
+                             computed=None, verdict="quoted", holds_at=None,
+                             note="ImageNet accuracy: quoted from the page, not computable from a cfg"))
+    for c in data["claims"]:
+        row = dict(claim=c["id"], source=data["sources"][c["source"]], network=c["network"],
+                   quantity=c["quantity"], published=c["value"], published_text=c["text"],
+                   computed=None, verdict="FAILED", holds_at=None, note="")
+        rows.append(row)
+        if "quoted" in c:
+            row.update(verdict="quoted", note=c["quoted"])
+            continue
+        try:
+            net = models.analyse(c["cfg"])
+            value = _measure(net, c["quantity"], c)
+        except DarkbenchError as e:
+            row["note"] = f"could not compute: {e}"
+            continue
+        row["computed"] = value
+        known = c.get("known")
+        if _rounds_to(value, c):
+            row["verdict"] = "reproduced"
+            if known:
+                row.update(verdict="FAILED", note="recorded as a discrepancy but now reproduces: update the record")
+        elif known and known["computed"] == value:
+            row.update(verdict="known discrepancy", note=known["note"])
+            if c["quantity"] == "ops":
+                row["holds_at"] = _holds_at(c, net.width)
+        else:
+            row["note"] = (f"computed {value} no longer equals the recorded {known['computed']}" if known
+                           else f"computed {value / c['unit']:.{c['digits'] + 2}f} does not round to {c['value']}")
+    return rows
