@@ -22,7 +22,10 @@ def add_arguments(p):
 def layer_rows(net):
     rows = []
     for l in net.layers:
-        row = dict(layer=l.index, type=l.type, filters=l.desc, input=shape_text(l.in_shape),
+        o = l.opts
+        filters = o.get("filters", o.get("output", o.get("output_filters")))
+        size = f"{o['size']}x{o['size']}/{o['stride']}" if "size" in o and "stride" in o else l.desc
+        row = dict(layer=l.index, type=l.type, filters=filters, size=size, input=shape_text(l.in_shape),
                    output=shape_text(l.out_shape) if l.out_shape[0] else str(l.outputs),
                    params=l.params, bflops=l.ops / 1e9, macs=l.macs,
                    bytes=l.bytes_read + l.bytes_written, intensity=l.intensity)
@@ -32,7 +35,8 @@ def layer_rows(net):
     return rows
 
 
-COLUMNS = [("layer", "layer"), ("type", "type"), ("filters", "filters/size"), ("input", "input"),
+COLUMNS = [("layer", "layer"), ("type", "type"), ("filters", "filters"), ("size", "size/stride"),
+           ("input", "input"),
            ("output", "output"), ("params", "params"), ("bflops", "BFLOPs"), ("macs", "MACs"),
            ("bytes", "bytes"), ("intensity", "FLOP/B")]
 KERAS_COLUMNS = [("layer", "layer"), ("name", "name"), ("type", "type"), ("output", "output"),
