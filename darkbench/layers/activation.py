@@ -9,3 +9,8 @@ def build(sec, ctx):
                       opts=dict(activation=act), desc=act)
     layer.image = ctx.image
     return layer
+
+
+def module(layer, net):
+    from ..nn import Activation, Elementwise
+    return Elementwise(Activation(layer.opts["activation"]), layer.opts["activation"])

@@ -20,3 +20,33 @@ def build(sec, ctx):
         macs=ctx.inputs * out, ops=2 * ctx.inputs * out, desc=f"{out}")
     layer.image = False
     return layer
+
+
+def module(layer, net):
+    from torch import nn
+    from ..nn import Activation, DarknetBN, Layer
+    o = layer.opts
+    bn = o["batch_normalize"]
+
+    class Connected(Layer):
+        def __init__(self):
+            super().__init__()
+            self.fc = nn.Linear(layer.inputs, o["output"], bias=not bn)
+            self.bn = DarknetBN(o["output"]) if bn else None
+            self.act = Activation(o["activation"])
+
+        def tensors(self):
+            t = {"weights": self.fc.weight}
+            if self.bn is None:
+                t["biases"] = self.fc.bias
+            else:
+                t.update(biases=self.bn.biases, scales=self.bn.scales, rolling_mean=self.bn.rolling_mean,
+                         rolling_variance=self.bn.rolling_variance)
+            return t
+
+        def forward(self, x, outs):
+            x = self.fc(x.flatten(1))
+            if self.bn is not None:
+                x = self.bn(x)
+            return self.act(x)
+    return Connected()

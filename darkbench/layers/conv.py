@@ -35,3 +35,13 @@ def build(sec, ctx):
         weights=[("biases", (n,))] + bn_weights(n, bn) + [("weights", (n, c // groups, size, size))],
         macs=macs, ops=2 * n * size * size * c // groups * oh * ow,
         desc=f"{n} {size}x{size}/{stride}" + (f" g{groups}" if groups > 1 else ""))
+
+
+def module(layer, net):
+    from torch import nn
+    from ..nn import Conv
+    o = layer.opts
+    c = layer.in_shape[0]
+    conv = nn.Conv2d(c, o["filters"], o["size"], o["stride"], o["padding"], groups=o["groups"],
+                     bias=not o["batch_normalize"])
+    return Conv(conv, o["filters"], o["batch_normalize"], o["activation"])

@@ -22,3 +22,8 @@ def build(sec, ctx):
     return ctx.layer(sec, "crnn", (out, h, w), weights=weights, macs=macs,
                      opts=dict(output_filters=out, hidden_filters=hidden, batch_normalize=bn),
                      desc=f"{hidden}/{out}")
+
+
+def module(layer, net):
+    from .recurrent import module as analytic_only
+    return analytic_only(layer, net)

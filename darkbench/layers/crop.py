@@ -19,3 +19,13 @@ def build(sec, ctx):
         raise ctx.fail(sec, f"crop {cw}x{ch} is larger than its {w}x{h} input")
     return ctx.layer(sec, "crop", (c, ch, cw), opts=dict(noadjust=sec.get_int("noadjust", 0)),
                      desc=f"{cw}x{ch}")
+
+
+def module(layer, net):
+    from ..nn import Elementwise
+    c, h, w = layer.in_shape
+    _, oh, ow = layer.out_shape
+    dh, dw = (h - oh) // 2, (w - ow) // 2
+    adjust = not layer.opts["noadjust"]
+    return Elementwise(lambda x: (x[:, :, dh:dh + oh, dw:dw + ow] * 2 - 1) if adjust
+                       else x[:, :, dh:dh + oh, dw:dw + ow], f"centre {ow}x{oh}, 2x-1={adjust}")

@@ -27,3 +27,12 @@ def build(sec, ctx):
         weights=[("biases", (n,))] + bn_weights(n, bn) + [("weights", (c, n, size, size))],
         macs=c * n * size * size * h * w,  # darknet's gemm: every input pixel meets every tap
         desc=f"{n} {size}x{size}/{stride}")
+
+
+def module(layer, net):
+    from torch import nn
+    from ..nn import Conv
+    o = layer.opts
+    conv = nn.ConvTranspose2d(layer.in_shape[0], o["filters"], o["size"], o["stride"], o["padding"],
+                              bias=not o["batch_normalize"])
+    return Conv(conv, o["filters"], o["batch_normalize"], o["activation"])

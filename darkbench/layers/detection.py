@@ -19,3 +19,19 @@ def build(sec, ctx):
                                 softmax=sec.get_int("softmax", 0), sqrt=sec.get_int("sqrt", 0)))
     layer.image = False
     return layer
+
+
+def module(layer, net):
+    import torch
+    from ..nn import Elementwise
+    o = layer.opts
+    loc, classes = o["side"] * o["side"], o["classes"]
+    if not o["softmax"]:
+        return Elementwise(lambda x: x.flatten(1), "identity at inference")
+
+    def fn(x):  # darknet: softmax over each location's class block, the rest unchanged
+        x = x.flatten(1)
+        n = x.shape[0]
+        head = x[:, :loc * classes].reshape(n, loc, classes).softmax(-1).reshape(n, -1)
+        return torch.cat([head, x[:, loc * classes:]], 1)
+    return Elementwise(fn, "softmax over classes")

@@ -11,3 +11,8 @@ def build(sec, ctx):
                       opts=dict(probability=p))
     layer.image = ctx.image
     return layer
+
+
+def module(layer, net):
+    from ..nn import Elementwise
+    return Elementwise(lambda x: x, "identity at inference")

@@ -7,3 +7,6 @@ KEYS = {"output", "batch_normalize", "tanh"}
 
 def build(sec, ctx):
     return recurrent.build(sec, ctx, "gru", ("wz", "wr", "wh", "uz", "ur", "uh"), {"uz", "ur", "uh"})
+
+
+module = recurrent.module

@@ -7,3 +7,8 @@ def build(sec, ctx):
     layer = ctx.layer(sec, "l2norm", (ctx.c, ctx.h, ctx.w), outputs=ctx.inputs)
     layer.image = ctx.image
     return layer
+
+
+def module(layer, net):
+    from ..nn import Elementwise
+    return Elementwise(lambda x: x / x.pow(2).sum(1, keepdim=True).sqrt(), "over channels")

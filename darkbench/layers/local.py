@@ -24,3 +24,34 @@ def build(sec, ctx):
         opts=dict(filters=n, size=size, stride=stride, pad=pad, activation=act),
         weights=[("biases", (n, oh, ow)), ("weights", (loc, n, c, size, size))],
         macs=loc * n * c * size * size, desc=f"{n} {size}x{size}/{stride}")
+
+
+def module(layer, net):
+    import torch
+    import torch.nn.functional as F
+    from torch import nn
+    from ..errors import DarkbenchError
+    from ..nn import Activation, Layer
+    o = layer.opts
+    c, h, w = layer.in_shape
+    n, oh, ow = layer.out_shape
+    k, s, pad = o["size"], o["stride"], o["pad"]
+    if (h + 2 * pad - k) // s + 1 != oh or (w + 2 * pad - k) // s + 1 != ow:
+        raise DarkbenchError(f"[local] pad={pad} with size={k}: darknet's im2col and output size disagree",
+                             net.path, layer.line, layer.index)
+
+    class Local(Layer):
+        def __init__(self):
+            super().__init__()
+            self.weights = nn.Parameter(torch.zeros(oh * ow, n, c, k, k))
+            self.biases = nn.Parameter(torch.zeros(n, oh, ow))
+            self.act = Activation(o["activation"])
+
+        def tensors(self):
+            return {"weights": self.weights, "biases": self.biases}
+
+        def forward(self, x, outs):
+            cols = F.unfold(x, k, padding=pad, stride=s)             # (N, c*k*k, L)
+            y = torch.einsum("lnk,bkl->bnl", self.weights.flatten(2), cols)
+            return self.act(y.view(-1, n, oh, ow) + self.biases)
+    return Local()

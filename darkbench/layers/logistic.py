@@ -7,3 +7,9 @@ def build(sec, ctx):
     layer = ctx.layer(sec, "logistic", (ctx.c, ctx.h, ctx.w), outputs=ctx.inputs)
     layer.image = ctx.image
     return layer
+
+
+def module(layer, net):
+    import torch
+    from ..nn import Elementwise
+    return Elementwise(torch.sigmoid, "sigmoid")

@@ -8,3 +8,6 @@ KEYS = {"output", "batch_normalize"}
 def build(sec, ctx):
     return recurrent.build(sec, ctx, "lstm", ("wi", "wf", "wo", "wg", "ui", "uf", "uo", "ug"),
                            {"ui", "uf", "uo", "ug"})
+
+
+module = recurrent.module

@@ -18,3 +18,10 @@ def build(sec, ctx):
     return ctx.layer(sec, "maxpool", (c, oh, ow),
                      opts=dict(size=size, stride=stride, padding=padding),
                      desc=f"{size}x{size}/{stride}")
+
+
+def module(layer, net):
+    from ..nn import Elementwise, maxpool
+    o = layer.opts
+    return Elementwise(lambda x: maxpool(x, o["size"], o["stride"], o["padding"]),
+                       f"size={o['size']}, stride={o['stride']}, padding={o['padding']}")

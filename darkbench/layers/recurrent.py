@@ -23,3 +23,9 @@ def build(sec, ctx, type, order, keys_in):
                       opts=dict(output=out, batch_normalize=bn), desc=f"{out}")
     layer.image = False
     return layer
+
+
+def module(layer, net):
+    from ..errors import DarkbenchError
+    raise DarkbenchError(f"[{layer.type}] layers are analytic only: darkbench counts them but cannot "
+                         "build them in PyTorch", net.path, layer.line, layer.index)

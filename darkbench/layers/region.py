@@ -19,3 +19,32 @@ def build(sec, ctx):
                                background=sec.get_int("background", 0), tree=sec.get_str("tree"),
                                anchors=sec.get_list("anchors", float, default=[])),
                      desc=f"{classes} cls")
+
+
+def module(layer, net):
+    import torch
+    from ..errors import DarkbenchError
+    from ..nn import Elementwise
+    o = layer.opts
+    if o["tree"]:
+        raise DarkbenchError("[region] tree= (hierarchical softmax) cannot be built in PyTorch",
+                             net.path, layer.line, layer.index)
+    c, h, w = layer.out_shape
+    num, coords, classes, bg = o["num"], o["coords"], o["classes"], o["background"]
+    k = coords + classes + 1
+
+    def fn(x):
+        n = x.shape[0]
+        v = x.view(n, num, k, h, w)
+        parts = [torch.sigmoid(v[:, :, :2]), v[:, :, 2:coords]]
+        obj = v[:, :, coords:coords + 1]
+        parts.append(obj if bg else torch.sigmoid(obj))
+        cls = v[:, :, coords + 1:]
+        if o["softmax"]:  # darknet: softmax over classes + background, starting at coords + !background
+            start = coords + (0 if bg else 1)
+            sm = v[:, :, start:start + classes + bg].softmax(2)
+            parts = parts[:2] + ([sm] if bg else [parts[2], sm])
+        else:
+            parts.append(torch.sigmoid(cls))
+        return torch.cat(parts, 2).view(n, c, h, w)
+    return Elementwise(fn, f"num={num}, classes={classes}, softmax={o['softmax']}")

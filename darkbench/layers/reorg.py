@@ -26,3 +26,30 @@ def build(sec, ctx):
         return layer
     return ctx.layer(sec, "reorg", shape, opts=dict(stride=s, reverse=reverse, flatten=flatten, extra=0),
                      desc=f"/{s}")
+
+
+def module(layer, net):
+    from ..errors import DarkbenchError
+    from ..nn import Elementwise
+    o = layer.opts
+    s = o["stride"]
+    c, h, w = layer.in_shape
+    if o["flatten"] or o["extra"]:
+        raise DarkbenchError("[reorg] flatten=/extra= cannot be built in PyTorch", net.path, layer.line,
+                             layer.index)
+    if c % (s * s):
+        raise DarkbenchError(f"[reorg] {c} channels are not divisible by stride^2={s * s}: darknet's "
+                             "permutation is undefined", net.path, layer.line, layer.index)
+    oc = c // (s * s)
+
+    if o["reverse"]:
+        def fn(x):  # out[c2, j*s+dy, i*s+dx] = in[(dy*s+dx)*oc + c2, j, i]
+            n = x.shape[0]
+            y = x.reshape(n, s, s, oc, h, w).permute(0, 3, 4, 1, 5, 2)
+            return y.reshape(n, oc, h * s, w * s)
+    else:
+        def fn(x):  # darknet reads its input as (c/s^2, h*s, w*s) and writes (c, h, w) in that order
+            n = x.shape[0]
+            y = x.reshape(n, oc, h, s, w, s).permute(0, 3, 5, 1, 2, 4)
+            return y.reshape(n, c * s * s, h // s, w // s)
+    return Elementwise(fn, f"stride={s}, reverse={o['reverse']}")

@@ -10,3 +10,6 @@ def build(sec, ctx):
     sec.get_int("hidden", 1)  # read by old darknet versions; pjreddie's sizes all by `output`
     return recurrent.build(sec, ctx, "rnn", ("input_layer", "self_layer", "output_layer"),
                            {"input_layer"})
+
+
+module = recurrent.module

@@ -21,3 +21,17 @@ def build(sec, ctx):
     layer.inputs = 0  # reads its sources, not the previous layer
     layer.extra_read = sum(s.outputs for s in srcs)
     return layer
+
+
+def module(layer, net):
+    import torch
+    from ..nn import Layer
+    idx = list(layer.sources)
+
+    class Route(Layer):
+        def forward(self, x, outs):
+            return outs[idx[0]] if len(idx) == 1 else torch.cat([outs[i] for i in idx], 1)
+
+        def extra_repr(self):
+            return f"layers={idx}"
+    return Route()

@@ -18,3 +18,34 @@ def build(sec, ctx):
                      opts=dict(source=src.index, activation=act,
                                alpha=sec.get_float("alpha", 1.0), beta=sec.get_float("beta", 1.0)),
                      sources=(src.index,), extra_read=src.outputs, desc=f"from {src.index}")
+
+
+def module(layer, net):
+    from ..nn import Activation, Layer
+    o = layer.opts
+    src = o["source"]
+    c1, h1, w1 = net.layers[src].out_shape   # the added layer
+    c2, h2, w2 = layer.out_shape             # the previous layer, and the output
+    alpha, beta = o["alpha"], o["beta"]
+    same = (c1, h1, w1) == (c2, h2, w2)
+    stride, sample = max(1, w1 // w2), max(1, w2 // w1)
+    mc, mh, mw = min(c1, c2), min(h1, h2), min(w1, w2)
+
+    class Shortcut(Layer):
+        def __init__(self):
+            super().__init__()
+            self.act = Activation(o["activation"])
+
+        def forward(self, x, outs):
+            add = outs[src]
+            if same:
+                y = x + add if alpha == 1 and beta == 1 else alpha * x + beta * add
+            else:  # darknet adds the overlapping, strided/sampled part only
+                y = x.clone()
+                region = y[:, :mc, : mh * sample : sample, : mw * sample : sample]
+                region.mul_(alpha).add_(beta * add[:, :mc, : mh * stride : stride, : mw * stride : stride])
+            return self.act(y)
+
+        def extra_repr(self):
+            return f"from={src}, alpha={alpha}, beta={beta}"
+    return Shortcut()

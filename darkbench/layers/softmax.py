@@ -14,3 +14,18 @@ def build(sec, ctx):
                                 spatial=sec.get_float("spatial", 0.0)))
     layer.image = False
     return layer
+
+
+def module(layer, net):
+    from ..errors import DarkbenchError
+    from ..nn import Elementwise
+    o = layer.opts
+    if o["tree"] or o["spatial"]:
+        raise DarkbenchError("[softmax] tree= and spatial= softmax cannot be built in PyTorch",
+                             net.path, layer.line, layer.index)
+    g, t = o["groups"], o["temperature"]
+
+    def softmax(x):
+        n = x.shape[0]
+        return (x.reshape(n, g, -1) / t).softmax(-1).reshape(n, -1)
+    return Elementwise(softmax, f"groups={g}, temperature={t}")

@@ -15,3 +15,16 @@ def build(sec, ctx):
         raise ctx.fail(sec, f"stride {stride} is larger than its {w}x{h} input")
     return ctx.layer(sec, "upsample", (c, oh, ow), opts=dict(stride=stride, scale=scale),
                      desc=f"x{stride}" if stride > 0 else f"/{s}")
+
+
+def module(layer, net):
+    import torch.nn.functional as F
+    from ..nn import Elementwise
+    s, scale = layer.opts["stride"], layer.opts["scale"]
+    if s > 0:
+        fn = lambda x: (F.interpolate(x, scale_factor=s, mode="nearest") if scale == 1
+                        else scale * F.interpolate(x, scale_factor=s, mode="nearest"))
+    else:  # darknet's reverse: each output is scale * the sum of its s x s block
+        s = -s
+        fn = lambda x: F.avg_pool2d(x, s, s) * (s * s * scale)
+    return Elementwise(fn, f"stride={layer.opts['stride']}, scale={scale}")

@@ -21,3 +21,16 @@ def build(sec, ctx):
     return ctx.layer(sec, "yolo", (c, h, w),
                      opts=dict(classes=classes, num=total, mask=mask, anchors=anchors),
                      desc=f"{classes} cls")
+
+
+def module(layer, net):
+    import torch
+    from ..nn import Elementwise
+    c, h, w = layer.out_shape
+    k = layer.opts["classes"] + 5
+    plain = torch.zeros(c, dtype=torch.bool)
+    plain[2::k] = True   # w and h stay raw; x, y, objectness and classes get the logistic
+    plain[3::k] = True
+    keep = plain.view(1, c, 1, 1)
+    return Elementwise(lambda x: torch.where(keep.to(x.device), x, torch.sigmoid(x)),
+                       f"classes={layer.opts['classes']}, mask={layer.opts['mask']}")

@@ -1,0 +1,145 @@
+"""Torch building blocks with darknet's exact arithmetic (imported only when a model is built)."""
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+BN_EPS = 1e-6  # darknet CPU: (x - mean) / (sqrt(var) + .000001)
+
+
+def _stair(x):
+    n = torch.floor(x)
+    odd = torch.remainder(n, 2) != 0
+    return torch.where(odd, (x - n) + torch.floor(x / 2), torch.floor(x / 2))
+
+
+# darknet's activations (src/activations.h), elementwise
+ACTIVATIONS = {
+    "linear": None,
+    "logistic": torch.sigmoid,
+    "loggy": lambda x: 2 * torch.sigmoid(x) - 1,
+    "relu": F.relu,
+    "elu": lambda x: torch.where(x >= 0, x, torch.expm1(x)),
+    "selu": lambda x: torch.where(x >= 0, 1.0507 * x, 1.0507 * 1.6732 * torch.expm1(x)),
+    "relie": lambda x: torch.where(x > 0, x, 0.01 * x),
+    "plse": lambda x: torch.where(x < -4, 0.01 * (x + 4), torch.where(x > 4, 0.01 * (x - 4) + 1, 0.125 * x + 0.5)),
+    "hardtan": lambda x: torch.clamp(x, -1, 1),
+    "lhtan": lambda x: torch.where(x < 0, 0.001 * x, torch.where(x > 1, 0.001 * (x - 1) + 1, x)),
+    "ramp": lambda x: F.relu(x) + 0.1 * x,
+    "leaky": lambda x: F.leaky_relu(x, 0.1),
+    "tanh": torch.tanh,
+    "stair": _stair,
+}
+
+
+class Activation(nn.Module):
+    def __init__(self, name):
+        super().__init__()
+        self.name = name
+        self.fn = ACTIVATIONS[name]
+
+    def forward(self, x):
+        return x if self.fn is None else self.fn(x)
+
+    def extra_repr(self):
+        return self.name
+
+
+class DarknetBN(nn.Module):
+    """Inference batch norm as darknet's CPU path computes it, plus the layer's bias."""
+
+    def __init__(self, n):
+        super().__init__()
+        self.scales = nn.Parameter(torch.ones(n))
+        self.biases = nn.Parameter(torch.zeros(n))
+        self.register_buffer("rolling_mean", torch.zeros(n))
+        self.register_buffer("rolling_variance", torch.ones(n))
+
+    def factors(self):
+        a = self.scales / (torch.sqrt(self.rolling_variance) + BN_EPS)
+        return a, self.biases - self.rolling_mean * a
+
+    def forward(self, x):
+        a, b = self.factors()
+        shape = (1, -1) + (1,) * (x.dim() - 2)
+        return x * a.view(shape) + b.view(shape)
+
+
+class Layer(nn.Module):
+    """Base of every darknet layer module: forward(x, outs) sees the previous output and all kept outputs.
+
+    `tensors()` maps the names in the analytic Layer.weights (file order) to this module's tensors.
+    """
+
+    def tensors(self):
+        return {}
+
+    def forward(self, x, outs):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+
+class Conv(Layer):
+    """convolutional / deconvolutional: conv, then darknet BN (or bias), then activation."""
+
+    def __init__(self, conv, n, bn, activation):
+        super().__init__()
+        self.conv = conv
+        self.bn = DarknetBN(n) if bn else None
+        self.act = Activation(activation)
+
+    def tensors(self):
+        t = {"weights": self.conv.weight}
+        if self.bn is None:
+            t["biases"] = self.conv.bias
+        else:
+            t.update(biases=self.bn.biases, scales=self.bn.scales, rolling_mean=self.bn.rolling_mean,
+                     rolling_variance=self.bn.rolling_variance)
+        return t
+
+    def forward(self, x, outs):
+        x = self.conv(x)
+        if self.bn is not None:
+            x = self.bn(x)
+        return self.act(x)
+
+    @torch.no_grad()
+    def fuse(self):
+        """Fold batch norm into the convolution (inference only)."""
+        if self.bn is None:
+            return
+        a, b = self.bn.factors()
+        conv = self.conv
+        w = conv.weight
+        if isinstance(conv, nn.ConvTranspose2d):  # weight (in, out/groups, k, k)
+            w.mul_(a.view(1, -1, 1, 1))
+        else:
+            w.mul_(a.view(-1, 1, 1, 1))
+        conv.bias = nn.Parameter(b.detach().clone())
+        self.bn = None
+
+
+class Elementwise(Layer):
+    """A layer that applies a function to the previous output."""
+
+    def __init__(self, fn, name=""):
+        super().__init__()
+        self.fn = fn
+        self.name = name
+
+    def forward(self, x, outs):
+        return self.fn(x)
+
+    def extra_repr(self):
+        return self.name
+
+
+def maxpool(x, size, stride, padding):
+    """darknet's maxpool: windows start at -padding/2, padded cells are -inf, extra on right/bottom."""
+    h, w = x.shape[-2:]
+    oh = (h + padding - size) // stride + 1
+    ow = (w + padding - size) // stride + 1
+    lo = padding // 2
+    right = max(0, (ow - 1) * stride + size - w - lo)
+    bottom = max(0, (oh - 1) * stride + size - h - lo)
+    if lo or right or bottom:
+        x = F.pad(x, (lo, right, lo, bottom), value=float("-inf"))
+    return F.max_pool2d(x, size, stride)[..., :oh, :ow]

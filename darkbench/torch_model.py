@@ -1,0 +1,121 @@
+"""A darknet cfg as a torch.nn.Module, built from the analytic layer specs."""
+import os
+
+import torch
+from torch import nn
+
+from . import models
+from .errors import DarkbenchError
+from .layers import REGISTRY
+from .nn import Conv
+
+
+def _available_memory():
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return None
+
+
+class Darknet(nn.Module):
+    """model(x) -> darknet's network output (the last non-cost layer), or a tuple of yolo head
+    outputs in layer order. Image outputs are NCHW; flat outputs (connected, softmax, detection)
+    are (N, outputs), in darknet's C,H,W order."""
+
+    def __init__(self, net):
+        super().__init__()
+        self.spec = net
+        self.input_shape = (net.channels, net.height, net.width)
+        self.layers = nn.ModuleList(REGISTRY[l.type].module(l, net) for l in net.layers)
+        yolo = [l.index for l in net.layers if l.type == "yolo"]
+        self.heads = yolo if len(yolo) > 1 else [net.output_index]
+        needed = set(self.heads)
+        for l in net.layers:
+            needed.update(l.sources)
+        self.keep = [i in needed for i in range(len(net.layers))]
+        self.last = max(self.heads)
+
+    def _check(self, x):
+        if x.dim() != 4 or tuple(x.shape[1:]) != self.input_shape:
+            c, h, w = self.input_shape
+            raise DarkbenchError(f"{self.spec.path}: input of shape {tuple(x.shape)}; expected (N, {c}, {h}, {w})"
+                                 " (N, channels, height, width)")
+
+    def forward(self, x):
+        self._check(x)
+        outs = [None] * (self.last + 1)
+        for i in range(self.last + 1):
+            x = self.layers[i](x, outs)
+            if self.keep[i]:
+                outs[i] = x
+        return outs[self.heads[0]] if len(self.heads) == 1 else tuple(outs[i] for i in self.heads)
+
+    def layer_outputs(self, x):
+        """Every layer's output in darknet's layer order (for parity checks)."""
+        self._check(x)
+        outs = []
+        for layer in self.layers:
+            x = layer(x, outs)
+            outs.append(x)
+        return outs
+
+    def named_weights(self):
+        """(layer, name, tensor) in .weights file order, for saved layers."""
+        for spec, layer in zip(self.spec.layers, self.layers):
+            if not spec.saved:
+                continue
+            t = layer.tensors()
+            for name, shape in spec.weights:
+                yield spec, name, t[name]
+
+    def fuse(self):
+        """Fold batch norm into convolutions and switch to channels-last (inference form)."""
+        for layer in self.layers:
+            if isinstance(layer, Conv):
+                layer.fuse()
+        return self.to(memory_format=torch.channels_last)
+
+    def load_weights(self, path):
+        from . import weights
+        weights.load_into(self, path)
+        return self
+
+    def save_weights(self, path, overwrite=False):
+        from . import weights
+        weights.save_from(self, path, overwrite=overwrite)
+
+
+def estimate_bytes(net, batch=1):
+    """Activations kept during a forward pass plus the weights, at fp32."""
+    return 4 * (batch * (sum(l.outputs for l in net.layers) + net.inputs) + net.weight_floats)
+
+
+def build(net):
+    need = estimate_bytes(net)
+    avail = _available_memory()
+    if avail is not None and need > 0.8 * avail:
+        raise DarkbenchError(f"{net.path}: building needs about {need / 2**30:.1f} GiB at batch 1 "
+                             f"(activations + weights) but only {avail / 2**30:.1f} GiB is available")
+    with torch.no_grad():
+        model = Darknet(net)
+    model.eval()
+    return model
+
+
+def load(cfg, weights=None, width=None, height=None, fuse=False):
+    """Build a cfg (or Keras .json/.keras) as an eval-mode torch module; optionally load .weights."""
+    path = models.resolve(cfg)
+    if models.is_keras(path):
+        from . import keras
+        return keras.load(path, width=width, height=height, fuse=fuse)
+    net = models.analyse(path, width, height)
+    model = build(net)
+    if weights is not None:
+        model.load_weights(os.fspath(weights))
+    if fuse:
+        model.fuse()
+    return model
