@@ -10,10 +10,10 @@ def build(sec, ctx):
     sc, sh, sw = src.out_shape
     if not sc:
         raise sec._err("from", f"layer {src.index} ({src.type}) has no image output")
-    # darknet samples or strides when sizes differ; it asserts the ratios agree
-    if not ((sw >= w and sw % w == 0 and sh % h == 0 and sw // w == sh // h) or
-            (sw < w and w % sw == 0 and h % sh == 0 and w // sw == h // sh)):
-        raise sec._err("from", f"layer {src.index} is {sw}x{sh}, not a whole multiple or fraction of {w}x{h}")
+    # darknet samples or strides when sizes differ, asserting that both axes agree
+    if sw // w != sh // h or w // sw != h // sh:
+        raise sec._err("from", f"layer {src.index} is {sw}x{sh} and the previous layer {w}x{h}: "
+                               "width and height ratios differ (darknet aborts on this)")
     return ctx.layer(sec, "shortcut", (c, h, w),
                      opts=dict(source=src.index, activation=act,
                                alpha=sec.get_float("alpha", 1.0), beta=sec.get_float("beta", 1.0)),
