@@ -11,6 +11,7 @@ COMMANDS = {
     "summary": "summary",
     "compare": "compare",
     "verify": "verify",
+    "weights": "weights",
 }
 
 

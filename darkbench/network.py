@@ -75,6 +75,9 @@ class Network:
 def analyse(path, width=None, height=None, text=None):
     """Read a cfg (or its text) and infer every layer. Raises DarkbenchError only."""
     path = os.fspath(path)
+    if text is None:
+        from .models import resolve
+        path = resolve(path)
     sections = cfgmod.parse(text, path) if text is not None else cfgmod.read(path)
     try:
         return _build(sections, path, width, height)

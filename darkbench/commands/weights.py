@@ -1,0 +1,39 @@
+"""darkbench weights: make a random .weights file, or check a file against a cfg."""
+import os
+
+from .. import models, weights
+from ..errors import DarkbenchError
+
+HELP = "darknet .weights files: `init` writes a valid random file, `info` checks one against a cfg."
+
+
+def add_arguments(p):
+    sub = p.add_subparsers(dest="action", metavar="ACTION")
+    sub.required = True
+    i = sub.add_parser("init", help="write a random .weights file for a cfg (positive variances)")
+    i.add_argument("cfg", metavar="CFG")
+    i.add_argument("out", metavar="OUT")
+    i.add_argument("--seed", type=int, default=0)
+    i.add_argument("--force", action="store_true", help="overwrite OUT if it exists")
+    f = sub.add_parser("info", help="print a .weights header and whether the file fits the cfg")
+    f.add_argument("cfg", metavar="CFG")
+    f.add_argument("file", metavar="FILE")
+
+
+def run(args):
+    net = models.analyse(args.cfg)
+    if args.action == "init":
+        weights.write(args.out, net, weights.random_arrays(net, args.seed), overwrite=args.force)
+        print(f"{args.out}: {net.weight_floats} floats, {net.weights_bytes} bytes for {net.path}")
+        return 0
+    h = weights.read_header(os.fspath(args.file))
+    print(f"{args.file}: version {h['major']}.{h['minor']}.{h['revision']}, seen {h['seen']}, "
+          f"{h['header_bytes']}-byte header, {h['file_bytes']} bytes"
+          + (", connected weights stored transposed" if weights.is_transposed(h) else ""))
+    try:
+        weights.read(args.file, net)
+    except DarkbenchError as e:
+        print(f"does not fit {net.path}: {e.message}")
+        return 1
+    print(f"fits {net.path}: {net.weight_floats} floats")
+    return 0
