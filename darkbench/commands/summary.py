@@ -67,6 +67,7 @@ def run(args):
     extra = (f" (trainable {net.trainable:,}, non-trainable {net.non_trainable:,})"
              if hasattr(net, "trainable") else "")
     print(f"Parameters: {net.params:,}{extra}   stored floats: {net.weight_floats:,}")
-    print(f"Weights file: {net.weights_bytes:,} bytes = {net.size_mib:.2f} MiB")
+    what = "fp32 weights" if extra else "Weights file"
+    print(f"{what}: {net.weights_bytes:,} bytes = {net.size_mib:.2f} MiB")
     print(CONVENTIONS)
     return 0
