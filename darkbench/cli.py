@@ -12,6 +12,8 @@ COMMANDS = {
     "compare": "compare",
     "verify": "verify",
     "weights": "weights",
+    "export": "export",
+    "bench": "bench",
 }
 
 

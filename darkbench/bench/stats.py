@@ -1,0 +1,42 @@
+"""Latency statistics: distribution-free CI of the median, ratios with bootstrap CIs."""
+import math
+
+import numpy as np
+
+Z95 = 1.959964
+
+
+def median_ci(samples, z=Z95):
+    """95% CI of the median by order statistics (binomial, normal approximation): no distribution assumed."""
+    x = np.sort(np.asarray(samples, dtype=float))
+    n = len(x)
+    if n < 6:
+        return float(x[0]), float(x[-1])
+    half = z * math.sqrt(n) / 2
+    lo = max(0, int(math.floor(n / 2 - half)) - 1)
+    hi = min(n - 1, int(math.ceil(n / 2 + half)))
+    return float(x[lo]), float(x[hi])
+
+
+def summarize(samples_ms):
+    x = np.asarray(samples_ms, dtype=float)
+    lo, hi = median_ci(x)
+    q25, q50, q75, q90, q99 = np.percentile(x, [25, 50, 75, 90, 99])
+    return dict(median_ms=float(q50), mean_ms=float(x.mean()), min_ms=float(x.min()), iqr_ms=float(q75 - q25),
+                p90_ms=float(q90), p99_ms=float(q99), ci95_ms=[lo, hi], samples=int(len(x)))
+
+
+def relative_halfwidth(samples_ms):
+    lo, hi = median_ci(samples_ms)
+    med = float(np.median(samples_ms))
+    return (hi - lo) / 2 / med if med > 0 else math.inf
+
+
+def ratio_ci(a_ms, b_ms, n_boot=2000, seed=0):
+    """median(a) / median(b) with a 95% bootstrap CI (each side resampled independently)."""
+    rng = np.random.default_rng(seed)
+    a, b = np.asarray(a_ms, float), np.asarray(b_ms, float)
+    ra = np.median(rng.choice(a, (n_boot, len(a))), axis=1)
+    rb = np.median(rng.choice(b, (n_boot, len(b))), axis=1)
+    r = ra / rb
+    return float(np.median(a) / np.median(b)), [float(np.percentile(r, 2.5)), float(np.percentile(r, 97.5))]
