@@ -31,11 +31,16 @@ ACTIVATIONS = {
 }
 
 
+INPLACE = {"relu": lambda x: F.relu(x, inplace=True), "leaky": lambda x: F.leaky_relu(x, 0.1, inplace=True)}
+
+
 class Activation(nn.Module):
-    def __init__(self, name):
+    """inplace=True only where the input is a fresh tensor nobody else holds (after conv/BN)."""
+
+    def __init__(self, name, inplace=False):
         super().__init__()
         self.name = name
-        self.fn = ACTIVATIONS[name]
+        self.fn = INPLACE[name] if inplace and name in INPLACE else ACTIVATIONS[name]
 
     def forward(self, x):
         return x if self.fn is None else self.fn(x)
@@ -59,9 +64,9 @@ class DarknetBN(nn.Module):
         return a, self.biases - self.rolling_mean * a
 
     def forward(self, x):
-        a, b = self.factors()
-        shape = (1, -1) + (1,) * (x.dim() - 2)
-        return x * a.view(shape) + b.view(shape)
+        # torch's fused kernel computes (x-mean)/sqrt(v+eps): v = (sqrt(var)+1e-6)^2, eps=0 gives darknet's
+        v = (torch.sqrt(self.rolling_variance) + BN_EPS) ** 2
+        return F.batch_norm(x, self.rolling_mean, v, self.scales, self.biases, False, 0.0, 0.0)
 
 
 class Layer(nn.Module):
@@ -84,7 +89,7 @@ class Conv(Layer):
         super().__init__()
         self.conv = conv
         self.bn = DarknetBN(n) if bn else None
-        self.act = Activation(activation)
+        self.act = Activation(activation, inplace=True)
 
     def tensors(self):
         t = {"weights": self.conv.weight}

@@ -47,6 +47,7 @@ class Darknet(nn.Module):
 
     def forward(self, x):
         self._check(x)
+        x = x.contiguous(memory_format=torch.channels_last)  # oneDNN's fast layout on CPU
         outs = [None] * (self.last + 1)
         for i in range(self.last + 1):
             x = self.layers[i](x, outs)
@@ -73,7 +74,7 @@ class Darknet(nn.Module):
                 yield spec, name, t[name]
 
     def fuse(self):
-        """Fold batch norm into convolutions and switch to channels-last (inference form)."""
+        """Fold batch norm into convolutions (inference form; channels-last like every model)."""
         for layer in self.layers:
             if isinstance(layer, Conv):
                 layer.fuse()
@@ -102,8 +103,7 @@ def build(net):
                              f"(activations + weights) but only {avail / 2**30:.1f} GiB is available")
     with torch.no_grad():
         model = Darknet(net)
-    model.eval()
-    return model
+    return model.eval().to(memory_format=torch.channels_last)
 
 
 def load(cfg, weights=None, width=None, height=None, fuse=False):

@@ -78,7 +78,8 @@ def load_into(model, path):
     tensors = {(l.index, name): t for l, name, t in model.named_weights()}
     with torch.no_grad():
         for l, name, a in arrays:
-            tensors[(l.index, name)].copy_(torch.from_numpy(np.ascontiguousarray(a)))
+            t = tensors[(l.index, name)]
+            t.copy_(torch.from_numpy(np.ascontiguousarray(a)).reshape(t.shape))
     model.weights_header = {k: h[k] for k in DEFAULT_HEADER}
 
 

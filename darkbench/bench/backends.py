@@ -102,10 +102,12 @@ def onnxruntime(path, device, dtype, batch, width=None, height=None, threads=Non
         so.intra_op_num_threads = threads
         so.inter_op_num_threads = 1
     so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    # idle ORT threads spin by default and would steal the cores from the interleaved torch runs
+    so.add_session_config_entry("session.intra_op.allow_spinning", "0")
     sess = ort.InferenceSession(f, so, providers=providers)
     shutil.rmtree(tmp, ignore_errors=True)
     x = {sess.get_inputs()[0].name: np.random.default_rng(0).random((batch, *model.input_shape), dtype=np.float32)}
-    return Runner(lambda: sess.run(None, x), device, f"onnxruntime {ort.__version__}, {threads} intra-op threads")
+    return Runner(lambda: sess.run(None, x), device, f"onnxruntime {ort.__version__}, {threads} intra-op threads, no spinning")
 
 
 def darknet_speed(path, seconds=3.0):

@@ -4,7 +4,7 @@ import time
 DTYPES = {"fp32": "float32", "bf16": "bfloat16", "fp16": "float16"}
 
 
-def gemm_peak(device="cpu", dtype="fp32", n=1024, seconds=1.0):
+def gemm_peak(device="cpu", dtype="fp32", n=2048, seconds=2.0):
     import torch
     dt = getattr(torch, DTYPES[dtype])
     a = torch.randn(n, n, device=device).to(dt)

@@ -1,4 +1,5 @@
 """darkbench bench: latency per model, backend, device, batch and dtype."""
+import argparse
 import datetime
 import json
 import os
@@ -17,7 +18,7 @@ def _csv(kind, choices=None):
         if choices:
             bad = [t for t in items if t not in choices]
             if bad:
-                raise ValueError(f"unknown {kind} {bad[0]!r} (choose from {', '.join(choices)})")
+                raise argparse.ArgumentTypeError(f"unknown {kind} {bad[0]!r} (choose from {', '.join(choices)})")
         return items
     parse.__name__ = kind
     return parse

@@ -43,7 +43,7 @@ def module(layer, net):
     class Local(Layer):
         def __init__(self):
             super().__init__()
-            self.weights = nn.Parameter(torch.zeros(oh * ow, n, c, k, k))
+            self.weights = nn.Parameter(torch.zeros(oh * ow, n, c * k * k))  # 3-D: (loc, n, c*k*k)
             self.biases = nn.Parameter(torch.zeros(n, oh, ow))
             self.act = Activation(o["activation"])
 
@@ -52,6 +52,6 @@ def module(layer, net):
 
         def forward(self, x, outs):
             cols = F.unfold(x, k, padding=pad, stride=s)             # (N, c*k*k, L)
-            y = torch.einsum("lnk,bkl->bnl", self.weights.flatten(2), cols)
+            y = torch.einsum("lnk,bkl->bnl", self.weights, cols)
             return self.act(y.view(-1, n, oh, ow) + self.biases)
     return Local()
