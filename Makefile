@@ -5,6 +5,7 @@ PY := $(VENV)/bin/python
 # Pin the local CPU build of torch where it is on disk (no CUDA downloads); plain torch elsewhere.
 TORCH ?= $(shell ls /opt/wheels/torch-2.13.0+cpu-*.whl >/dev/null 2>&1 && echo torch==2.13.0 || echo torch)
 JOBS ?= 2
+REPORT_MODELS ?= cfg/tiny.cfg cfg/darknet.cfg cfg/alexnet.cfg cfg/squeezenet.cfg cfg/yolov3-tiny.cfg cfg/inception.json
 
 .PHONY: all setup test report verify bench-ops bench clean-venv
 all: test
@@ -25,8 +26,10 @@ test: setup
 verify: setup
 	$(PY) -m darkbench verify
 
+# Analyse and benchmark the report's networks on this machine's CPU, then write reports/.
+# Earlier runs' results (other hosts' too) in reports/results are merged; nothing is committed.
 report: setup
-	$(PY) -m darkbench bench cfg/tiny.cfg cfg/darknet.cfg cfg/alexnet.cfg cfg/squeezenet.cfg cfg/yolov3-tiny.cfg cfg/inception.json --device cpu --min-time 2 --max-time 8 --out reports/results
+	$(PY) -m darkbench bench $(REPORT_MODELS) --device cpu --min-time 3 --max-time 10 --layers --out reports/results
 	$(PY) -m darkbench report --results reports/results --out reports
 
 # The analytic path against `darknet ops` over darknet's whole zoo (prints both times and the ratio).

@@ -14,6 +14,7 @@ COMMANDS = {
     "weights": "weights",
     "export": "export",
     "bench": "bench",
+    "report": "report",
 }
 
 

@@ -1,0 +1,18 @@
+"""darkbench report: write the comparison report (markdown, HTML, figures, CSV)."""
+HELP = ("Write reports/: report.md, a self-contained index.html, figures and CSVs, from analysis and "
+        "benchmark results (--results); it never measures.")
+
+
+def add_arguments(p):
+    p.add_argument("--results", nargs="*", default=[], metavar="DIR_OR_FILE",
+                   help="benchmark results JSON files or directories (several hosts merge into one report)")
+    p.add_argument("--out", default="reports", help="output directory (default: reports)")
+    p.add_argument("--models", nargs="*", metavar="MODEL", help="networks to analyse (default: the published four, "
+                   "YOLOv3-Tiny and the Keras inception model)")
+
+
+def run(args):
+    import sys
+    from ..report import build
+    build(args.out, args.models, args.results, log=lambda m: print(m, file=sys.stderr))
+    return 0
