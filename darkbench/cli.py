@@ -13,6 +13,7 @@ COMMANDS = {
     "verify": "verify",
     "weights": "weights",
     "export": "export",
+    "crosscheck": "crosscheck",
     "bench": "bench",
     "report": "report",
 }
@@ -45,6 +46,11 @@ def main(argv=None):
         return 130
     except BrokenPipeError:
         return 0
+    except Exception as e:  # a bug of ours: still one line, never a traceback
+        msg = str(e).strip().splitlines()
+        print(f"darkbench {args.command}: internal error: {type(e).__name__}: {msg[0] if msg else ''} "
+              "(please report this)", file=sys.stderr)
+        return 3
 
 
 if __name__ == "__main__":

@@ -52,6 +52,6 @@ def module(layer, net):
 
         def forward(self, x, outs):
             cols = F.unfold(x, k, padding=pad, stride=s)             # (N, c*k*k, L)
-            y = torch.einsum("lnk,bkl->bnl", self.weights, cols)
-            return self.act(y.view(-1, n, oh, ow) + self.biases)
+            y = torch.bmm(self.weights, cols.permute(2, 1, 0))        # (L, n, N): one GEMM per location
+            return self.act(y.permute(2, 1, 0).reshape(-1, n, oh, ow) + self.biases)
     return Local()

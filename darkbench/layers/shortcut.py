@@ -42,8 +42,9 @@ def module(layer, net):
                 y = x + add if alpha == 1 and beta == 1 else alpha * x + beta * add
             else:  # darknet adds the overlapping, strided/sampled part only
                 y = x.clone()
-                region = y[:, :mc, : mh * sample : sample, : mw * sample : sample]
-                region.mul_(alpha).add_(beta * add[:, :mc, : mh * stride : stride, : mw * stride : stride])
+                region = x[:, :mc, : mh * sample : sample, : mw * sample : sample]
+                y[:, :mc, : mh * sample : sample, : mw * sample : sample] = (
+                    alpha * region + beta * add[:, :mc, : mh * stride : stride, : mw * stride : stride])
             return self.act(y)
 
         def extra_repr(self):

@@ -1,0 +1,27 @@
+"""darkbench crosscheck: analytic counts against fvcore and torch's FlopCounterMode."""
+from ..tables import add_format_argument, render
+
+HELP = ("Build the network and count it with fvcore (FlopCountAnalysis, 1 per multiply-add) and torch's "
+        "FlopCounterMode (2 per multiply-add); print a per-layer reconciliation with the analytic counts.")
+
+COLUMNS = [("layer", "layer"), ("type", "type"), ("darknet_ops", "darknet ops"), ("macs", "MACs"),
+           ("fvcore_mm", "fvcore conv/linear"), ("fvcore_bn", "fvcore BN"), ("fvcore_other", "fvcore other"),
+           ("flopcounter", "FlopCounterMode"), ("params", "params"), ("torch_params", "torch params"),
+           ("reason", "reconciliation")]
+
+
+def add_arguments(p):
+    p.add_argument("model", metavar="MODEL", help="darknet cfg")
+    p.add_argument("--width", type=int)
+    p.add_argument("--height", type=int)
+    add_format_argument(p)
+
+
+def run(args):
+    from ..crosscheck import crosscheck
+    rows, total = crosscheck(args.model, args.width, args.height)
+    if args.format == "json":
+        print(render(dict(layers=rows, total=total), "json"))
+        return 0
+    print(render(rows + ([] if args.format == "csv" else [total]), args.format, COLUMNS))
+    return 0
