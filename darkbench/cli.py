@@ -16,6 +16,8 @@ COMMANDS = {
     "crosscheck": "crosscheck",
     "bench": "bench",
     "report": "report",
+    "classify": "classify",
+    "nightmare": "nightmare",
 }
 
 

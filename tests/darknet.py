@@ -61,6 +61,19 @@ class Darknet:
             raise RuntimeError(f"darknet failed ({r.returncode}): {' '.join(map(str, args))}\n{r.stderr[-2000:]}")
         return r.stdout
 
+    def classify(self, cfg, weights, image):
+        """darknet's own `classify`: [(label, probability)] as it prints them (percent, 2 decimals)."""
+        out = self._run(cmd=[DARKNET, "classify", str(cfg), str(weights), str(image)])
+        rows = [l.split("%: ", 1) for l in out.splitlines() if "%: " in l]
+        return [(label, float(p) / 100) for p, label in rows]
+
+    def nightmare(self, cfg, weights, image, layer, *args, cwd):
+        r = subprocess.run([DARKNET, "nightmare", str(cfg), str(weights), str(image), str(layer), *map(str, args)],
+                           capture_output=True, text=True, cwd=cwd)
+        if r.returncode:
+            raise RuntimeError(f"darknet nightmare failed: {r.stderr[-1000:]}")
+        return r.stdout
+
     def ops(self, cfg):
         out = self._run(cmd=[DARKNET, "ops", str(cfg)])
         return int(re.search(r"Floating Point Operations: (\d+)\n", out).group(1))
@@ -84,8 +97,8 @@ class Darknet:
         out.unlink()
         return size
 
-    def save_random(self, cfg, out, seed=1):
-        self._run("save", cfg, out, seed)
+    def save_random(self, cfg, out, seed=1, gain=None):
+        self._run("save", cfg, out, seed, *([gain] if gain else []))
         return Path(out)
 
     def forward(self, cfg, weights, x, seed=None):

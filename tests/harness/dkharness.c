@@ -48,10 +48,20 @@ int main(int argc, char **argv) {
         save_weights(net, argv[3]);
         return 0;
     }
-    if (!strcmp(cmd, "save") && argc == 5) {
+    /* save CFG OUT SEED [GAIN]: GAIN scales the last weighted layer, so a classifier's softmax is peaked */
+    if (!strcmp(cmd, "save") && (argc == 5 || argc == 6)) {
         network *net = parse_network_cfg(argv[2]);
         srand(atoi(argv[4]));
-        for (int i = 0; i < net->n; ++i) randomize(&net->layers[i]);
+        int last = -1;
+        for (int i = 0; i < net->n; ++i) {
+            randomize(&net->layers[i]);
+            if (net->layers[i].weights) last = i;
+        }
+        if (argc == 6 && last >= 0) {
+            layer *l = &net->layers[last];
+            int nw = l->type == CONNECTED ? l->inputs * l->outputs : l->nweights;
+            for (int j = 0; j < nw; ++j) l->weights[j] *= atof(argv[5]);
+        }
         save_weights(net, argv[3]);
         return 0;
     }

@@ -1,0 +1,71 @@
+"""Images as darknet handles them: float CHW in [0, 1], its bilinear resize and letterbox, in float32."""
+import os
+
+import numpy as np
+
+from .errors import DarkbenchError
+
+
+def load_color(path):
+    """(3, H, W) float32 in [0, 1], like darknet's load_image_color."""
+    path = os.fspath(path)
+    try:
+        from PIL import Image, UnidentifiedImageError
+    except ImportError:  # pragma: no cover
+        raise DarkbenchError("pillow is needed to read images (pip install pillow)") from None
+    if not os.path.exists(path):
+        raise DarkbenchError("no such image", path)
+    try:
+        with Image.open(path) as im:
+            a = np.asarray(im.convert("RGB"), dtype=np.float32)
+    except (UnidentifiedImageError, OSError) as e:
+        raise DarkbenchError(f"cannot read image: {e.__class__.__name__}", path) from None
+    return np.ascontiguousarray(a.transpose(2, 0, 1)) / np.float32(255.0)
+
+
+def resize(im, w, h):
+    """darknet's resize_image: bilinear in two passes (columns, then rows), edges clamped, float32."""
+    c, ih, iw = im.shape
+    im = im.astype(np.float32, copy=False)
+    f32 = np.float32
+    if w == 1 or iw == 1:
+        part = np.repeat(im[:, :, -1:], w, axis=2)
+    else:
+        ws = f32(iw - 1) / f32(w - 1)
+        sx = np.arange(w, dtype=np.float32) * ws
+        ix = sx.astype(np.int64)
+        dx = (sx - ix.astype(np.float32)).astype(np.float32)
+        ix1 = np.minimum(ix + 1, iw - 1)
+        part = (f32(1) - dx) * im[:, :, ix] + dx * im[:, :, ix1]
+        part[:, :, w - 1] = im[:, :, iw - 1]
+    hs = f32(ih - 1) / f32(h - 1) if h > 1 else f32(0)
+    sy = np.arange(h, dtype=np.float32) * hs
+    iy = sy.astype(np.int64)
+    dy = (sy - iy.astype(np.float32)).astype(np.float32)[None, :, None]
+    out = (f32(1) - dy) * part[:, iy, :]
+    iy1 = np.minimum(iy + 1, ih - 1)
+    add = dy * part[:, iy1, :]
+    if h > 1 and ih > 1:
+        add[:, h - 1, :] = 0  # darknet skips the second term on the last row
+    else:
+        add[:] = 0
+    return (out + add).astype(np.float32)
+
+
+def letterbox(im, w, h):
+    """darknet's letterbox_image: keep the aspect ratio, pad with 0.5, centre."""
+    c, ih, iw = im.shape
+    if w / iw < h / ih:
+        nw, nh = w, (ih * w) // iw
+    else:
+        nh, nw = h, (iw * h) // ih
+    boxed = np.full((c, h, w), 0.5, dtype=np.float32)
+    x0, y0 = (w - nw) // 2, (h - nh) // 2
+    boxed[:, y0:y0 + nh, x0:x0 + nw] = resize(im, nw, nh)
+    return boxed
+
+
+def save(im, path):
+    from PIL import Image
+    a = (np.clip(im, 0, 1) * 255 + 0.5).astype(np.uint8).transpose(1, 2, 0)
+    Image.fromarray(a).save(path)
