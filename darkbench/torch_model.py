@@ -55,6 +55,15 @@ class Darknet(nn.Module):
                 outs[i] = x
         return outs[self.heads[0]] if len(self.heads) == 1 else tuple(outs[i] for i in self.heads)
 
+    def forward_to(self, x, last):
+        """Layers 0..last only, differentiable (any input size the layers allow): for nightmare."""
+        x = x.contiguous(memory_format=torch.channels_last)
+        outs = [None] * (last + 1)
+        for i in range(last + 1):
+            x = self.layers[i](x, outs)
+            outs[i] = x
+        return x
+
     def layer_outputs(self, x):
         """Every layer's output in darknet's layer order (for parity checks)."""
         self._check(x)
