@@ -34,7 +34,7 @@ def main(argv=None):
     names = [wanted] if wanted in COMMANDS else list(COMMANDS)
     for name in names:
         mod = importlib.import_module(f".commands.{COMMANDS[name]}", __package__)
-        p = sub.add_parser(name, help=mod.HELP, description=mod.HELP)
+        p = sub.add_parser(name, help=mod.HELP.replace("%", "%%"), description=mod.HELP)
         mod.add_arguments(p)
         p.set_defaults(_run=mod.run)
     args = parser.parse_args(argv)

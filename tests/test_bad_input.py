@@ -84,3 +84,12 @@ def test_real_process_prints_no_traceback(tmp_path):
                        capture_output=True, text=True)
     assert r.returncode == 2 and "Traceback" not in r.stderr
     assert r.stderr.strip().count("\n") == 0 and "unknown activation" in r.stderr
+
+
+def test_help_everywhere(capsys):
+    from darkbench.cli import COMMANDS
+    for argv in [["--help"]] + [[c, "--help"] for c in COMMANDS]:
+        with pytest.raises(SystemExit) as e:
+            main(argv)
+        assert e.value.code == 0, argv
+        assert "usage: darkbench" in capsys.readouterr().out

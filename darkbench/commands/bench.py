@@ -85,9 +85,15 @@ def run(args):
     from tqdm import tqdm
     bar = tqdm(total=total * len(backends), desc="bench", unit="result", file=sys.stderr,
                disable=not sys.stderr.isatty())
+    def log(e):  # a bar on a terminal, a line per result otherwise (make report, CI logs)
+        bar.update(1)
+        if bar.disable:
+            what = (f"{e['median_ms']:.3f} ms" if e.get("median_ms") else
+                    e.get("error") or f"skipped: {e.get('skipped')}")
+            print(f"bench: {e.get('model')} {e.get('backend')} {e.get('device')} {e.get('dtype')} "
+                  f"batch {e.get('batch')}: {what}", file=sys.stderr, flush=True)
     results = runner.run(args.models, backends, devices, batches, args.dtype, args.threads, args.min_time,
-                         args.max_time, out, args.width, args.height, args.layers,
-                         log=lambda e: bar.update(1))
+                         args.max_time, out, args.width, args.height, args.layers, log=log)
     bar.close()
     if args.json:
         print(json.dumps(results, indent=1))
