@@ -80,3 +80,17 @@ def test_names_match_darknet(darknet, setup, tmp_path):
     darknet.nightmare(cfg, w, img, 5, "-rounds", "2", "-iters", "1", "-octaves", "1", cwd=theirs)
     nightmare.dream(cfg, w, img, 5, rounds=2, iters=1, octaves=1, prefix=str(ours), progress=False)
     assert sorted(p.name for p in theirs.iterdir()) == sorted(p.name for p in ours.iterdir())
+
+
+@pytest.mark.darknet
+def test_defaults_are_darknets(darknet, setup, tmp_path):
+    """darknet's nightmare is deterministic (srand(0)): no options and our defaults spelled out give the
+    same image, so our defaults are the program's (its -rate is .04, not the document's .05)."""
+    cfg, w, img = setup
+    a, b = tmp_path / "a", tmp_path / "b"
+    a.mkdir()
+    b.mkdir()
+    darknet.nightmare(cfg, w, img, 5, "-iters", "2", cwd=a)
+    explicit = [x for k, v in nightmare.DEFAULTS.items() if k != "iters" for x in (f"-{k}", str(v))]
+    darknet.nightmare(cfg, w, img, 5, "-iters", "2", *explicit, cwd=b)
+    assert (a / "pic_tiny_5_000000.jpg").read_bytes() == (b / "pic_tiny_5_000000.jpg").read_bytes()

@@ -20,10 +20,10 @@ def _atomic_write(path, content, mode="w"):
     os.replace(tmp, path)
 
 
-def _md(df, floatfmt=".3f"):
+def _md(df, floatfmt="g"):
     if df is None or not len(df):
         return "_(no data)_"
-    return df.to_markdown(index=False, floatfmt=floatfmt)
+    return df.to_markdown(index=False, floatfmt=floatfmt, missingval="")
 
 
 def build(out, model_names=None, result_paths=None, log=print):
@@ -122,7 +122,7 @@ def _html(sections, figs):
              "</head><body><h1>darkbench report</h1>"]
     for title, text, df in sections:
         parts.append(f"<h2>{html.escape(title)}</h2><p>{html.escape(text)}</p>")
-        parts.append(df.to_html(index=False, na_rep="", float_format=lambda v: f"{v:,.3f}") if len(df) else "<p>(no data)</p>")
+        parts.append(df.to_html(index=False, na_rep="", float_format=lambda v: f"{v:g}") if len(df) else "<p>(no data)</p>")
     parts.append("<h2>Figures</h2>")
     for title, path in figs.items():
         with open(path, "rb") as f:

@@ -75,7 +75,12 @@ def published_table():
                      "Ops verdict": verdicts[f"table-{key}-ops"]["verdict"],
                      "Size published": r["size_text"], "Size computed (MiB)": round(net.size_mib, 2),
                      "Size verdict": verdicts[f"table-{key}-size"]["verdict"]})
-    return pd.DataFrame(rows), pd.DataFrame(published.verify())
+    from ..commands.verify import _computed_text
+    claims = published.verify()
+    for c in claims:
+        c["computed"] = _computed_text(c)
+        c["holds_at"] = c["holds_at"] or ""
+    return pd.DataFrame(rows), pd.DataFrame(claims)
 
 
 def latency_table(results):
@@ -83,7 +88,7 @@ def latency_table(results):
     ok = [r for r in results if r.get("median_ms") and not r.get("error") and r.get("batch", 1) == 1]
     if not ok:
         return pd.DataFrame()
-    df = pd.DataFrame([dict(model=r["model"], column=f"{host_label(r)} | {r['dtype']} {r['backend']}",
+    df = pd.DataFrame([dict(model=r["model"], column=f"{host_label(r)} · {r['dtype']} {r['backend']}",
                             median_ms=r["median_ms"]) for r in ok])
     return df.pivot_table(index="model", columns="column", values="median_ms", aggfunc="min")
 
