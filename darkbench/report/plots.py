@@ -10,9 +10,10 @@ DPI = 110
 
 def _plain_log(ax, axis="both"):
     """Log axes labelled 0.2, 1, 10 rather than 2x10^-1."""
-    from matplotlib.ticker import FuncFormatter, NullFormatter
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
     fmt = FuncFormatter(lambda v, _: f"{v:g}")
     for a in ([ax.xaxis, ax.yaxis] if axis == "both" else [getattr(ax, f"{axis}axis")]):
+        a.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
         a.set_major_formatter(fmt)
         a.set_minor_formatter(NullFormatter())
 
