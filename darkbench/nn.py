@@ -69,6 +69,17 @@ class DarknetBN(nn.Module):
         return F.batch_norm(x, self.rolling_mean, v, self.scales, self.biases, False, 0.0, 0.0)
 
 
+def weight_tensors(weight, bias, bn):
+    """The .weights names of a conv/connected layer: biases live in the BN when there is one."""
+    t = {"weights": weight}
+    if bn is None:
+        t["biases"] = bias
+    else:
+        t.update(biases=bn.biases, scales=bn.scales, rolling_mean=bn.rolling_mean,
+                 rolling_variance=bn.rolling_variance)
+    return t
+
+
 class Layer(nn.Module):
     """Base of every darknet layer module: forward(x, outs) sees the previous output and all kept outputs.
 
@@ -92,13 +103,7 @@ class Conv(Layer):
         self.act = Activation(activation, inplace=True)
 
     def tensors(self):
-        t = {"weights": self.conv.weight}
-        if self.bn is None:
-            t["biases"] = self.conv.bias
-        else:
-            t.update(biases=self.bn.biases, scales=self.bn.scales, rolling_mean=self.bn.rolling_mean,
-                     rolling_variance=self.bn.rolling_variance)
-        return t
+        return weight_tensors(self.conv.weight, self.conv.bias, self.bn)
 
     def forward(self, x, outs):
         x = self.conv(x)

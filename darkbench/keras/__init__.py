@@ -4,12 +4,13 @@ import os
 from dataclasses import dataclass
 
 from ..errors import DarkbenchError
+from ..layers.base import Traffic
 from . import layers as rules
 from .reader import read
 
 
 @dataclass
-class KerasLayer:
+class KerasLayer(Traffic):
     index: int
     name: str
     type: str
@@ -49,18 +50,6 @@ class KerasLayer:
     def out_shape(self):
         return _chw(self.keras_shape)
 
-    @property
-    def bytes_read(self):
-        return 4 * (self.inputs + self.params)
-
-    @property
-    def bytes_written(self):
-        return 4 * self.outputs
-
-    @property
-    def intensity(self):
-        moved = self.bytes_read + self.bytes_written
-        return 2 * self.macs / moved if moved else 0.0
 
 
 def _chw(s):

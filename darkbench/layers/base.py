@@ -13,8 +13,27 @@ COMMON_KEYS = {"clip", "truncation", "onlyforward", "stopbackward", "dontsave", 
 RUNNING_STATS = ("rolling_mean", "rolling_variance")
 
 
+class Traffic:
+    """fp32 bytes a layer moves and its arithmetic intensity (shared by darknet and Keras layers)."""
+    extra_read = 0
+
+    @property
+    def bytes_read(self):
+        return 4 * (self.inputs + self.extra_read + self.weight_floats)
+
+    @property
+    def bytes_written(self):
+        return 4 * self.outputs
+
+    @property
+    def intensity(self):
+        """FLOPs (2 per MAC) per byte moved at fp32."""
+        moved = self.bytes_read + self.bytes_written
+        return 2 * self.macs / moved if moved else 0.0
+
+
 @dataclass
-class Layer:
+class Layer(Traffic):
     index: int
     type: str                  # canonical section name, e.g. "convolutional"
     line: int                  # line of the section header
@@ -40,19 +59,6 @@ class Layer:
     def params(self):
         return sum(_count(s) for n, s in self.weights if n not in RUNNING_STATS)
 
-    @property
-    def bytes_read(self):
-        return 4 * (self.inputs + self.extra_read + self.weight_floats)
-
-    @property
-    def bytes_written(self):
-        return 4 * self.outputs
-
-    @property
-    def intensity(self):
-        """FLOPs (2 per MAC) per byte moved at fp32."""
-        moved = self.bytes_read + self.bytes_written
-        return 2 * self.macs / moved if moved else 0.0
 
 
 def _count(shape):

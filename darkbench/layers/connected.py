@@ -24,7 +24,7 @@ def build(sec, ctx):
 
 def module(layer, net):
     from torch import nn
-    from ..nn import Activation, DarknetBN, Layer
+    from ..nn import Activation, DarknetBN, Layer, weight_tensors
     o = layer.opts
     bn = o["batch_normalize"]
 
@@ -36,13 +36,7 @@ def module(layer, net):
             self.act = Activation(o["activation"])
 
         def tensors(self):
-            t = {"weights": self.fc.weight}
-            if self.bn is None:
-                t["biases"] = self.fc.bias
-            else:
-                t.update(biases=self.bn.biases, scales=self.bn.scales, rolling_mean=self.bn.rolling_mean,
-                         rolling_variance=self.bn.rolling_variance)
-            return t
+            return weight_tensors(self.fc.weight, self.fc.bias, self.bn)
 
         def forward(self, x, outs):
             x = self.fc(x.flatten(1))
