@@ -23,8 +23,9 @@ def _available_memory():
 
 class Darknet(nn.Module):
     """model(x) -> darknet's network output (the last non-cost layer), or a tuple of yolo head
-    outputs in layer order. Image outputs are NCHW; flat outputs (connected, softmax, detection)
-    are (N, outputs), in darknet's C,H,W order."""
+    outputs in layer order. Image outputs are NCHW; flat outputs (connected, softmax, detection,
+    reorg extra=) are (N, outputs), in darknet's C,H,W order. x.reshape(N, -1)[i] is darknet's
+    l.output for image i, so a yolo/region output's channels are [anchor][entry] as darknet lays them."""
 
     def __init__(self, net):
         super().__init__()
@@ -120,6 +121,8 @@ def load(cfg, weights=None, width=None, height=None, fuse=False):
     path = models.resolve(cfg)
     if models.is_keras(path):
         from . import keras
+        if weights is not None:
+            raise DarkbenchError("weights cannot be loaded into a Keras model (only its architecture is read)", path)
         return keras.load(path, width=width, height=height, fuse=fuse)
     net = models.analyse(path, width, height)
     model = build(net)

@@ -8,7 +8,8 @@ import numpy as np
 from .errors import DarkbenchError
 
 DEFAULT_HEADER = dict(major=0, minor=2, revision=0, seen=0)
-TRANSPOSED = ("connected",)  # stored (in, out) when major or minor > 1000
+# connected matrices (also those inside recurrent layers) are stored (in, out) when major or minor > 1000
+TRANSPOSED = ("connected", "rnn", "gru", "lstm")
 
 
 def header_size(major, minor):
@@ -17,6 +18,10 @@ def header_size(major, minor):
 
 def is_transposed(header):
     return header["major"] > 1000 or header["minor"] > 1000
+
+
+def _transposed(layer, name, header):
+    return name.rsplit(".", 1)[-1] == "weights" and layer.type in TRANSPOSED and is_transposed(header)
 
 
 def read_header(path):
@@ -66,7 +71,7 @@ def read(path, net):
             n = int(np.prod(shape))
             a = data[pos:pos + n]
             pos += n
-            if name == "weights" and l.type in TRANSPOSED and is_transposed(h):
+            if _transposed(l, name, h):
                 a = a.reshape(shape[1], shape[0]).T
             out.append((l, name, a.reshape(shape)))
     return h, out
@@ -97,7 +102,7 @@ def write(path, net, arrays, header=None, overwrite=False):
             continue
         for name, shape in l.weights:
             a = np.asarray(arrays[(l.index, name)], dtype="<f4").reshape(shape)
-            if name == "weights" and l.type in TRANSPOSED and is_transposed(h):
+            if _transposed(l, name, h):
                 a = a.T
             parts.append(np.ascontiguousarray(a).tobytes())
     d = os.path.dirname(os.path.abspath(path))
@@ -122,8 +127,9 @@ def random_arrays(net, seed=0):
     rng = np.random.default_rng(seed)
     out = {}
     for l in net.layers:
-        fan_in = max(1, (l.weight_floats - sum(int(np.prod(s)) for n, s in l.weights if n != "weights"))
-                     // max(1, l.out_shape[0] or l.outputs))
+        fan_in = max(1, (l.weight_floats - sum(int(np.prod(s)) for n, s in l.weights
+                                               if n.rsplit(".", 1)[-1] != "weights"))
+                     // max(1, l.outputs if l.type == "local" else l.out_shape[0] or l.outputs))
         for name, shape in l.weights:
             base = name.rsplit(".", 1)[-1]
             if base == "weights":

@@ -15,7 +15,8 @@ ZOO_NETS = [("tiny", 64, 48), ("darknet", 64, 64), ("alexnet", 227, 227), ("extr
             ("darknet19", 64, 64), ("vgg-16", 224, 224), ("resnet50", 64, 64), ("resnext50", 64, 64),
             ("densenet201", 64, 64), ("yolov2-tiny", 96, 64), ("yolov3-tiny", 96, 64), ("yolov2", 96, 64),
             ("yolov3", 96, 64), ("strided", 256, 256), ("cifar", 32, 32), ("yolov1-tiny", 448, 448),
-            ("jnet-conv", 64, 64), ("darknet53", 64, 64), ("resnet18", 96, 64), ("yolov3-spp", 64, 64)]
+            ("jnet-conv", 64, 64), ("darknet53", 64, 64), ("resnet18", 96, 64), ("yolov3-spp", 64, 64),
+            ("darknet9000", 64, 64), ("go", 19, 19)]  # softmax over data/9k.tree; reorg extra=1
 RECURRENT = ("recurrent", "crnn")  # analytic only
 OWN = [p for p in sorted((ROOT / "tests" / "cfgs").glob("*.cfg")) if p.stem not in RECURRENT]
 PROJECT = sorted((ROOT / "cfg").glob("*.cfg"))
@@ -88,3 +89,54 @@ def test_darkbench_written_weights(darknet, tmp_path, cfg, width, height):
 def test_recurrent_cfgs_fail_clearly(name):
     with pytest.raises(darkbench.DarkbenchError, match="analytic only"):
         darkbench.load(ROOT / "tests" / "cfgs" / f"{name}.cfg")
+
+
+TREE = "a -1\nb -1\nc 0\nd 0\ne 0\nf 1\ng 1\n"  # groups of 2, 3 and 2 siblings
+
+
+def _tree_cfg(tmp_path, head):
+    (tmp_path / "t.tree").write_text(TREE)
+    cfg = tmp_path / "tree.cfg"
+    cfg.write_text(f"[net]\nwidth=3\nheight=3\nchannels=2\n{head}\n"
+                   f"[convolutional]\nfilters=7\nsize=1\nactivation=linear\n[avgpool]\n"
+                   f"[softmax]\ntree={tmp_path / 't.tree'}\ntemperature=2\n"
+                   f"[connected]\noutput=10\nactivation=linear\n[softmax]\ntree={tmp_path / 't.tree'}\n")
+    return cfg
+
+
+@pytest.mark.darknet
+def test_tree_softmax(darknet, tmp_path):
+    """Hierarchical softmax with a temperature, and on more inputs than the tree has nodes (zeros after)."""
+    cfg = _tree_cfg(tmp_path, "")
+    x = torch.rand(1, 2, 3, 3, generator=torch.Generator().manual_seed(2))
+    theirs = darknet.forward(cfg, tmp_path / "t.weights", x[0].numpy(), seed=5)
+    assert np.all(theirs[-1][7:] == 0)
+    model = darkbench.load(cfg, tmp_path / "t.weights")
+    with torch.no_grad():
+        _compare(model, model.layer_outputs(x), theirs)
+
+
+@pytest.mark.darknet
+def test_region_tree_is_refused_because_darknet_gives_nan(darknet, tmp_path):
+    head = f"[convolutional]\nfilters=24\nsize=1\nactivation=linear\n[region]\ncoords=4\nclasses=7\nnum=2\n" \
+           f"softmax=1\ntree={tmp_path / 't.tree'}\n[route]\nlayers=0\n"
+    cfg = _tree_cfg(tmp_path, head)
+    theirs = darknet.forward(cfg, tmp_path / "t.weights", np.ones((2, 3, 3), "f4"), seed=5)
+    assert np.isnan(theirs[1]).any()
+    with pytest.raises(darkbench.DarkbenchError, match="NaN"):
+        darkbench.load(cfg)
+
+
+@pytest.mark.darknet
+@pytest.mark.parametrize("header", [dict(major=0, minor=1), dict(major=1001, minor=0), dict(major=0, minor=1001)])
+def test_header_variants_read_by_darknet(darknet, tmp_path, header):
+    """4-byte `seen`, and connected weights stored transposed: darknet reads our file as we do."""
+    cfg = ROOT / "tests" / "cfgs" / "flat.cfg"
+    net, rcfg, x = _setup(darknet, cfg, None, None)
+    f = tmp_path / "h.weights"
+    weights.write(f, net, weights.random_arrays(net, seed=4), header=header)
+    model = darkbench.load(rcfg, f)
+    with torch.no_grad():
+        _compare(model, model.layer_outputs(x), darknet.forward(rcfg, f, x[0].numpy()))
+    model.save_weights(tmp_path / "again.weights")
+    assert (tmp_path / "again.weights").read_bytes() == f.read_bytes()

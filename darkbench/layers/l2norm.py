@@ -11,4 +11,6 @@ def build(sec, ctx):
 
 def module(layer, net):
     from ..nn import Elementwise
+    if not layer.out_shape[0]:  # after softmax/detection darknet's channel count is 0: a plain copy
+        return Elementwise(lambda x: x, "no channels: identity")
     return Elementwise(lambda x: x / x.pow(2).sum(1, keepdim=True).sqrt(), "over channels")

@@ -27,7 +27,9 @@ def module(layer, net):
     from ..nn import Elementwise
     o = layer.opts
     if o["tree"]:
-        raise DarkbenchError("[region] tree= (hierarchical softmax) cannot be built in PyTorch",
+        # parse_region never sets the temperature its tree softmax divides by: darknet's CPU output is NaN
+        raise DarkbenchError("[region] tree= is not built: darknet's CPU forward of a tree region divides by a "
+                             "zero softmax temperature (its outputs are NaN), so there is nothing to match",
                              net.path, layer.line, layer.index)
     c, h, w = layer.out_shape
     num, coords, classes, bg = o["num"], o["coords"], o["classes"], o["background"]

@@ -29,14 +29,25 @@ def build(sec, ctx):
 
 
 def module(layer, net):
+    import torch.nn.functional as F
     from ..errors import DarkbenchError
     from ..nn import Elementwise
     o = layer.opts
     s = o["stride"]
     c, h, w = layer.in_shape
-    if o["flatten"] or o["extra"]:
-        raise DarkbenchError("[reorg] flatten=/extra= cannot be built in PyTorch", net.path, layer.line,
-                             layer.index)
+    if o["flatten"] and o["extra"]:
+        raise DarkbenchError("[reorg] flatten=1 with extra= reads past darknet's input buffer; not built",
+                             net.path, layer.line, layer.index)
+    if o["extra"]:  # darknet copies the input and leaves `extra` zeros after it
+        extra = o["extra"]
+        return Elementwise(lambda x: F.pad(x.flatten(1), (0, extra)), f"flat + {extra} zeros")
+    if o["flatten"]:  # darknet's flatten(): CHW -> HWC, or back with reverse; the shape label still changes
+        shape = (-1,) + tuple(layer.out_shape)
+        if o["reverse"]:
+            fn = lambda x: x.reshape(x.shape[0], h * w, c).transpose(1, 2).reshape(shape)
+        else:
+            fn = lambda x: x.reshape(x.shape[0], c, h * w).transpose(1, 2).reshape(shape)
+        return Elementwise(fn, f"flatten, reverse={o['reverse']}")
     if c % (s * s):
         raise DarkbenchError(f"[reorg] {c} channels are not divisible by stride^2={s * s}: darknet's "
                              "permutation is undefined", net.path, layer.line, layer.index)
