@@ -15,16 +15,38 @@ HEADER = f"{LIB}/include/darknet.h"
 ZOO = Path("/usr/share/darknet/cfg")
 HOME = "/usr/share/darknet"  # cwd for darknet: some cfgs name data/9k.tree relatively
 SOURCE = Path(__file__).with_name("harness") / "dkharness.c"
+FASTRAND = SOURCE.with_name("fastrand.c")
 
 
 def missing():
     """Why the oracle cannot run here, or None."""
-    for p in (DARKNET, f"{LIB}/libdarknet.so", HEADER):
+    for p in (DARKNET, f"{LIB}/libdarknet.so", HEADER, HOME):
         if not os.path.exists(p):
             return f"{p} is not installed (apt-get install darknet)"
     if not shutil.which("gcc"):
         return "gcc is not installed"
     return None
+
+
+def _build(source, suffix, flags):
+    """Compile once per source version; the binary is cached in the temp dir under its hash."""
+    digest = hashlib.sha256(source.read_bytes() + " ".join(flags).encode()).hexdigest()[:12]
+    out = Path(tempfile.gettempdir()) / f"darkbench-{source.stem}-{digest}{suffix}"
+    if not out.exists():
+        tmp = Path(f"{out}.{os.getpid()}.tmp")
+        r = subprocess.run(["gcc", "-O2", "-o", str(tmp), str(source), *flags], capture_output=True, text=True)
+        if r.returncode:
+            raise RuntimeError(f"cannot compile {source}:\n{r.stderr[-2000:]}")
+        os.replace(tmp, out)  # atomic: parallel workers may race to build it
+    return out
+
+
+def layer_types():
+    """darknet's LAYER_TYPE enum read from its header: id -> darkbench's type name."""
+    text = re.search(r"typedef enum\s*{([^}]*)}\s*LAYER_TYPE;", Path(HEADER).read_text()).group(1)
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    rename = {"ACTIVE": "activation", "LOGXENT": "logistic"}
+    return {i: rename.get(n, n.lower()) for i, n in enumerate(names)}
 
 
 def rewrite_net(cfg, out, **values):
@@ -40,30 +62,42 @@ def rewrite_net(cfg, out, **values):
         elif in_net and s.partition("=")[0] in values:
             continue
         lines.append(line)
+    if in_net and not done:  # [net] was the only section
+        lines += [f"{k}={v}" for k, v in values.items()]
     Path(out).write_text("\n".join(lines) + "\n")
     return Path(out)
+
+
+def _is_path(a):
+    return isinstance(a, Path) or (isinstance(a, str) and (os.path.sep in a or a.endswith((".cfg", ".weights", ".bin"))))
 
 
 class Darknet:
     def __init__(self, workdir):
         self.dir = Path(workdir)
-        digest = hashlib.sha256(SOURCE.read_bytes()).hexdigest()[:12]
-        self.exe = Path(tempfile.gettempdir()) / f"darkbench-dkharness-{digest}"
-        if not self.exe.exists():
-            tmp = self.exe.with_suffix(f".{os.getpid()}")
-            subprocess.run(["gcc", "-O2", "-o", str(tmp), str(SOURCE), f"-I{LIB}/include", f"-L{LIB}",
-                            "-ldarknet", f"-Wl,-rpath,{LIB}", "-lm"], check=True)
-            os.replace(tmp, self.exe)
+        # -rdynamic: the harness's own rand() then also serves libdarknet (see dkharness.c)
+        self.exe = _build(SOURCE, "", ["-rdynamic", f"-I{LIB}/include", f"-L{LIB}", "-ldarknet",
+                                       f"-Wl,-rpath,{LIB}", "-lm"])
+        self.fastrand = _build(FASTRAND, ".so", ["-shared", "-fPIC"])
+        # big temporary .weights files go to memory when there is a tmpfs for them
+        self.scratch = Path("/dev/shm") if os.access("/dev/shm", os.W_OK) else self.dir
 
-    def _run(self, *args, cmd=None):
-        r = subprocess.run(cmd or [str(self.exe), *map(str, args)], capture_output=True, text=True, cwd=HOME)
+    def _run(self, *args, cmd=None, env=None):
+        # darknet runs in HOME: paths become absolute, and a missing file is an error here
+        # (darknet prints "Couldn't open file" and exits 0)
+        args = [os.path.abspath(a) if _is_path(a) else a for a in args]
+        for a in args:
+            if str(a).endswith(".cfg") and not os.path.exists(a):
+                raise FileNotFoundError(a)
+        cmd = cmd or [str(self.exe), *map(str, args)]
+        r = subprocess.run(cmd, capture_output=True, text=True, cwd=HOME, env=env)
         if r.returncode:
-            raise RuntimeError(f"darknet failed ({r.returncode}): {' '.join(map(str, args))}\n{r.stderr[-2000:]}")
+            raise RuntimeError(f"darknet failed ({r.returncode}): {' '.join(map(str, cmd))}\n{r.stderr[-2000:]}")
         return r.stdout
 
     def classify(self, cfg, weights, image):
         """darknet's own `classify`: [(label, probability)] as it prints them (percent, 2 decimals)."""
-        out = self._run(cmd=[DARKNET, "classify", str(cfg), str(weights), str(image)])
+        out = self._run(cmd=[DARKNET, "classify", *map(os.path.abspath, (cfg, weights, image))])
         rows = [l.split("%: ", 1) for l in out.splitlines() if "%: " in l]
         return [(label, float(p) / 100) for p, label in rows]
 
@@ -74,28 +108,58 @@ class Darknet:
             raise RuntimeError(f"darknet nightmare failed: {r.stderr[-1000:]}")
         return r.stdout
 
-    def ops(self, cfg):
-        out = self._run(cmd=[DARKNET, "ops", str(cfg)])
-        return int(re.search(r"Floating Point Operations: (\d+)\n", out).group(1))
+    def ops(self, cfg, fast=True):
+        """`darknet ops CFG`; fast: with tests/harness/fastrand.c preloaded (same count, 3x quicker)."""
+        env = None
+        if fast:
+            env = dict(os.environ, LD_PRELOAD=" ".join(filter(None, (str(self.fastrand), os.environ.get("LD_PRELOAD")))))
+        cfg = os.path.abspath(cfg)
+        if not os.path.exists(cfg):
+            raise FileNotFoundError(cfg)
+        out = self._run(cmd=[DARKNET, "ops", cfg], env=env)
+        m = re.search(r"Floating Point Operations: (\d+)\n", out)
+        if not m:
+            raise RuntimeError(f"darknet ops {cfg}: no count in its output:\n{out[-1000:]}")
+        return int(m.group(1))
 
     def batch1(self, cfg):
         """A copy with batch=1: zoo cfgs carry training batch sizes."""
         return rewrite_net(cfg, self.dir / f"b1-{Path(cfg).name}", batch=1, subdivisions=1)
 
-    def resized(self, cfg, width, height):
-        return rewrite_net(cfg, self.dir / f"{width}x{height}-{Path(cfg).name}", width=width, height=height,
-                           batch=1, subdivisions=1)
+    def resized(self, cfg, width, height, dir=None):
+        """A batch=1 copy whose [net] width and height are replaced."""
+        return rewrite_net(cfg, Path(dir or self.dir) / f"{width}x{height}-{Path(cfg).name}", width=width,
+                           height=height, batch=1, subdivisions=1)
+
+    @staticmethod
+    def _shapes(text):
+        types = layer_types()
+        rows = [list(map(int, l.split())) for l in text.splitlines()]
+        return [dict(index=r[0], type=types.get(r[1], r[1]), c=r[2], h=r[3], w=r[4], outputs=r[5], inputs=r[6])
+                for r in rows]
 
     def shapes(self, cfg):
-        rows = [list(map(int, l.split())) for l in self._run("shapes", cfg).splitlines()]
-        return [dict(index=r[0], type=r[1], c=r[2], h=r[3], w=r[4], outputs=r[5], inputs=r[6]) for r in rows]
+        """Per layer as darknet parses it: type (darkbench's name), out c/h/w, outputs, inputs."""
+        return self._shapes(self._run("shapes", cfg))
+
+    def _saved(self, cmd, cfg):
+        fd, out = tempfile.mkstemp(suffix=".weights", prefix="darkbench-", dir=self.scratch)
+        os.close(fd)
+        out = Path(out)
+        try:
+            text = self._run(cmd, cfg, out)
+            return text, out.stat().st_size
+        finally:
+            out.unlink(missing_ok=True)
 
     def saved_size(self, cfg):
-        out = self.dir / f"{Path(cfg).stem}.save0.weights"
-        self._run("save0", cfg, out)
-        size = out.stat().st_size
-        out.unlink()
-        return size
+        """Bytes of the .weights file darknet saves for a freshly parsed network."""
+        return self._saved("save0", cfg)[1]
+
+    def info(self, cfg):
+        """shapes(cfg) and saved_size(cfg) from one parse."""
+        text, size = self._saved("info", cfg)
+        return self._shapes(text), size
 
     def save_random(self, cfg, out, seed=1, gain=None):
         self._run("save", cfg, out, seed, *([gain] if gain else []))

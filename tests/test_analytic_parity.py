@@ -1,28 +1,52 @@
-"""darkbench's analytic counts against the real darknet: `darknet ops` and the size of the file it saves."""
+"""darkbench's analytic side against the real darknet: `darknet ops`, the size of the .weights file
+libdarknet saves, and every layer's type, output shape, outputs and inputs as libdarknet parses them.
+
+Zoo cfgs at their own size and re-sized to odd, non-square inputs; our own small cfgs (tests/cfgs,
+tests/cfgs/analytic: analytic only, darknet's forward of those is not comparable) and the project's."""
 from pathlib import Path
 
 import pytest
 
 import darkbench
+from darkbench.errors import DarkbenchError
 from darknet import ZOO
 
 ROOT = Path(__file__).resolve().parent.parent
+CFGS = ROOT / "tests" / "cfgs"
 ZOO_CFGS = sorted(ZOO.glob("*.cfg")) if ZOO.exists() else []
-OWN = sorted((ROOT / "tests" / "cfgs").glob("*.cfg")) + sorted((ROOT / "cfg").glob("*.cfg"))
-HEADS = ("yolo", "region", "detection")
+OWN = ([pytest.param(p, id=f"own-{p.stem}") for p in sorted(CFGS.glob("*.cfg"))]
+       + [pytest.param(p, id=f"own-analytic-{p.stem}") for p in sorted((CFGS / "analytic").glob("*.cfg"))]
+       + [pytest.param(p, id=f"project-{p.stem}") for p in sorted((ROOT / "cfg").glob("*.cfg"))])
+HEADS = {"yolo", "region", "detection"}
+ODD = (225, 161)        # odd and non-square
+HEAD = (416, 288)       # non-square multiples of 32 for detection heads (their routes need them)
+CROP = (259, 233)       # odd, non-square and no smaller than the zoo's 224x224 crops
 
 
-def _check(darknet, cfg, width=None, height=None):
+def _ours(net):
+    # darknet's l.inputs of a route is what it reads from its sources; darkbench keeps route.inputs at 0
+    # (it does not read the previous layer) and counts its sources in extra_read
+    return [(l.index, l.type, *l.out_shape, l.outputs, l.extra_read if l.type == "route" else l.inputs)
+            for l in net.layers]
+
+
+def _theirs(shapes):
+    return [(s["index"], s["type"], s["c"], s["h"], s["w"], s["outputs"], s["inputs"]) for s in shapes]
+
+
+def _check(darknet, cfg, width=None, height=None, clean=None):
+    """clean: the cfg darknet reads instead (darknet cannot read CRLF or a BOM)."""
     net = darkbench.analyse(cfg, width, height)
-    dcfg = darknet.resized(cfg, net.width, net.height) if width else darknet.batch1(cfg)
+    src = clean or cfg
+    dcfg = darknet.resized(src, net.width, net.height) if width else darknet.batch1(src)
+    shapes, size = darknet.info(dcfg)
+    assert _ours(net) == _theirs(shapes), "per layer: index, type, c, h, w, outputs, inputs"
     assert net.ops == darknet.ops(dcfg), "darknet ops"
-    assert net.weights_bytes == darknet.saved_size(dcfg), "size of the .weights file darknet saves"
-    shapes = darknet.shapes(dcfg)
-    assert len(shapes) == len(net.layers)
-    for l, s in zip(net.layers, shapes):
-        assert l.outputs == s["outputs"], f"layer {l.index} {l.type} outputs"
-        if l.out_shape[0]:  # darknet leaves out_c/h/w at 0 for flat layers
-            assert l.out_shape == (s["c"], s["h"], s["w"]), f"layer {l.index} {l.type} shape"
+    assert net.weights_bytes == size, "size of the .weights file darknet saves"
+
+
+def _types(cfg):
+    return {l.type for l in darkbench.analyse(cfg).layers}
 
 
 def test_zoo_is_complete():
@@ -32,7 +56,7 @@ def test_zoo_is_complete():
 
 
 @pytest.mark.darknet
-@pytest.mark.parametrize("cfg", ZOO_CFGS, ids=[p.stem for p in ZOO_CFGS])
+@pytest.mark.parametrize("cfg", ZOO_CFGS, ids=[f"zoo-{p.stem}" for p in ZOO_CFGS])
 def test_zoo_native(darknet, cfg):
     _check(darknet, cfg)
 
@@ -40,16 +64,11 @@ def test_zoo_native(darknet, cfg):
 def _resized_cases():
     out = []
     for p in ZOO_CFGS:
-        net = darkbench.analyse(p)
-        if not net.channels:
-            continue  # rnn/gru text models have no image input
-        types = {l.type for l in net.layers}
-        if types & {"connected", "detection", "crop"}:
-            continue  # sizes fixed by a flat layer or crop: any other input breaks darknet too
-        if types & set(HEADS):
-            out.append(pytest.param(p, 416, 288, id=f"{p.stem}-416x288"))
-        else:
-            out.append(pytest.param(p, 225, 161, id=f"{p.stem}-225x161"))
+        if not darkbench.analyse(p).channels:
+            continue  # rnn/gru text models: no image input to re-size
+        types = _types(p)
+        w, h = HEAD if types & HEADS else CROP if "crop" in types else ODD
+        out.append(pytest.param(p, w, h, id=f"zoo-{p.stem}-{w}x{h}"))
     return out
 
 
@@ -59,18 +78,88 @@ def test_zoo_resized(darknet, cfg, width, height):
     _check(darknet, cfg, width, height)
 
 
+def _odd_head_cases():
+    return [pytest.param(p, id=f"zoo-{p.stem}-{ODD[0]}x{ODD[1]}") for p in ZOO_CFGS if _types(p) & HEADS]
+
+
 @pytest.mark.darknet
-@pytest.mark.parametrize("cfg", OWN, ids=[p.stem for p in OWN])
+@pytest.mark.parametrize("cfg", _odd_head_cases())
+def test_zoo_heads_at_odd_size(darknet, cfg):
+    """Heads at 225x161: where darknet runs it we match it; where darknet aborts (a route or reorg
+    whose sizes no longer fit) darkbench refuses with an error naming the layer."""
+    try:
+        darkbench.analyse(cfg, *ODD)
+    except DarkbenchError as e:
+        assert f"{cfg}:" in str(e) and "layer" in str(e)
+        with pytest.raises(RuntimeError, match="Assertion"):
+            darknet.info(darknet.resized(cfg, *ODD))
+        return
+    _check(darknet, cfg, *ODD)
+
+
+@pytest.mark.darknet
+@pytest.mark.parametrize("cfg", OWN)
 def test_own_cfgs(darknet, cfg):
     _check(darknet, cfg)
 
 
 @pytest.mark.darknet
-def test_crlf_and_bom(darknet, tmp_path):
-    """darknet crashes on CRLF and a BOM; darkbench reads them as the clean file darknet reads."""
-    clean = ROOT / "tests" / "cfgs" / "pools_routes.cfg"
-    dirty = tmp_path / "dirty.cfg"
+@pytest.mark.parametrize("name", ["grammar", "pools_routes", "heads"])
+def test_crlf_and_bom(darknet, tmp_path, name):
+    """darknet misreads CRLF and a UTF-8 BOM; darkbench reads them as the clean file darknet reads."""
+    clean = CFGS / f"{name}.cfg"
+    dirty = tmp_path / f"{name}.cfg"
     dirty.write_bytes(b"\xef\xbb\xbf" + clean.read_bytes().replace(b"\n", b"\r\n"))
-    net = darkbench.analyse(dirty)
-    assert net.ops == darknet.ops(darknet.batch1(clean))
-    assert net.weights_bytes == darknet.saved_size(darknet.batch1(clean))
+    _check(darknet, dirty, clean=clean)
+
+
+@pytest.mark.darknet
+@pytest.mark.parametrize("cfg", [ZOO / "tiny.cfg", CFGS / "recurrent.cfg", CFGS / "misc.cfg"],
+                         ids=["tiny", "recurrent", "misc"])
+def test_fast_ops_is_darknet_ops(darknet, cfg):
+    """The preloaded fast rand() (tests/harness/fastrand.c) changes darknet's initial values only."""
+    if not cfg.exists():
+        pytest.skip(f"{cfg} is not installed")
+    dcfg = darknet.batch1(cfg)
+    assert darknet.ops(dcfg, fast=True) == darknet.ops(dcfg, fast=False)
+
+
+@pytest.mark.darknet
+def test_crop_larger_than_its_input_is_refused(darknet, tmp_path):
+    """A deliberate difference: darknet accepts a crop larger than its input (its forward then reads
+    outside the input buffer); darkbench refuses it."""
+    cfg = tmp_path / "crop.cfg"
+    cfg.write_text("[net]\nwidth=20\nheight=12\nchannels=3\n\n[crop]\ncrop_width=16\ncrop_height=16\n")
+    assert darknet.shapes(cfg)[0]["h"] == 16
+    with pytest.raises(DarkbenchError, match="crop 16x16 is larger than its 20x12 input"):
+        darkbench.analyse(cfg)
+
+
+@pytest.mark.darknet
+@pytest.mark.parametrize("section,want", [
+    ("[maxpool]\nsize=4\nstride=3\npadding=0", (3, 1, 1)),
+    ("[convolutional]\nfilters=2\nsize=4\nstride=3\nactivation=linear", (2, 1, 1)),
+], ids=["maxpool", "convolutional"])
+def test_window_larger_than_its_input_is_refused(darknet, tmp_path, section, want):
+    """A deliberate difference: (in + pad - size) / stride + 1 with a negative numerator is 1 in C
+    (division truncates toward zero), so darknet makes a 1x1 output from a window that does not fit;
+    darkbench refuses the layer instead."""
+    cfg = tmp_path / "big-window.cfg"
+    cfg.write_text(f"[net]\nwidth=3\nheight=2\nchannels=3\n\n{section}\n")
+    s = darknet.shapes(cfg)[0]
+    assert (s["c"], s["h"], s["w"]) == want
+    with pytest.raises(DarkbenchError, match="larger than its 3x2 input"):
+        darkbench.analyse(cfg)
+
+
+@pytest.mark.darknet
+def test_image_layer_after_connected_is_refused(darknet, tmp_path):
+    """Not reproduced: darknet gives a [connected] output the image shape outputs x 1 x 1, so image
+    layers may follow it; darkbench treats that output as a flat vector and refuses them."""
+    cfg = tmp_path / "fc-conv.cfg"
+    cfg.write_text("[net]\nwidth=4\nheight=4\nchannels=2\n\n[connected]\noutput=8\n\n"
+                   "[convolutional]\nfilters=3\nsize=1\n")
+    s = darknet.shapes(cfg)
+    assert [(r["c"], r["h"], r["w"]) for r in s] == [(8, 1, 1), (3, 1, 1)]
+    with pytest.raises(DarkbenchError, match="needs an image input"):
+        darkbench.analyse(cfg)
