@@ -1,28 +1,76 @@
 """ONNX export of a built model (the fused form exports best)."""
+import contextlib
 import os
+import secrets
+import sys
 import tempfile
 import warnings
 
 from .errors import DarkbenchError
 
+MIN_OPSET = 7  # torch's TorchScript exporter (dynamo=False) supports 7..20
 
-def export_onnx(model, path, batch=1, opset=17, overwrite=True):
-    import torch
+
+@contextlib.contextmanager
+def _quiet():
+    """The exporter's C++ side prints the whole graph (fd 1) on failure; its error message is enough."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = [os.dup(1), os.dup(2)]
+    with tempfile.TemporaryFile() as sink:
+        os.dup2(sink.fileno(), 1)
+        os.dup2(sink.fileno(), 2)
+        try:
+            yield
+        finally:
+            for fd, old in zip((1, 2), saved):
+                os.dup2(old, fd)
+                os.close(old)
+
+
+def check_output(path, overwrite=False):
+    """Refuse early (before building anything) an output that cannot or must not be written."""
     path = os.fspath(path)
+    if os.path.isdir(path):
+        raise DarkbenchError("is a directory; give the .onnx file to write", path)
     if os.path.exists(path) and not overwrite:
         raise DarkbenchError("exists; not overwriting (use --force)", path)
-    x = torch.rand(batch, *model.input_shape)
     d = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=d, prefix=".darkbench-", suffix=".onnx")
-    os.close(fd)
+    if not os.path.isdir(d):
+        raise DarkbenchError(f"directory {d} does not exist", path)
+    return d
+
+
+def check_opset(opset):
+    import torch
+    try:
+        from torch.onnx._constants import ONNX_TORCHSCRIPT_EXPORTER_MAX_OPSET as max_opset
+    except ImportError:
+        max_opset = 20
+    if not MIN_OPSET <= opset <= max_opset:
+        raise DarkbenchError(f"--opset {opset}: torch {torch.__version__} exports opsets {MIN_OPSET} to {max_opset}")
+
+
+def export_onnx(model, path, batch=1, opset=17, overwrite=True):
+    """Write `model` (input "input" of (batch, *model.input_shape); outputs "output", or "output0".. for
+    several yolo heads) as ONNX, atomically. Returns the path."""
+    import torch
+    path = os.fspath(path)
+    check_opset(opset)
+    d = check_output(path, overwrite)
+    x = torch.rand(batch, *model.input_shape)
+    # written beside the target, then renamed: no half-written file under `path`; the exporter
+    # creates it, so it gets the usual permissions (mkstemp's would be 0600)
+    tmp = os.path.join(d, f".darkbench-{secrets.token_hex(6)}.onnx")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             with torch.no_grad():
                 y = model(x)
             n_out = len(y) if isinstance(y, tuple) else 1
-            torch.onnx.export(model, (x,), tmp, opset_version=opset, dynamo=False, input_names=["input"],
-                              output_names=[f"output{i}" for i in range(n_out)] if n_out > 1 else ["output"])
+            with _quiet():
+                torch.onnx.export(model, (x,), tmp, opset_version=opset, dynamo=False, input_names=["input"],
+                                  output_names=[f"output{i}" for i in range(n_out)] if n_out > 1 else ["output"])
         os.replace(tmp, path)
     except DarkbenchError:
         raise

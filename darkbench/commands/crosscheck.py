@@ -6,8 +6,8 @@ HELP = ("Build the network and count it with fvcore (FlopCountAnalysis, 1 per mu
 
 COLUMNS = [("layer", "layer"), ("type", "type"), ("darknet_ops", "darknet ops"), ("macs", "MACs"),
            ("fvcore_mm", "fvcore conv/linear"), ("fvcore_bn", "fvcore BN"), ("fvcore_other", "fvcore other"),
-           ("flopcounter", "FlopCounterMode"), ("params", "params"), ("torch_params", "torch params"),
-           ("reason", "reconciliation")]
+           ("flopcounter", "FlopCounterMode"), ("params", "params"), ("fvcore_params", "fvcore params"),
+           ("torch_params", "torch params"), ("file_floats", ".weights floats"), ("reason", "reconciliation")]
 
 
 def add_arguments(p):
@@ -18,10 +18,13 @@ def add_arguments(p):
 
 
 def run(args):
-    from ..crosscheck import crosscheck
+    from ..crosscheck import CONVENTIONS, RULES, crosscheck
     rows, total = crosscheck(args.model, args.width, args.height)
     if args.format == "json":
-        print(render(dict(layers=rows, total=total), "json"))
+        print(render(dict(layers=rows, total=total, conventions=CONVENTIONS,
+                          fvcore_handles={rule: list(ops) for rule, ops in RULES.items()}), "json"))
         return 0
     print(render(rows + ([] if args.format == "csv" else [total]), args.format, COLUMNS))
+    if args.format != "csv":
+        print(f"\n{CONVENTIONS}")
     return 0

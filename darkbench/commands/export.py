@@ -5,22 +5,25 @@ HELP = "Export a cfg (with optional .weights) or Keras model to ONNX."
 
 
 def add_arguments(p):
-    p.add_argument("model", metavar="MODEL")
-    p.add_argument("weights", nargs="?", metavar="WEIGHTS")
+    p.add_argument("model", metavar="MODEL", help="darknet cfg (or Keras .json/.keras)")
+    p.add_argument("weights", nargs="?", metavar="WEIGHTS", help="darknet .weights (default: random weights)")
     p.add_argument("-o", "--output", required=True, help="the .onnx file to write")
-    p.add_argument("--width", type=int)
-    p.add_argument("--height", type=int)
-    p.add_argument("--opset", type=int, default=17)
+    p.add_argument("--width", type=int, help="input width (default: the cfg's)")
+    p.add_argument("--height", type=int, help="input height (default: the cfg's)")
+    p.add_argument("--opset", type=int, default=17, help="ONNX opset (default: 17)")
     p.add_argument("--force", action="store_true", help="overwrite OUTPUT if it exists")
 
 
 def run(args):
-    import os
-    if os.path.exists(args.output) and not args.force:
-        raise DarkbenchError("exists; not overwriting (use --force)", args.output)
     import darkbench
-    from ..export import export_onnx
+    from ..export import check_opset, check_output, export_onnx
+    check_output(args.output, args.force)
+    check_opset(args.opset)
+    from ..models import is_keras, resolve
+    if args.weights and is_keras(resolve(args.model)):
+        raise DarkbenchError("WEIGHTS is for darknet cfgs; a Keras model is exported with random weights",
+                             args.weights)
     model = darkbench.load(args.model, args.weights, width=args.width, height=args.height)
-    export_onnx(model, args.output, opset=args.opset)
+    export_onnx(model, args.output, opset=args.opset, overwrite=args.force)
     print(f"wrote {args.output}")
     return 0
