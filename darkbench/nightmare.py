@@ -12,38 +12,48 @@ DEFAULTS = dict(rounds=1, iters=10, range=1, octaves=4, rate=0.04, thresh=1.0, z
 
 
 def crop(im, dx, dy, w, h):
-    """darknet's crop_image: out[y, x] = im[y + dy, x + dx], zero outside."""
+    """darknet's crop_image: out[y, x] = im[y + dy, x + dx], coordinates clamped to the edge (not zeros)."""
     c, ih, iw = im.shape
-    out = np.zeros((c, h, w), dtype=np.float32)
-    x0, y0 = max(0, -dx), max(0, -dy)
-    x1, y1 = min(w, iw - dx), min(h, ih - dy)
-    if x1 > x0 and y1 > y0:
-        out[:, y0:y1, x0:x1] = im[:, y0 + dy:y1 + dy, x0 + dx:x1 + dx]
-    return out
+    ys = np.clip(np.arange(h) + dy, 0, ih - 1)
+    xs = np.clip(np.arange(w) + dx, 0, iw - 1)
+    return np.ascontiguousarray(im[:, ys][:, :, xs], dtype=np.float32)
 
 
 def rotate(im, rad):
     """darknet's rotate_image: about the centre, bilinear, zero outside."""
     c, h, w = im.shape
     cx, cy = w / 2.0, h / 2.0
-    y, x = np.mgrid[0:h, 0:w].astype(np.float32)
-    rx = math.cos(rad) * (x - cx) - math.sin(rad) * (y - cy) + cx
-    ry = math.sin(rad) * (x - cx) + math.cos(rad) * (y - cy) + cy
+    rad = float(np.float32(rad))
+    y, x = np.mgrid[0:h, 0:w].astype(np.float64)
+    # C: double products stored as float, then float weights
+    rx = (math.cos(rad) * (x - cx) - math.sin(rad) * (y - cy) + cx).astype(np.float32)
+    ry = (math.sin(rad) * (x - cx) + math.cos(rad) * (y - cy) + cy).astype(np.float32)
     ix, iy = np.floor(rx).astype(int), np.floor(ry).astype(int)
-    dx, dy = rx - ix, ry - iy
+    dx, dy = rx - ix.astype(np.float32), ry - iy.astype(np.float32)
     pad = np.pad(im, ((0, 0), (1, 2), (1, 2)))  # zeros around, indices shifted by 1
 
     def px(yy, xx):
         return pad[:, np.clip(yy + 1, 0, h + 2), np.clip(xx + 1, 0, w + 2)]
-    out = ((1 - dy) * (1 - dx) * px(iy, ix) + (1 - dy) * dx * px(iy, ix + 1)
-           + dy * (1 - dx) * px(iy + 1, ix) + dy * dx * px(iy + 1, ix + 1))
+    one = np.float32(1)  # darknet's term order, in float
+    out = ((one - dy) * (one - dx) * px(iy, ix) + dy * (one - dx) * px(iy + 1, ix)
+           + (one - dy) * dx * px(iy, ix + 1) + dy * dx * px(iy + 1, ix + 1))
     return out.astype(np.float32)
 
 
+def zoom_size(w, h, z):
+    """The crop darknet's zoom takes: int * float in C float (40 * 0.9f -> 36, not 35)."""
+    zf = np.float32(z)
+    cw, ch = int(np.float32(w) * zf), int(np.float32(h) * zf)
+    if cw < 1 or ch < 1:
+        raise DarkbenchError(f"-zoom {z:g} leaves no pixels of a {w}x{h} image")
+    return cw, ch
+
+
 def zoom(im, z):
-    """darknet: crop the centre w*z x h*z (z > 1 reaches outside: zeros) and resize back."""
+    """darknet: crop the centre w*z x h*z (z > 1 reaches outside: edge pixels repeat) and resize back."""
     c, h, w = im.shape
-    cw, ch = int(w * z), int(h * z)
+    cw, ch = zoom_size(w, h, z)
+    z = float(np.float32(z))  # the offset: (1 - float) in double
     return resize(crop(im, int(w * (1 - z) / 2), int(h * (1 - z) / 2), cw, ch), w, h)
 
 
@@ -59,21 +69,47 @@ def objective(out, thresh):
 
 
 class Dreamer:
-    """Holds one model per input size (octaves change it) and runs darknet's optimize_picture step."""
+    """darknet's optimize_picture step, with one model per input size (octaves change it). Like darknet, which
+    resizes only layers 0..target, the models stop at `last` (the deepest layer a step may target), so layers
+    past it need not fit the image's size."""
 
-    def __init__(self, cfg, weights, device="cpu"):
+    def __init__(self, cfg, weights, device="cpu", last=None):
         import torch
-        import darkbench
+        from . import cfg as cfgmod
+        from .models import resolve
+        from .torch_model import load
         if device == "cuda" and not torch.cuda.is_available():
             raise DarkbenchError("--device cuda but CUDA is not available")
-        self.cfg, self.weights, self.device = cfg, weights, device
+        self.path, self.device = resolve(cfg), device
+        self.full = load(self.path, weights)  # at the cfg's own size, as darknet's load_network
+        self.n_layers = len(self.full.spec.layers)
+        self.last = self.n_layers - 1 if last is None else min(max(last, 0), self.n_layers - 1)
+        text = cfgmod.read_text(self.path)
+        sections = cfgmod.parse(text, self.path)  # [net], then one section per layer
+        if self.last + 2 < len(sections):
+            text = "\n".join(text.splitlines()[:sections[self.last + 2].line - 1]) + "\n"
+        self.text = text
         self.models = {}
-        self.n_layers = len(darkbench.analyse(cfg).layers)
-        self._load = darkbench.load
 
     def model(self, w, h):
         if (w, h) not in self.models:
-            m = self._load(self.cfg, self.weights, width=w, height=h).to(self.device)
+            from .network import analyse
+            from .torch_model import build
+            try:
+                m = build(analyse(self.path, w, h, text=self.text))
+            except DarkbenchError as e:  # name the size: it is the image's, not the cfg's
+                raise DarkbenchError(f"at {w}x{h} (the image at this octave): {e}") from None
+            weights = self.full.state_dict()
+            mine = m.state_dict()
+            for k, t in mine.items():
+                if weights[k].shape != t.shape:
+                    i = int(k.split(".")[1])
+                    l = m.spec.layers[i]
+                    raise DarkbenchError(f"layer {i} ({l.type}): its weights' shape depends on the input size, and "
+                                         f"nightmare runs it at {w}x{h} (the image at this octave); target a layer "
+                                         f"before it", self.path, l.line)
+            m.load_state_dict({k: weights[k] for k in mine}, assign=True)  # shared, not copied
+            m = m.to(self.device)
             m.requires_grad_(False)
             self.models[(w, h)] = m
         return self.models[(w, h)]
@@ -83,14 +119,17 @@ class Dreamer:
         c, h, w = im.shape
         x = torch.from_numpy(np.ascontiguousarray(im))[None].to(self.device).requires_grad_(True)
         out = self.model(w, h).forward_to(x, layer)
-        loss, _ = objective(out, thresh)
-        loss.backward()
-        return x.grad[0].float().cpu().numpy(), float(loss.detach())
+        with torch.no_grad():
+            loss, mask = objective(out, thresh)
+            seed = out * mask  # d loss / d out, as darknet seeds the layer's delta
+        out.backward(seed)
+        return x.grad[0].float().cpu().numpy(), float(loss)
 
     def step(self, orig, layer, scale, rate, thresh, norm, rng):
         c, h, w = orig.shape
         dx, dy, flip = rng.randrange(16) - 8, rng.randrange(16) - 8, rng.randrange(2)
-        im = resize(crop(orig, dx, dy, w, h), max(1, int(w * scale)), max(1, int(h * scale)))
+        s = np.float32(scale)  # (int)(orig.w * scale) in C float arithmetic
+        im = resize(crop(orig, dx, dy, w, h), max(1, int(np.float32(w) * s)), max(1, int(np.float32(h) * s)))
         if flip:
             im = im[:, :, ::-1]
         delta, loss = self.gradient(im, layer, thresh)
@@ -103,28 +142,39 @@ class Dreamer:
         return np.clip(orig + rate * out, 0, 1).astype(np.float32), loss
 
 
+def _stem(path):
+    """darknet's basecfg: the name after the last '/', cut at its FIRST '.' (my.photo.png -> my)."""
+    return os.fspath(path).rsplit("/", 1)[-1].split(".", 1)[0]
+
+
 def round_name(image, cfg, layer, e, prefix=None):
-    base = f"{os.path.splitext(os.path.basename(image))[0]}_{os.path.splitext(os.path.basename(cfg))[0]}_{layer}_{e:06d}.jpg"
+    base = f"{_stem(image)}_{_stem(cfg)}_{layer}_{e:06d}.jpg"
     return os.path.join(prefix, base) if prefix else base
 
 
 def dream(cfg, weights, image, layer, rounds=1, iters=10, range_=1, octaves=4, rate=0.04, thresh=1.0, zoom_=1.0,
-          rotate_=0.0, norm=1, prefix=None, device="cpu", seed=0, force=False, progress=True, save=True):
-    """Run the rounds; returns ([written paths], [objective per iteration])."""
+          rotate_=0.0, norm=1, prefix=None, device="cpu", seed=0, force=False, progress=True, save=True, rng=None):
+    """Run the rounds; returns ([written paths], [objective per iteration]). rng: any object with
+    randrange(n), drawn in darknet's order (layer, octave, then dx, dy, flip per step); default Random(seed)."""
     from .image import load_color, save as save_image
-    dreamer = Dreamer(cfg, weights, device)
-    if not 0 <= layer < dreamer.n_layers:
-        raise DarkbenchError(f"layer {layer} is not in the network (0..{dreamer.n_layers - 1})", cfg)
     for k, v in (("rounds", rounds), ("iters", iters), ("range", range_), ("octaves", octaves)):
         if v < 1:
             raise DarkbenchError(f"-{k} {v} must be >= 1")
+    if zoom_ <= 0:
+        raise DarkbenchError(f"-zoom {zoom_} must be > 0")
+    if save and prefix and not os.path.isdir(prefix):
+        raise DarkbenchError("-prefix: no such directory", prefix)
     names = [round_name(image, cfg, layer, e, prefix) for e in range(rounds)]
     if save and not force:
         for n in names:
             if os.path.exists(n):
                 raise DarkbenchError("exists; not overwriting (use --force)", n)
     im = load_color(image)
-    rng = random.Random(seed)
+    zoom_size(im.shape[2], im.shape[1], zoom_)
+    dreamer = Dreamer(cfg, weights, device, last=layer + (range_ - 1) - range_ // 2)
+    if not 0 <= layer < dreamer.n_layers:
+        raise DarkbenchError(f"layer {layer} is not in the network (0..{dreamer.n_layers - 1})", cfg)
+    rng = rng or random.Random(seed)
     losses, written = [], []
     from tqdm import tqdm
     bar = tqdm(total=rounds * iters, desc="nightmare", unit="iter", disable=not progress)
@@ -139,6 +189,8 @@ def dream(cfg, weights, image, layer, rounds=1, iters=10, range_=1, octaves=4, r
             save_image(im, names[e])
             written.append(names[e])
             bar.write(f"{e} {names[e]}")
+        if e == rounds - 1:
+            break
         if rotate_:
             im = rotate(im, rotate_)
         if zoom_ != 1:
