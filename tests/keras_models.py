@@ -42,7 +42,9 @@ def conv_options():
     h = layers.ReLU(max_value=6.0)(h)
     i = layers.Add()([h, layers.Conv2D(12, 1, strides=2, padding="same")(x_in)])
     j = layers.Multiply()([i, i])
-    k = layers.ZeroPadding2D(((1, 2), (0, 1)))(j)
+    # 19x17: symmetric 'same' padding below (Keras' torch backend averages asymmetric windows
+    # differently from TensorFlow and JAX; see test_average_pool_same_excludes_padding)
+    k = layers.ZeroPadding2D(((0, 2), (1, 1)))(j)
     k = layers.AveragePooling2D(3, strides=2, padding="same")(k)
     k = layers.LeakyReLU(negative_slope=0.2)(k)
     m = layers.GlobalAveragePooling2D()(k)
@@ -74,8 +76,218 @@ def frozen():
     return m
 
 
+def frozen_model():
+    m = conv_options()
+    m.trainable = False  # the whole model: every weight non-trainable
+    return m
+
+
+def transpose_options():
+    """Conv2DTranspose paddings: output_padding, dilation, bias-only rows (k < s), odd and even k."""
+    import keras
+    from keras import layers
+    x_in = layers.Input(shape=(5, 6, 4))
+    outs = [
+        layers.Conv2DTranspose(3, 1, strides=2, padding="same")(x_in),
+        layers.Conv2DTranspose(3, 4, strides=2, padding="same")(x_in),
+        layers.Conv2DTranspose(3, (3, 2), strides=(2, 3), padding="valid")(x_in),
+        layers.Conv2DTranspose(3, 3, strides=2, padding="same", output_padding=1)(x_in),
+        layers.Conv2DTranspose(3, 2, strides=3, padding="valid", output_padding=(2, 1))(x_in),
+        layers.Conv2DTranspose(3, 3, strides=1, padding="valid", dilation_rate=2)(x_in),
+        layers.Conv2DTranspose(3, 1, strides=3, padding="valid")(x_in),
+    ]
+    flat = [layers.Flatten()(o) for o in outs]
+    return keras.Model(x_in, layers.Concatenate()(flat), name="transpose_options")
+
+
+def pool_options():
+    """Pooling on odd sizes, both paddings, uneven windows; valid convs rounding down; Dense on images."""
+    import keras
+    from keras import layers
+    x_in = layers.Input(shape=(11, 9, 5))
+    a = layers.MaxPooling2D(3, strides=2, padding="same")(x_in)            # 6x5: -inf padding matters
+    b = layers.AveragePooling2D((3, 2), strides=(2, 1), padding="valid")(x_in)
+    c = layers.MaxPooling2D((2, 3), strides=(3, 2))(x_in)
+    d = layers.AveragePooling2D(3, strides=2, padding="same")(x_in)
+    e = layers.Conv2D(6, (4, 2), strides=(3, 2), padding="valid")(x_in)
+    f = layers.Conv2D(6, (2, 3), strides=(2, 2), padding="same", dilation_rate=1)(x_in)
+    g = layers.Conv2D(4, 3, padding="valid", dilation_rate=(2, 3))(x_in)
+    h = layers.Dense(7, activation="softmax")(layers.ReLU(negative_slope=0.1, threshold=0.2)(x_in))
+    i = layers.Activation("sigmoid")(layers.GlobalMaxPooling2D()(h))
+    j = layers.Multiply()([layers.Dense(7)(layers.GlobalAveragePooling2D(keepdims=False)(a)), i])
+    parts = [layers.Flatten()(t) for t in (b, c, d, e, f, g)] + [j]
+    return keras.Model(x_in, layers.Concatenate(axis=1)(parts), name="pool_options")
+
+
+def norm_options():
+    """BatchNormalization on other axes and ranks, without scale, frozen; Reshape to an image and back."""
+    import keras
+    from keras import layers
+    x_in = layers.Input(shape=(6, 4, 3))
+    a = layers.BatchNormalization(axis=1, scale=False, epsilon=0.01)(x_in)   # normalises H
+    b = layers.Reshape((8, 9))(a)
+    b = layers.BatchNormalization(center=False, scale=False)(b)              # rank-2 features
+    c = layers.Reshape((3, 4, 6))(b)
+    c = layers.Conv2D(5, 2, strides=1, padding="same", groups=1, activation="elu")(c)
+    frozen_bn = layers.BatchNormalization(trainable=False)
+    c = frozen_bn(c)
+    d = layers.SeparableConv2D(4, (2, 3), padding="valid", use_bias=False, depth_multiplier=2)(c)
+    e = layers.DepthwiseConv2D((3, 1), strides=(2, 1), padding="same", use_bias=False)(c)
+    f = layers.Add()([layers.Flatten()(d), layers.Dense(2 * 2 * 4)(layers.Flatten()(e))])
+    g = layers.Softmax()(layers.Dense(3, activation="leaky_relu")(f))
+    return keras.Model(x_in, g, name="norm_options")
+
+
+def extra_layers():
+    """Layers beyond the required list: merges with broadcasting (a squeeze-excite block), up-sampling,
+    cropping, PReLU, ELU, rescaling, inference-time no-ops."""
+    import keras
+    from keras import layers
+    x_in = layers.Input(shape=(7, 6, 4))
+    x = layers.Rescaling(1 / 127.5, offset=-1.0)(x_in)
+    x = layers.GaussianNoise(0.1)(x)
+    a = layers.Conv2D(8, 3, padding="same")(x)
+    a = layers.PReLU(shared_axes=[1, 2])(a)
+    se = layers.GlobalAveragePooling2D()(a)
+    se = layers.Dense(8, activation="sigmoid")(layers.Dense(2, activation="relu")(se))
+    a = layers.Multiply()([a, layers.Reshape((1, 1, 8))(se)])        # (7, 6, 8) * (1, 1, 8)
+    a = layers.Add()([a, layers.Dense(8)(se)])                       # (7, 6, 8) + (8,)
+    b = layers.UpSampling2D((2, 3))(a)
+    b = layers.Cropping2D(((1, 2), (3, 0)))(b)                       # 11 x 15
+    bil = layers.UpSampling2D(2, interpolation="bilinear")(layers.SpatialDropout2D(0.2)(a))
+    bil = layers.Cropping2D(((2, 1), (0, 3)))(bil)                   # 11 x 9
+    c = layers.ELU(alpha=0.5)(layers.Conv2D(8, (1, 7), padding="valid")(b))   # 11 x 9
+    d = layers.Subtract()([c, bil])
+    e = layers.Average()([c, d])
+    f = layers.Maximum()([c, d, e])
+    g = layers.Minimum()([f, e])
+    g = layers.AlphaDropout(0.1)(layers.GaussianDropout(0.1)(g))
+    g = layers.LayerNormalization(axis=[1, 3], epsilon=0.01)(g)
+    g = layers.LayerNormalization(center=False)(g)
+    g = layers.Normalization(axis=-1)(g)                                  # adapted: 2*8 + 1 weights
+    g = layers.Normalization(axis=(1, 2), mean=0.5, variance=4.0, invert=True)(g)  # constants
+    g = layers.PReLU()(layers.Flatten()(g))
+    return keras.Model(x_in, layers.Dense(3)(g), name="extra_layers")
+
+
 MODELS = {"inception_seed": inception_seed, "conv_options": conv_options, "sequential_small": sequential_small,
-          "frozen": frozen}
+          "frozen": frozen, "frozen_model": frozen_model, "transpose_options": transpose_options,
+          "pool_options": pool_options, "norm_options": norm_options, "extra_layers": extra_layers}
+
+
+def tf_keras2(cfg, ranks, input_on_first_layer=False):
+    """A Keras 3 model config rewritten in tf.keras 2's to_json() layout: batch_input_shape, no
+    module/registered_name keys, string dtypes, nested-list inbound nodes with node/tensor indices
+    and kwargs, input_layers/output_layers as [name, 0, 0], batch-norm axis as a list, LeakyReLU's
+    alpha. ranks: layer name -> rank of its output with the batch axis (a built tf.keras 2 batch norm
+    writes its axis as a positive list, e.g. [3]). With input_on_first_layer a Sequential has no
+    InputLayer (Keras <= 2.3)."""
+    import copy
+    cfg = copy.deepcopy(cfg)
+
+    def layer2(l):
+        out = {"class_name": l["class_name"], "config": dict(l["config"])}
+        c = out["config"]
+        if isinstance(c.get("dtype"), dict):
+            c["dtype"] = c["dtype"]["config"]["name"]
+        if l["class_name"] == "InputLayer":
+            c["batch_input_shape"] = c.pop("batch_shape")
+            c.pop("optional", None)
+        if l["class_name"] == "BatchNormalization":
+            c["axis"] = [c["axis"] % ranks[c["name"]]]
+        if l["class_name"] == "LeakyReLU":
+            c["alpha"] = c.pop("negative_slope")
+        for k, v in list(c.items()):
+            if isinstance(v, dict) and "module" in v:  # initializers etc.: Keras 2 had no module key
+                c[k] = {"class_name": v["class_name"], "config": v.get("config", {})}
+        if "name" in l:
+            out["name"] = l["name"]
+        if "inbound_nodes" in l:
+            out["inbound_nodes"] = [[[h, 0, 0, {}] for h in _histories(node["args"])]
+                                    for node in l["inbound_nodes"]]
+        return out
+
+    conf = {k: v for k, v in cfg["config"].items()
+            if k in ("name", "trainable", "layers", "input_layers", "output_layers")}
+    conf["layers"] = [layer2(l) for l in conf["layers"]]
+    for key in ("input_layers", "output_layers"):
+        if key in conf:
+            v = conf[key]
+            conf[key] = [v] if isinstance(v[0], str) else v
+    conf.pop("build_input_shape", None)
+    if input_on_first_layer and cfg["class_name"] == "Sequential":
+        first = conf["layers"].pop(0)
+        conf["layers"][0]["config"]["batch_input_shape"] = first["config"]["batch_input_shape"]
+    out = {"class_name": cfg["class_name"], "config": conf, "keras_version": "2.15.0",
+           "backend": "tensorflow"}
+    return out
+
+
+def _histories(args):
+    if isinstance(args, dict):
+        return [args["config"]["keras_history"][0]] if args.get("class_name") == "__keras_tensor__" else []
+    if isinstance(args, list):
+        return [h for a in args for h in _histories(a)]
+    return []
+
+
+def randomise(model, seed=0):
+    """Random weights everywhere (positive variances), so every weight shows in the outputs."""
+    import numpy as np
+    rng = np.random.default_rng(seed)
+    for layer in model.layers:
+        new = []
+        for w in layer.weights:
+            v = rng.uniform(0.5, 1.5, w.shape) if "variance" in w.path else rng.normal(0, 0.5, w.shape)
+            new.append(v.astype("float32"))
+        if new:
+            layer.set_weights(new)
+
+
+def copy_weights(model, module):
+    """Keras weights into darkbench.keras.torch's module (Keras' layouts -> PyTorch's)."""
+    import torch
+    ops = dict(zip(module.names, module.layers))
+    for layer in model.layers:
+        ws = [torch.from_numpy(w) for w in layer.get_weights()]
+        if not ws:
+            continue
+        mods = list(ops[layer.name].mods)
+        kind = layer.__class__.__name__
+        with torch.no_grad():
+            if kind in ("Conv2D", "Conv2DTranspose"):    # (kh, kw, in, out) / (kh, kw, out, in)
+                mods[0].weight.copy_(ws[0].permute(3, 2, 0, 1))
+            elif kind in ("DepthwiseConv2D", "SeparableConv2D"):  # (kh, kw, c, m): channel c*m + j
+                k = ws[0]
+                mods[0].weight.copy_(k.reshape(k.shape[0], k.shape[1], -1).permute(2, 0, 1).unsqueeze(1))
+                if kind == "SeparableConv2D":
+                    mods[1].weight.copy_(ws[1].permute(3, 2, 0, 1))
+            elif kind == "Dense":
+                mods[0].weight.copy_(ws[0].T)
+            elif kind == "PReLU":
+                mods[0].alpha.copy_(ws[0])
+                continue
+            elif kind in ("LayerNormalization", "Normalization"):
+                holder = mods[0]
+                for w, v in zip(layer.weights, ws):
+                    key = {"gamma": "weight", "beta": "bias"}.get(w.path.rsplit("/", 1)[-1], w.path.rsplit("/", 1)[-1])
+                    if key != "count":
+                        getattr(holder, key).copy_(v.reshape(getattr(holder, key).shape))
+                continue
+            elif kind == "BatchNormalization":
+                bn = mods[0]
+                named = dict(zip([w.path.rsplit("/", 1)[-1] for w in layer.weights], ws))
+                bn.running_mean.copy_(named["moving_mean"])
+                bn.running_var.copy_(named["moving_variance"])
+                if bn.weight is not None:
+                    bn.weight.copy_(named["gamma"])
+                if bn.bias is not None:
+                    bn.bias.copy_(named["beta"])
+                continue
+            else:
+                raise AssertionError(f"no weight mapping for {kind}")
+            if getattr(layer, "use_bias", False):
+                mods[-1].bias.copy_(ws[-1])
 
 
 if __name__ == "__main__":

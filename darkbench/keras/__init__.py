@@ -1,7 +1,12 @@
-"""Keras models (JSON or .keras) counted the way Keras counts them; built in PyTorch on request."""
+"""Keras models (JSON or .keras) counted the way Keras counts them; built in PyTorch on request.
+
+`analyse(path)` gives a KerasNetwork shaped like darkbench.network.Network, so the CLI treats both
+alike. Conventions: params as Keras' count_params() (batch-norm moving statistics included, as
+non-trainable); MACs of Conv*/Dense layers only (no bias, batch norm, activation or pooling);
+ops = 2 * MACs; weights_bytes = fp32 bytes of every weight, without any file header."""
 import math
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ..errors import DarkbenchError
 from ..layers.base import Traffic
@@ -25,10 +30,13 @@ class KerasLayer(Traffic):
     outputs: int
     line: int = None
     desc: str = ""
+    config: dict = field(default_factory=dict, repr=False)  # the layer's Keras config, for the builder
 
-    opts = {}
+    opts: dict = field(default_factory=dict)  # filters/output and activation, as for darknet layers
+
     sources = ()
     saved = True
+    weights = ()
 
     @property
     def params(self):
@@ -51,7 +59,6 @@ class KerasLayer(Traffic):
         return _chw(self.keras_shape)
 
 
-
 def _chw(s):
     return (s[2], s[0], s[1]) if len(s) == 3 else (math.prod(s), 1, 1)
 
@@ -61,12 +68,24 @@ class KerasNetwork:
     path: str
     layers: list
     input_keras_shape: tuple
-    warnings: tuple = ()
-    convention = "Keras count_params(): batch-norm moving statistics are non-trainable parameters"
+    warnings: list = field(default_factory=list)
+    nodes: list = field(default_factory=list, repr=False)   # reader Nodes: [input] + one per layer
+    outputs: list = field(default_factory=list)             # names of the output layers
+    model_name: str = ""
+    conventions = ("Conventions (Keras): params = Keras' count_params(), batch-norm moving mean and "
+                   "variance included as non-trainable; MACs = multiply-accumulates of Conv2D, "
+                   "DepthwiseConv2D, SeparableConv2D, Conv2DTranspose and Dense (no bias, batch norm, "
+                   "activation or pooling); BFLOPs = 2*MACs / 1e9; fp32 weights = 4 bytes per parameter, "
+                   "no header; bytes = fp32 reads (inputs + weights) + writes (outputs); "
+                   "intensity = 2*MACs / bytes.")
 
     @property
     def name(self):
         return os.path.splitext(os.path.basename(self.path))[0]
+
+    @property
+    def net(self):
+        return {}
 
     @property
     def height(self):
@@ -90,9 +109,13 @@ class KerasNetwork:
     trainable = property(lambda self: sum(l.trainable for l in self.layers))
     non_trainable = property(lambda self: sum(l.non_trainable for l in self.layers))
     weight_floats = property(lambda self: self.params)
-    weights_bytes = property(lambda self: 4 * self.params)  # fp32 bytes of every weight
+    weights_bytes = property(lambda self: 4 * self.params)  # fp32 bytes of every weight, no header
     size_mib = property(lambda self: self.weights_bytes / 2 ** 20)
-    output_index = property(lambda self: len(self.layers) - 1)
+
+    @property
+    def output_index(self):
+        names = [l.name for l in self.layers]
+        return names.index(self.outputs[-1]) if self.outputs and self.outputs[-1] in names else len(names) - 1
 
     def summary(self):
         return dict(cfg=self.path, width=self.width, height=self.height, channels=self.channels,
@@ -102,13 +125,20 @@ class KerasNetwork:
 
 
 def analyse(path, width=None, height=None):
+    """Every layer's output shape, parameters (Keras' count) and MACs. Raises DarkbenchError only."""
     path = os.fspath(path)
-    nodes = read(path)
+    graph = read(path)
+    nodes = graph.nodes
     inp = nodes[0].config
     shape = inp.get("batch_shape") or inp.get("batch_input_shape")
-    if not shape or any(d is None for d in shape[1:]):
-        raise DarkbenchError(f"input shape {shape} must be fully known (no None besides the batch)", path)
+    if (not isinstance(shape, list) or len(shape) < 2
+            or not all(isinstance(d, int) and not isinstance(d, bool) and d > 0 for d in shape[1:])):
+        raise DarkbenchError(f"input shape {shape} must be fully known (positive sizes; only the batch "
+                             "may be null)", path)
     shape = tuple(shape[1:])
+    for key, v in (("width", width), ("height", height)):
+        if v is not None and v <= 0:
+            raise DarkbenchError(f"--{key} {v} must be > 0", path)
     if width or height:
         if len(shape) != 3:
             raise DarkbenchError("--width/--height given but the model input is not an image", path)
@@ -117,19 +147,46 @@ def analyse(path, width=None, height=None):
     for i, n in enumerate(nodes[1:]):
         ins = [shapes[name] for name in n.inputs]
         if not ins:
-            raise DarkbenchError(f"layer '{n.name}' has no input", path)
+            raise DarkbenchError(f"layer '{n.name}' ({n.cls}) has no input", path)
         s, tr, ntr, macs, formula = rules.evaluate(n, ins, path)
+        if not graph.trainable:  # a frozen model: Keras counts every weight as non-trainable
+            tr, ntr = 0, tr + ntr
         shapes[n.name] = s
         total += tr + ntr
         out.append(KerasLayer(index=i, name=n.name, type=n.cls, keras_shape=s, in_keras_shapes=ins,
                               trainable=tr, non_trainable=ntr, macs=macs, formula=formula,
                               running_total=total, inputs=sum(math.prod(x) for x in ins),
-                              outputs=math.prod(s), desc=n.config.get("activation", "") or ""))
-    net = KerasNetwork(path=path, layers=out, input_keras_shape=shape)
-    net.nodes = nodes
-    return net
+                              outputs=math.prod(s), desc=_desc(n.config), opts=_opts(n.config),
+                              config=n.config))
+    return KerasNetwork(path=path, layers=out, input_keras_shape=shape, nodes=nodes,
+                        outputs=graph.outputs, model_name=graph.name)
 
 
-def load(path, width=None, height=None, fuse=False):
+def _opts(c):
+    o = {k: c[k] for k in ("filters", "activation") if isinstance(c.get(k), (int, str))}
+    if isinstance(c.get("units"), int):
+        o["output"] = c["units"]
+    return o
+
+
+def _desc(c):
+    """Window text for tables, e.g. '3x3/2 same'."""
+    k = c.get("kernel_size", c.get("pool_size"))
+    if k is None:
+        return ""
+    s = c.get("strides") or k
+    k, s = ([v, v] if isinstance(v, int) else list(v) for v in (k, s))
+    text = f"{k[0]}x{k[1]}/{s[0] if s[0] == s[1] else f'{s[0]}x{s[1]}'}"
+    return f"{text} {c['padding']}" if isinstance(c.get("padding"), str) else text
+
+
+def load(path, width=None, height=None, **kw):
+    """The model as an eval-mode torch module with random weights (NCHW input, see .input_shape).
+
+    Only fuse= is accepted besides the size (there is nothing to fuse); Keras weights are never read."""
+    unknown = sorted(k for k in kw if k != "fuse")
+    if unknown:
+        raise DarkbenchError(f"Keras models take no {', '.join(unknown)} option here (weights are not "
+                             "loaded from Keras files)", path)
     from .torch import build
     return build(analyse(path, width, height))

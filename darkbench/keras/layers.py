@@ -4,8 +4,36 @@ import math
 from ..errors import DarkbenchError
 
 
-def _pair(v):
-    return (v, v) if isinstance(v, int) else tuple(v)
+def _int(v):
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _pair(v, key="size"):
+    """Keras' int-or-pair options (kernel_size, strides, ...): two positive integers."""
+    p = (v, v) if _int(v) else tuple(v)
+    if len(p) != 2 or not all(_int(x) and x > 0 for x in p):
+        raise ValueError(f"{key}={v} must be one or two positive integers")
+    return p
+
+
+def _positive(c, key):
+    v = c[key]
+    if not _int(v) or v <= 0:
+        raise ValueError(f"{key}={v} must be a positive integer")
+    return v
+
+
+def _window(c):
+    """kernel, strides, dilation of a convolution."""
+    return (_pair(c["kernel_size"], "kernel_size"), _pair(c.get("strides", 1), "strides"),
+            _pair(c.get("dilation_rate", 1), "dilation_rate"))
+
+
+def _padding(c):
+    pad = c.get("padding", "valid")
+    if pad not in ("valid", "same"):
+        raise ValueError(f"padding='{pad}' must be 'valid' or 'same'")
+    return pad
 
 
 def _conv_len(n, k, s, d, padding):
@@ -23,13 +51,11 @@ def _formula(terms, total):
 
 def conv2d(c, shapes):
     (h, w, cin), = shapes
-    kh, kw = _pair(c["kernel_size"])
-    sh, sw = _pair(c.get("strides", 1))
-    dh, dw = _pair(c.get("dilation_rate", 1))
-    f, g = c["filters"], c.get("groups", 1)
-    if cin % g or f % g:
+    (kh, kw), (sh, sw), (dh, dw) = _window(c)
+    f, g = _positive(c, "filters"), c.get("groups", 1)
+    if not _int(g) or g <= 0 or cin % g or f % g:
         raise ValueError(f"groups={g} does not divide {cin} input channels and {f} filters")
-    pad = c.get("padding", "valid")
+    pad = _padding(c)
     oh, ow = _conv_len(h, kh, sh, dh, pad), _conv_len(w, kw, sw, dw, pad)
     b = _bias(c, f)
     p = kh * kw * (cin // g) * f + b
@@ -39,11 +65,9 @@ def conv2d(c, shapes):
 
 def depthwise(c, shapes):
     (h, w, cin), = shapes
-    kh, kw = _pair(c["kernel_size"])
-    sh, sw = _pair(c.get("strides", 1))
-    dh, dw = _pair(c.get("dilation_rate", 1))
-    m = c.get("depth_multiplier", 1)
-    pad = c.get("padding", "valid")
+    (kh, kw), (sh, sw), (dh, dw) = _window(c)
+    m = _positive(c, "depth_multiplier") if "depth_multiplier" in c else 1
+    pad = _padding(c)
     oh, ow = _conv_len(h, kh, sh, dh, pad), _conv_len(w, kw, sw, dw, pad)
     b = _bias(c, cin * m)
     p = kh * kw * cin * m + b
@@ -53,11 +77,10 @@ def depthwise(c, shapes):
 
 def separable(c, shapes):
     (h, w, cin), = shapes
-    kh, kw = _pair(c["kernel_size"])
-    sh, sw = _pair(c.get("strides", 1))
-    dh, dw = _pair(c.get("dilation_rate", 1))
-    m, f = c.get("depth_multiplier", 1), c["filters"]
-    pad = c.get("padding", "valid")
+    (kh, kw), (sh, sw), (dh, dw) = _window(c)
+    m = _positive(c, "depth_multiplier") if "depth_multiplier" in c else 1
+    f = _positive(c, "filters")
+    pad = _padding(c)
     oh, ow = _conv_len(h, kh, sh, dh, pad), _conv_len(w, kw, sw, dw, pad)
     b = _bias(c, f)
     p = kh * kw * cin * m + cin * m * f + b
@@ -76,27 +99,28 @@ def _deconv_len(n, k, s, d, padding, out_pad):
 
 def conv2d_transpose(c, shapes):
     (h, w, cin), = shapes
-    kh, kw = _pair(c["kernel_size"])
-    sh, sw = _pair(c.get("strides", 1))
-    dh, dw = _pair(c.get("dilation_rate", 1))
+    (kh, kw), (sh, sw), (dh, dw) = _window(c)
     op = c.get("output_padding")
-    oph, opw = _pair(op) if op is not None else (None, None)
-    f, pad = c["filters"], c.get("padding", "valid")
+    if op is None:
+        oph = opw = None
+    else:
+        oph, opw = (op, op) if _int(op) else tuple(op)
+        if not all(_int(x) and 0 <= x < s for x, s in ((oph, sh), (opw, sw))):
+            raise ValueError(f"output_padding={op} must be non-negative and below the strides {(sh, sw)}")
+    f, pad = _positive(c, "filters"), _padding(c)
     oh, ow = _deconv_len(h, kh, sh, dh, pad, oph), _deconv_len(w, kw, sw, dw, pad, opw)
     b = _bias(c, f)
     p = kh * kw * f * cin + b
-    terms = f"({kh}*{kw}*{cin}{'+1' if b else ''})*{f}" if b else f"{kh}*{kw}*{cin}*{f}"
-    if b:
-        terms = f"{kh}*{kw}*{cin}*{f}+{f}"
+    terms = f"({kh}*{kw}*{cin}{'+1' if b else ''})*{f}"
     return (oh, ow, f), p, 0, h * w * cin * kh * kw * f, _formula(terms, p)
 
 
 def pool(c, shapes):
     (h, w, ch), = shapes
-    ph, pw = _pair(c.get("pool_size", 2))
+    ph, pw = _pair(c.get("pool_size", 2), "pool_size")
     st = c.get("strides")
-    sh, sw = _pair(st) if st is not None else (ph, pw)
-    pad = c.get("padding", "valid")
+    sh, sw = _pair(st, "strides") if st is not None else (ph, pw)
+    pad = _padding(c)
     oh, ow = _conv_len(h, ph, sh, 1, pad), _conv_len(w, pw, sw, 1, pad)
     return (oh, ow, ch), 0, 0, 0, ""
 
@@ -108,21 +132,29 @@ def global_pool(c, shapes):
 
 def zero_padding(c, shapes):
     (h, w, ch), = shapes
-    p = c.get("padding", 1)
-    if isinstance(p, int):
+    t, b, l, r = zero_pads(c.get("padding", 1))
+    return (h + t + b, w + l + r, ch), 0, 0, 0, ""
+
+
+def zero_pads(p, key="padding"):
+    """ZeroPadding2D's padding (or Cropping2D's cropping) as (top, bottom, left, right)."""
+    if _int(p):
         t = b = l = r = p
-    elif isinstance(p[0], int):
-        t = b = p[0]
-        l = r = p[1]
+    elif _int(p[0]):
+        (t, l), (b, r) = p, p
     else:
         (t, b), (l, r) = p
-    return (h + t + b, w + l + r, ch), 0, 0, 0, ""
+    if not all(_int(x) and x >= 0 for x in (t, b, l, r)):
+        raise ValueError(f"{key}={p} must be non-negative integers")
+    return t, b, l, r
 
 
 def concatenate(c, shapes):
     axis = c.get("axis", -1)
     rank = len(shapes[0])
-    ax = axis % (rank + 1) - 1 if axis >= 0 else rank + axis
+    if not _int(axis) or not -rank <= axis <= rank or axis == 0:
+        raise ValueError(f"axis={axis} is not a feature axis of rank-{rank} inputs")
+    ax = axis - 1 if axis > 0 else rank + axis
     for s in shapes[1:]:
         if len(s) != rank or any(a != b for i, (a, b) in enumerate(zip(s, shapes[0])) if i != ax):
             raise ValueError(f"cannot concatenate shapes {shapes} on axis {axis}")
@@ -131,10 +163,52 @@ def concatenate(c, shapes):
     return tuple(out), 0, 0, 0, ""
 
 
+def broadcast(a, b):
+    """Keras' merge-layer shape rule: numpy broadcasting of the shapes without the batch axis."""
+    if len(a) < len(b):
+        a, b = b, a
+    out = list(a[:len(a) - len(b)])
+    for i, j in zip(a[len(a) - len(b):], b):
+        if i != j and 1 not in (i, j):
+            raise ValueError(f"inputs of shapes {a} and {b} do not broadcast")
+        out.append(j if i == 1 else i)
+    return tuple(out)
+
+
 def merge(c, shapes):
-    if any(s != shapes[0] for s in shapes):
-        raise ValueError(f"inputs of different shapes {shapes}")
-    return shapes[0], 0, 0, 0, ""
+    out = shapes[0]
+    for s in shapes[1:]:
+        out = broadcast(out, s)
+    return out, 0, 0, 0, ""
+
+
+def subtract(c, shapes):
+    if len(shapes) != 2:
+        raise ValueError(f"Subtract takes exactly 2 inputs, got {len(shapes)}")
+    return merge(c, shapes)
+
+
+def upsampling(c, shapes):
+    (h, w, ch), = shapes
+    sh, sw = _pair(c.get("size", 2), "size")
+    return (h * sh, w * sw, ch), 0, 0, 0, ""
+
+
+def cropping(c, shapes):
+    (h, w, ch), = shapes
+    t, b, l, r = zero_pads(c.get("cropping", 0), "cropping")
+    return (h - t - b, w - l - r, ch), 0, 0, 0, ""
+
+
+def prelu(c, shapes):
+    (s,) = shapes
+    shape = list(s)
+    for a in c.get("shared_axes") or []:
+        if not _int(a) or not 1 <= a <= len(s):
+            raise ValueError(f"shared_axes={c['shared_axes']} must be axes 1..{len(s)}")
+        shape[a - 1] = 1
+    p = math.prod(shape)
+    return s, p, 0, 0, f"alpha {'*'.join(map(str, shape))} = {p:,}"
 
 
 def flatten(c, shapes):
@@ -146,6 +220,8 @@ def reshape(c, shapes):
     (s,) = shapes
     target = list(c["target_shape"])
     n = math.prod(s)
+    if not all(_int(t) and (t > 0 or t == -1) for t in target) or target.count(-1) > 1:
+        raise ValueError(f"target_shape={tuple(target)} must be positive integers and at most one -1")
     if -1 in target:
         known = math.prod(t for t in target if t != -1)
         target[target.index(-1)] = n // known
@@ -156,19 +232,66 @@ def reshape(c, shapes):
 
 def dense(c, shapes):
     (s,) = shapes
-    units, n_in = c["units"], s[-1]
+    units, n_in = _positive(c, "units"), s[-1]
     b = _bias(c, units)
     p = n_in * units + b
-    return tuple(s[:-1]) + (units,), p, 0, math.prod(s) * units, _formula(f"({n_in}{'+1' if b else ''})*{units}", p)
+    terms = f"({n_in}{'+1' if b else ''})*{units}"
+    return tuple(s[:-1]) + (units,), p, 0, math.prod(s) * units, _formula(terms, p)
 
 
 def batchnorm(c, shapes):
     (s,) = shapes
+    n = s[bn_axis(c, len(s))]
+    k = int(bool(c.get("scale", True))) + int(bool(c.get("center", True)))
+    what = "+".join(w for w, on in (("gamma", c.get("scale", True)), ("beta", c.get("center", True))) if on)
+    text = (f"{k}*{n} ({what}) + " if k else "") + f"2*{n} (moving mean, variance) = {(k + 2) * n:,}"
+    return s, k * n, 2 * n, 0, text
+
+
+def bn_axis(c, rank):
+    """BatchNormalization's feature axis as an index into the shape without the batch axis."""
     axis = c.get("axis", -1)
-    axis = axis[0] if isinstance(axis, list) else axis
-    n = s[axis - 1 if axis > 0 else axis]
-    trainable = n * (int(c.get("scale", True)) + int(c.get("center", True)))
-    return s, trainable, 2 * n, 0, f"{trainable // n or 0}*{n} trainable + 2*{n} moving statistics = {trainable + 2 * n:,}"
+    if isinstance(axis, list):  # tf.keras 2 writes [3]
+        if len(axis) != 1:
+            raise ValueError(f"axis={axis}: only one normalised axis is supported")
+        axis = axis[0]
+    if not _int(axis) or not -rank <= axis <= rank or axis == 0:
+        raise ValueError(f"axis={axis} is not a feature axis of rank-{rank} inputs")
+    return axis - 1 if axis > 0 else rank + axis
+
+
+def feature_axes(axis, rank):
+    """Keras axis option (counting the batch axis, maybe negative, maybe a list) as sorted indices
+    into the shape without the batch axis."""
+    axes = list(axis) if isinstance(axis, (list, tuple)) else [axis]
+    out = []
+    for a in axes:
+        if not _int(a) or not -rank <= a <= rank or a == 0:
+            raise ValueError(f"axis={axis} is not a feature axis of rank-{rank} inputs")
+        out.append(a - 1 if a > 0 else rank + a)
+    return sorted(set(out))
+
+
+def layernorm(c, shapes):
+    (s,) = shapes
+    n = math.prod(s[a] for a in feature_axes(c.get("axis", -1), len(s)))
+    rms = c.get("rms_scaling", False)
+    gamma, beta = bool(c.get("scale", True) or rms), bool(c.get("center", True) and not rms)
+    what = "+".join(w for w, on in (("gamma", gamma), ("beta", beta)) if on)
+    k = gamma + beta
+    return s, k * n, 0, 0, f"{k}*{n} ({what}) = {k * n:,}" if k else ""
+
+
+def normalization(c, shapes):
+    """Keras' Normalization: mean and variance given in the config are constants; otherwise
+    adapted mean, variance and a count are non-trainable weights."""
+    (s,) = shapes
+    axis = c.get("axis", -1)
+    axes = feature_axes(axis, len(s)) if axis not in (None, [], ()) else []
+    if c.get("mean") is not None:
+        return s, 0, 0, 0, ""
+    n = math.prod(s[a] for a in axes)
+    return s, 0, 2 * n + 1, 0, f"2*{n} (mean, variance) + 1 (count) = {2 * n + 1:,}"
 
 
 def passthrough(c, shapes):
@@ -186,7 +309,18 @@ RULES = {
     "Flatten": flatten, "Reshape": reshape, "Dense": dense, "BatchNormalization": batchnorm,
     "Activation": passthrough, "ReLU": passthrough, "LeakyReLU": passthrough, "Softmax": passthrough,
     "Dropout": passthrough,
+    # beyond the list darkbench set out to support, common in small Keras models
+    "Subtract": subtract, "Average": merge, "Maximum": merge, "Minimum": merge,
+    "UpSampling2D": upsampling, "Cropping2D": cropping, "PReLU": prelu, "ELU": passthrough,
+    "Rescaling": passthrough, "SpatialDropout2D": passthrough, "GaussianNoise": passthrough,
+    "GaussianDropout": passthrough, "AlphaDropout": passthrough, "LayerNormalization": layernorm,
+    "Normalization": normalization,
 }
+# layers that need an (H, W, C) input
+IMAGE = {"Conv2D", "DepthwiseConv2D", "SeparableConv2D", "Conv2DTranspose", "MaxPooling2D",
+         "AveragePooling2D", "MaxPool2D", "AvgPool2D", "GlobalMaxPooling2D", "GlobalAveragePooling2D",
+         "GlobalMaxPool2D", "GlobalAvgPool2D", "ZeroPadding2D", "UpSampling2D", "Cropping2D",
+         "SpatialDropout2D"}
 
 
 def evaluate(node, shapes, path):
@@ -195,12 +329,11 @@ def evaluate(node, shapes, path):
         raise DarkbenchError(f"layer '{node.name}' of class {node.cls} is not supported "
                              f"(supported: InputLayer, {', '.join(sorted(RULES))})", path)
     c = node.config
-    if c.get("data_format", "channels_last") != "channels_last":
+    if c.get("data_format") not in (None, "channels_last"):  # None: Keras' default, channels_last
         raise DarkbenchError(f"layer '{node.name}' ({node.cls}): only channels_last is supported", path)
-    needs_image = node.cls not in ("Dense", "Flatten", "Reshape", "Concatenate", "Add", "Multiply",
-                                   "BatchNormalization", "Activation", "ReLU", "LeakyReLU", "Softmax", "Dropout")
-    if needs_image and any(len(s) != 3 for s in shapes):
-        raise DarkbenchError(f"layer '{node.name}' ({node.cls}) needs an image input (H, W, C), got {shapes}", path)
+    if node.cls in IMAGE and any(len(s) != 3 for s in shapes):
+        raise DarkbenchError(f"layer '{node.name}' ({node.cls}) needs an image input (H, W, C), "
+                             f"got {shapes}", path)
     try:
         out, trainable, non_trainable, macs, formula = rule(c, shapes)
     except (KeyError, TypeError, ValueError, IndexError, ZeroDivisionError) as e:

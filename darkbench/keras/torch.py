@@ -6,6 +6,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..errors import DarkbenchError
+from .layers import bn_axis, feature_axes, zero_pads
 
 
 def _pair(v):
@@ -18,10 +19,28 @@ def _same_pad(n, k, s, d=1):
     return total // 2, total - total // 2  # TensorFlow puts the extra row/column at the end
 
 
+def _pads(c, layer, k, s, d=(1, 1)):
+    """'same' padding as F.pad's (left, right, top, bottom), and as a symmetric (h, w) when it is one
+    (then torch's own padding argument does it, faster)."""
+    if c.get("padding", "valid") != "same":
+        return None, (0, 0)
+    h, w = layer.in_keras_shapes[0][:2]
+    (t, b), (l, r) = _same_pad(h, k[0], s[0], d[0]), _same_pad(w, k[1], s[1], d[1])
+    return ((l, r, t, b), (0, 0)) if (t, l) != (b, r) else (None, (t, l))
+
+
 ACT = {"linear": None, None: None, "relu": F.relu, "sigmoid": torch.sigmoid, "tanh": torch.tanh,
-       "elu": F.elu, "selu": F.selu, "softplus": F.softplus, "swish": F.silu, "silu": F.silu,
-       "gelu": F.gelu, "relu6": F.relu6, "leaky_relu": lambda x: F.leaky_relu(x, 0.2),
-       "hard_sigmoid": F.hardsigmoid, "softmax": "softmax"}
+       "elu": F.elu, "selu": F.selu, "softplus": F.softplus, "softsign": F.softsign, "swish": F.silu,
+       "silu": F.silu, "gelu": F.gelu, "relu6": F.relu6, "leaky_relu": lambda x: F.leaky_relu(x, 0.2),
+       "hard_sigmoid": F.hardsigmoid, "hard_silu": F.hardswish, "hard_swish": F.hardswish,
+       "mish": F.mish, "exponential": torch.exp,
+       "softmax": lambda x: x.softmax(_channel_dim(x)),
+       "log_softmax": lambda x: x.log_softmax(_channel_dim(x))}
+
+
+def _channel_dim(x):
+    """torch dim of Keras' last (feature) axis: 1 for NCHW images, else the last."""
+    return 1 if x.dim() == 4 else -1
 
 
 def _activation(name, where):
@@ -29,10 +48,7 @@ def _activation(name, where):
         name = name.get("config", {}).get("name") or name.get("class_name")
     if name not in ACT:
         raise DarkbenchError(f"{where}: activation '{name}' is not supported in PyTorch")
-    fn = ACT[name]
-    if fn == "softmax":
-        return lambda x: x.softmax(1)
-    return fn
+    return ACT[name]
 
 
 def _to_keras_axis(x, axis):
@@ -55,29 +71,24 @@ class Op(nn.Module):
 
 
 def _conv(c, cin, where, layer):
-    kh, kw = _pair(c["kernel_size"])
-    sh, sw = _pair(c.get("strides", 1))
-    dh, dw = _pair(c.get("dilation_rate", 1))
-    h, w = layer.in_keras_shapes[0][:2]
+    k, s, d = _pair(c["kernel_size"]), _pair(c.get("strides", 1)), _pair(c.get("dilation_rate", 1))
+    pads, padding = _pads(c, layer, k, s, d)
     cls = layer.type
-    same = c.get("padding", "valid") == "same"
-    pads = (*_same_pad(w, kw, sw, dw), *_same_pad(h, kh, sh, dh)) if same else (0, 0, 0, 0)
     bias = c.get("use_bias", True)
     mods = []
     if cls == "Conv2D":
-        mods.append(nn.Conv2d(cin, c["filters"], (kh, kw), (sh, sw), dilation=(dh, dw),
-                              groups=c.get("groups", 1), bias=bias))
-    elif cls == "DepthwiseConv2D":
+        mods.append(nn.Conv2d(cin, c["filters"], k, s, padding, d, groups=c.get("groups", 1), bias=bias))
+    elif cls == "DepthwiseConv2D":  # output channel c*m + j, as Keras orders them
         m = c.get("depth_multiplier", 1)
-        mods.append(nn.Conv2d(cin, cin * m, (kh, kw), (sh, sw), dilation=(dh, dw), groups=cin, bias=bias))
+        mods.append(nn.Conv2d(cin, cin * m, k, s, padding, d, groups=cin, bias=bias))
     else:  # SeparableConv2D
         m = c.get("depth_multiplier", 1)
-        mods.append(nn.Conv2d(cin, cin * m, (kh, kw), (sh, sw), dilation=(dh, dw), groups=cin, bias=False))
+        mods.append(nn.Conv2d(cin, cin * m, k, s, padding, d, groups=cin, bias=False))
         mods.append(nn.Conv2d(cin * m, c["filters"], 1, bias=bias))
     act = _activation(c.get("activation"), where)
 
     def fn(x):
-        if any(pads):
+        if pads:
             x = F.pad(x, pads)
         for m in mods:
             x = m(x)
@@ -85,42 +96,144 @@ def _conv(c, cin, where, layer):
     return Op(fn, mods)
 
 
+def _deconv_crop(k, s, d, padding, out_pad):
+    """Rows to drop before a Keras Conv2DTranspose output, taken from torch's full (unpadded) result.
+
+    Keras (TF/JAX) pads the stride-dilated input by `left` before correlating; the full transposed
+    convolution corresponds to left = k - 1."""
+    k = (k - 1) * d + 1
+    if padding == "valid":
+        left = k - 1
+    else:
+        pad_len = s + k - 2 if out_pad is None else k + k % 2 - 2 + out_pad
+        left = min(pad_len // 2 + pad_len % 2, k - 1)
+    return k - 1 - left
+
+
 def _deconv(c, cin, where, layer):
-    kh, kw = _pair(c["kernel_size"])
-    sh, sw = _pair(c.get("strides", 1))
-    dh, dw = _pair(c.get("dilation_rate", 1))
+    (kh, kw), (sh, sw), (dh, dw) = (_pair(c["kernel_size"]), _pair(c.get("strides", 1)),
+                                    _pair(c.get("dilation_rate", 1)))
     oh, ow = layer.keras_shape[:2]
+    op = c.get("output_padding")
+    oph, opw = (None, None) if op is None else _pair(op)
+    pad = c.get("padding", "valid")
+    th, tw = _deconv_crop(kh, sh, dh, pad, oph), _deconv_crop(kw, sw, dw, pad, opw)
     conv = nn.ConvTranspose2d(cin, c["filters"], (kh, kw), (sh, sw), dilation=(dh, dw),
                               bias=c.get("use_bias", True))
     act = _activation(c.get("activation"), where)
 
     def fn(x):
-        y = conv(x)
-        fh, fw = y.shape[-2:]
-        th, tw = (fh - oh) // 2 if fh > oh else 0, (fw - ow) // 2 if fw > ow else 0
+        y = F.conv_transpose2d(x, conv.weight, None, conv.stride, dilation=conv.dilation)
         y = y[..., th:th + oh, tw:tw + ow]
+        # past the full result only the bias reaches (Keras' output_padding rows)
         y = F.pad(y, (0, ow - y.shape[-1], 0, oh - y.shape[-2]))
+        if conv.bias is not None:
+            y = y + conv.bias.view(1, -1, 1, 1)
         return act(y) if act else y
     return Op(fn, [conv])
 
 
-def _pool(c, layer):
-    ph, pw = _pair(c.get("pool_size", 2))
-    st = c.get("strides")
-    sh, sw = _pair(st) if st is not None else (ph, pw)
-    h, w = layer.in_keras_shapes[0][:2]
-    same = c.get("padding", "valid") == "same"
-    pads = (*_same_pad(w, pw, sw), *_same_pad(h, ph, sh)) if same else (0, 0, 0, 0)
-    if layer.type.startswith("Max"):
-        return Op(lambda x: F.max_pool2d(F.pad(x, pads, value=float("-inf")) if any(pads) else x, (ph, pw), (sh, sw)))
+class KerasBatchNorm(nn.Module):
+    """Inference batch norm over one Keras axis, with Keras' optional gamma (scale) and beta (center)."""
 
-    def avg(x):  # Keras averages over the valid cells only
-        if not any(pads):
-            return F.avg_pool2d(x, (ph, pw), (sh, sw))
-        s = F.avg_pool2d(F.pad(x, pads), (ph, pw), (sh, sw))
-        n = F.avg_pool2d(F.pad(torch.ones_like(x[:, :1]), pads), (ph, pw), (sh, sw))
-        return s / n
+    def __init__(self, n, axis, eps, scale, center):
+        super().__init__()
+        self.axis, self.eps = axis, eps
+        self.weight = nn.Parameter(torch.ones(n)) if scale else None
+        self.bias = nn.Parameter(torch.zeros(n)) if center else None
+        self.register_buffer("running_mean", torch.zeros(n))
+        self.register_buffer("running_var", torch.ones(n))
+
+    def forward(self, x):  # written out rather than F.batch_norm: exports to ONNX on any axis
+        shape = [1] * x.dim()
+        shape[self.axis + 1 if x.dim() != 4 else {0: 2, 1: 3, 2: 1}[self.axis]] = -1
+        scale = torch.rsqrt(self.running_var + self.eps)
+        if self.weight is not None:
+            scale = scale * self.weight
+        y = (x - self.running_mean.view(shape)) * scale.view(shape)
+        return y + self.bias.view(shape) if self.bias is not None else y
+
+
+def _pool(c, layer):
+    k = _pair(c.get("pool_size", 2))
+    st = c.get("strides")
+    s = _pair(st) if st is not None else k
+    pads, padding = _pads(c, layer, k, s)
+    if layer.type.startswith("Max"):  # padding never wins a max: -inf (torch's own padding does the same)
+        return Op(lambda x: F.max_pool2d(F.pad(x, pads, value=float("-inf")) if pads else x, k, s, padding))
+
+    def avg(x):  # TensorFlow and JAX average over the cells inside the image only
+        if not pads:
+            return F.avg_pool2d(x, k, s, padding, count_include_pad=False)
+        inside = F.avg_pool2d(F.pad(torch.ones_like(x[:, :1]), pads), k, s)  # share of real cells
+        return F.avg_pool2d(F.pad(x, pads), k, s) / inside
     return Op(avg)
+
+
+MERGE = {"Add": lambda xs: sum(xs[1:], xs[0]), "Multiply": lambda xs: math.prod(xs[1:], start=xs[0]),
+         "Subtract": lambda xs: xs[0] - xs[1], "Average": lambda xs: sum(xs[1:], xs[0]) / len(xs),
+         "Maximum": lambda xs: _fold(torch.maximum, xs), "Minimum": lambda xs: _fold(torch.minimum, xs)}
+
+
+def _fold(fn, xs):
+    y = xs[0]
+    for x in xs[1:]:
+        y = fn(y, x)
+    return y
+
+
+def _merge(fn, layer):
+    shapes = layer.in_keras_shapes
+    if all(s == shapes[0] for s in shapes):
+        return Op(lambda *xs: fn(xs))
+    rank = len(layer.keras_shape)
+
+    def broadcast(*xs):  # Keras aligns the shapes without the batch axis from the right
+        ys = [_nhwc(x) for x in xs]
+        ys = [y.reshape(y.shape[0], *[1] * (rank - (y.dim() - 1)), *y.shape[1:]) for y in ys]
+        return _nchw(fn(ys))
+    return Op(broadcast)
+
+
+def _norm(c, layer, where):
+    """LayerNormalization and Normalization, computed in Keras' layout (channels last)."""
+    s = layer.keras_shape
+    axis = c.get("axis", -1)
+    axes = feature_axes(axis, len(s)) if axis not in (None, [], ()) else []
+    shape = [s[a] if a in axes else 1 for a in range(len(s))]  # broadcasts against one sample
+    holder = nn.Module()
+    if layer.type == "Normalization":
+        mean, var = c.get("mean"), c.get("variance")
+        holder.register_buffer("mean", torch.zeros(shape) if mean is None else
+                               torch.tensor(mean, dtype=torch.float32).expand(shape).clone())
+        holder.register_buffer("variance", torch.ones(shape) if var is None else
+                               torch.tensor(var, dtype=torch.float32).expand(shape).clone())
+        invert = bool(c.get("invert"))
+
+        def norm(x):
+            y, d = _nhwc(x), holder.variance.sqrt().clamp(min=1e-7)  # Keras' backend epsilon
+            return _nchw(holder.mean + y * d if invert else (y - holder.mean) / d)
+        return Op(norm, [holder])
+    if c.get("rms_scaling"):
+        raise DarkbenchError(f"{where}: rms_scaling is not supported in PyTorch")
+    holder.weight = nn.Parameter(torch.ones(shape)) if c.get("scale", True) else None
+    holder.bias = nn.Parameter(torch.zeros(shape)) if c.get("center", True) else None
+    dims, eps = [a + 1 for a in axes], c.get("epsilon", 1e-3)
+
+    def layernorm(x):
+        y = _nhwc(x)
+        y = (y - y.mean(dims, keepdim=True)) * torch.rsqrt(y.var(dims, keepdim=True, unbiased=False) + eps)
+        if holder.weight is not None:
+            y = y * holder.weight
+        return _nchw(y + holder.bias if holder.bias is not None else y)
+    return Op(layernorm, [holder])
+
+
+def _prelu_shape(c, layer):
+    shape = list(layer.keras_shape)
+    for a in c.get("shared_axes") or []:
+        shape[a - 1] = 1
+    return shape
 
 
 def _nhwc(x):
@@ -146,21 +259,41 @@ def _module(layer, cin, path):
         keep = bool(c.get("keepdims"))
         return Op(lambda x: (x.amax((2, 3), keepdim=keep) if mx else x.mean((2, 3), keepdim=keep)))
     if t == "ZeroPadding2D":
-        p = c.get("padding", 1)
-        if isinstance(p, int):
-            pads = (p, p, p, p)
-        elif isinstance(p[0], int):
-            pads = (p[1], p[1], p[0], p[0])
-        else:
-            pads = (p[1][0], p[1][1], p[0][0], p[0][1])
-        return Op(lambda x: F.pad(x, pads))
+        top, bottom, left, right = zero_pads(c.get("padding", 1))
+        return Op(lambda x: F.pad(x, (left, right, top, bottom)))
     if t == "Concatenate":
         axis = c.get("axis", -1)
         return Op(lambda *xs: torch.cat(xs, _to_keras_axis(xs[0], axis)))
-    if t == "Add":
-        return Op(lambda *xs: sum(xs[1:], xs[0]))
-    if t == "Multiply":
-        return Op(lambda *xs: math.prod(xs[1:], start=xs[0]))
+    if t in MERGE:
+        return _merge(MERGE[t], layer)
+    if t == "UpSampling2D":
+        mode = c.get("interpolation", "nearest")
+        if mode not in ("nearest", "bilinear"):
+            raise DarkbenchError(f"{where}: interpolation '{mode}' is not supported in PyTorch")
+        size = _pair(c.get("size", 2))
+        opts = dict(align_corners=False) if mode == "bilinear" else {}
+        return Op(lambda x: F.interpolate(x, scale_factor=size, mode=mode, **opts))
+    if t == "Cropping2D":
+        top, bottom, left, right = zero_pads(c.get("cropping", 0))
+        h, w = layer.in_keras_shapes[0][:2]
+        return Op(lambda x: x[..., top:h - bottom, left:w - right])
+    if t == "PReLU":
+        alpha = nn.Parameter(torch.zeros(_prelu_shape(c, layer)))
+        holder = nn.Module()
+        holder.alpha = alpha  # Keras' layout (channels last), as Keras stores it
+
+        def prelu(x):
+            y = _nhwc(x)
+            return _nchw(F.relu(y) - holder.alpha * F.relu(-y))
+        return Op(prelu, [holder])
+    if t in ("LayerNormalization", "Normalization"):
+        return _norm(c, layer, where)
+    if t == "ELU":
+        alpha = c.get("alpha", 1.0)
+        return Op(lambda x: F.elu(x, alpha))
+    if t == "Rescaling":
+        scale, offset = torch.tensor(c.get("scale", 1.0)), torch.tensor(c.get("offset", 0.0))
+        return Op(lambda x: _nchw(_nhwc(x) * scale.to(x) + offset.to(x)))
     if t == "Flatten":  # Keras flattens in H, W, C order
         return Op(lambda x: _nhwc(x).flatten(1))
     if t == "Reshape":
@@ -175,9 +308,9 @@ def _module(layer, cin, path):
             return act(y) if act else y
         return Op(dense, [lin])
     if t == "BatchNormalization":
-        n = layer.keras_shape[-1]
-        bn = nn.BatchNorm2d(n, eps=c.get("epsilon", 1e-3)) if len(layer.keras_shape) == 3 else \
-            nn.BatchNorm1d(n, eps=c.get("epsilon", 1e-3))
+        axis = bn_axis(c, len(layer.keras_shape))
+        bn = KerasBatchNorm(layer.keras_shape[axis], axis, c.get("epsilon", 1e-3), c.get("scale", True),
+                            c.get("center", True))
         return Op(bn, [bn])
     if t == "Activation":
         act = _activation(c.get("activation"), where)
@@ -195,39 +328,61 @@ def _module(layer, cin, path):
     if t == "Softmax":
         axis = c.get("axis", -1)
         return Op(lambda x: x.softmax(_to_keras_axis(x, axis)))
-    if t == "Dropout":
-        return Op(lambda x: x)
+    if t in ("Dropout", "SpatialDropout2D", "GaussianNoise", "GaussianDropout", "AlphaDropout"):
+        return Op(lambda x: x)  # inference: identity
     raise DarkbenchError(f"{where}: cannot be built in PyTorch")
 
 
 class KerasModel(nn.Module):
+    """Runs the layers in the file's (topological) order on NCHW tensors; image tensors stay NCHW,
+    others keep Keras' layout."""
+
     def __init__(self, knet):
         super().__init__()
-        self.spec = knet
         self.path = knet.path
         s = knet.input_keras_shape
         self.input_shape = (s[2], s[0], s[1]) if len(s) == 3 else tuple(s)
-        names = {n.name: n for n in knet.nodes}
-        self.input_name = knet.nodes[0].name
-        self.order, mods = [], []
+        if len(knet.outputs) != 1:
+            raise DarkbenchError(f"{knet.path}: the model has {len(knet.outputs)} outputs "
+                                 f"({', '.join(knet.outputs)}); only single-output models can be built")
+        self.input_name, self.output_name = knet.nodes[0].name, knet.outputs[0]
+        self.names, self.order, mods = [], [], []
         shapes = {self.input_name: s}
         for layer, node in zip(knet.layers, knet.nodes[1:]):
-            layer.config = node.config
             cin = shapes[node.inputs[0]][-1]
             mods.append(_module(layer, cin, knet.path))
+            self.names.append(node.name)
             self.order.append((node.name, node.inputs))
             shapes[node.name] = layer.keras_shape
         self.layers = nn.ModuleList(mods)
-        del names
+        last = {}  # the step after which forward() may drop a value
+        for step, (_, inputs) in enumerate(self.order):
+            for i in inputs:
+                last[i] = step
+        self.drop = [[i for i in dict.fromkeys(inputs) if last[i] == step and i != self.output_name]
+                     for step, (_, inputs) in enumerate(self.order)]
+
+    def _run(self, x, keep):
+        if tuple(x.shape[1:]) != self.input_shape:
+            raise DarkbenchError(f"{self.path}: input of shape {tuple(x.shape)}; expected "
+                                 f"(N, {', '.join(map(str, self.input_shape))})")
+        vals = {self.input_name: x}
+        for (name, inputs), m, drop in zip(self.order, self.layers, self.drop):
+            vals[name] = m(*[vals[i] for i in inputs])
+            if not keep:
+                for i in drop:
+                    del vals[i]
+        return vals
+
+    def trace(self, x):
+        """Every layer's output by name (image outputs NCHW)."""
+        return self._run(x, keep=True)
 
     def forward(self, x):
-        if tuple(x.shape[1:]) != self.input_shape:
-            raise DarkbenchError(f"{self.path}: input of shape {tuple(x.shape)}; expected (N, {', '.join(map(str, self.input_shape))})")
-        vals = {self.input_name: x}
-        for (name, inputs), m in zip(self.order, self.layers):
-            vals[name] = m(*[vals[i] for i in inputs])
-        return vals[self.order[-1][0]]
+        return self._run(x, keep=False)[self.output_name]
 
 
 def build(knet):
-    return KerasModel(knet).eval()
+    """An eval-mode torch module for a KerasNetwork: random weights, NCHW input of .input_shape."""
+    with torch.no_grad():
+        return KerasModel(knet).eval()
