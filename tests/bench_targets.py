@@ -1,65 +1,227 @@
 """Benchmark (not a test): the latency targets of the latency issue, measured side by side in one run.
 
-tiny.cfg, batch 1, 2 threads: eager vs darknet's own `speed`; the fastest PyTorch backend vs ONNX Runtime;
-bf16 vs fp32 (and whether top-1 agrees). Prints every ratio with its 95% CI.
+tiny.cfg, batch 1, 2 threads, CPU. Every variant is prepared first, then all are timed interleaved
+(round-robin, fast ones repeated so each gets similar time per round) in ONE run, so drift and neighbours
+hit all alike; ratios carry 95% bootstrap CIs. The step table shows what each change to the PyTorch
+forward gives; then the three targets:
+  1. eager >= 5x faster than `darknet speed`;
+  2. the fastest PyTorch fp32 variant <= 1.0x ONNX Runtime's latency, and its share of the measured fp32
+     GEMM peak (target about 60%);
+  3. bf16 <= 0.5x the fp32 latency, with the same top-1 (dog.jpg and 16 random inputs).
+
+    .venv/bin/python tests/bench_targets.py [CFG] [--threads 2] [--min-time 20] [--max-time 60]
 """
+import argparse
+import os
+import shutil
 import sys
+import tempfile
 
-import torch
+import numpy as np
 
-import darkbench
-from darkbench.bench import runner, stats
+from darkbench.bench.env import set_wait_policy
+
+# before torch is imported: how idle OpenMP threads wait (spin briefly on an idle machine, else sleep)
+SPIN, POLICY = set_wait_policy(True if "--spin" in sys.argv else False if "--no-spin" in sys.argv else None)
+
+import torch  # noqa: E402
+
+import darkbench  # noqa: E402
+from darkbench import weights  # noqa: E402
+from darkbench.bench import backends, runner, stats  # noqa: E402
+from darkbench.bench.env import environment, loadavg  # noqa: E402
+
+DOG = "/usr/share/darknet/data/dog.jpg"
 
 
-def main(cfg="tiny.cfg", threads=2, min_time=5.0, max_time=20.0):
-    res = runner.run([cfg], ["eager", "fused", "compile", "onnxruntime", "darknet"], ["cpu"], [1],
-                     ["fp32", "bf16"], threads, min_time, max_time, log=lambda e: None)
-    by = {(r["backend"], r["dtype"]): r for r in res}
-    print(f"{cfg}, batch 1, {threads} threads, CPU: {res[0]['env']['cpu']}\n")
-    print(f"{'backend':12} {'dtype':5} {'median ms':>10}  95% CI          note")
-    for (b, d), r in by.items():
-        if r.get("median_ms"):
-            ci = "[%.3f, %.3f]" % tuple(r["ci95_ms"]) if r.get("ci95_ms") else ""
-            print(f"{b:12} {d:5} {r['median_ms']:10.3f}  {ci:16} {r.get('note') or ''}")
-        else:
-            print(f"{b:12} {d:5} {'':>10}  {r.get('skipped') or r.get('error')}")
-    dk = by[("darknet", "fp32")].get("median_ms")
-    e = by[("eager", "fp32")]
-    print()
-    if dk and e.get("median_ms"):
-        print(f"target 1: darknet speed / eager = {dk / e['median_ms']:.1f}x faster (target >= 5x)")
-    torch_fp32 = [by[(b, "fp32")] for b in ("eager", "fused", "compile") if by[(b, "fp32")].get("samples_ms")]
-    best = min(torch_fp32, key=lambda r: r["median_ms"])
-    ort = by[("onnxruntime", "fp32")]
-    if ort.get("samples_ms"):
-        r, (lo, hi) = stats.ratio_ci(best["samples_ms"], ort["samples_ms"])
-        print(f"target 2: fastest PyTorch ({best['backend']}) / onnxruntime = {r:.2f} [{lo:.2f}, {hi:.2f}] "
-              f"(target <= 1.0)")
-        if best.get("peak_gflops"):
-            achieved = 2 * best["macs"] / best["median_ms"] / 1e6
-            print(f"          {achieved:.1f} GFLOP/s = {100 * achieved / best['peak_gflops']:.0f}% of the "
-                  f"measured fp32 GEMM peak ({best['peak_gflops']:.1f} GFLOP/s)")
-    for b in ("fused", "compile"):
-        f32, b16 = by[(b, "fp32")], by[(b, "bf16")]
-        if f32.get("samples_ms") and b16.get("samples_ms"):
-            r, (lo, hi) = stats.ratio_ci(b16["samples_ms"], f32["samples_ms"])
-            print(f"target 3: {b} bf16 / fp32 = {r:.2f} [{lo:.2f}, {hi:.2f}] (target <= 0.5)")
-    # random weights, the classifier layer scaled up so the softmax is peaked and top-1 means something
-    import tempfile
-    from darkbench import weights
+def peaked_weights(cfg, path):
+    """Random weights with the classifier layer scaled up: a peaked softmax, so top-1 means something."""
     net = darkbench.analyse(cfg)
     arrays = weights.random_arrays(net, 5)
     last = max(i for (i, n) in arrays if n == "weights")
     arrays[(last, "weights")] *= 40
-    path = tempfile.mktemp(suffix=".weights")
     weights.write(path, net, arrays)
-    m = darkbench.load(cfg, path, fuse=True)
-    x = torch.rand(16, *m.input_shape, generator=torch.Generator().manual_seed(0))
+    return path
+
+
+def nchw(cfg, w, threads):
+    """The eager model without channels-last: NCHW weights, NCHW activations (layer by layer)."""
+    m = darkbench.load(cfg, w).to(memory_format=torch.contiguous_format)
+    x = torch.rand(1, *m.input_shape, generator=torch.Generator().manual_seed(0))
+
+    def run():
+        with torch.inference_mode():
+            m.layer_outputs(x)
+    return backends.Runner(run, "cpu", "NCHW weights and activations")
+
+
+def jit_frozen(cfg, w, threads):
+    """TorchScript freeze + optimize_for_inference: the older oneDNN (mkldnn layout) path."""
+    m = darkbench.load(cfg, w, fuse=True)
+    x = torch.rand(1, *m.input_shape, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        j = torch.jit.optimize_for_inference(torch.jit.freeze(torch.jit.trace(m, x, check_trace=False).eval()))
+
+    def run():
+        with torch.no_grad():
+            j(x)
+    r = backends.Runner(run, "cpu", "torch.jit.freeze + optimize_for_inference")
+    r.forward = j
+    return r
+
+
+def variants(cfg, w, threads, spin=False):
+    """(name, what changed, dtype, prepare) in the order of the step table."""
+    def bk(fn, dtype="fp32", **kw):
+        return lambda: fn(cfg, "cpu", dtype, 1, threads=threads, weights=w, **kw)
+    return [
+        ("darknet", "darknet speed (reference)", "fp32",
+         lambda: backends.darknet(cfg, "cpu", "fp32", 1, threads=threads)),
+        ("eager-nchw", "PyTorch eager, NCHW", "fp32", lambda: nchw(cfg, w, threads)),
+        ("eager", "+ channels-last (darkbench.load as built)", "fp32", bk(backends.eager)),
+        ("fused", "+ batch norm folded (fuse=True)", "fp32", bk(backends.fused)),
+        ("jit-freeze", "fused, TorchScript freeze + optimize_for_inference", "fp32",
+         lambda: jit_frozen(cfg, w, threads)),
+        ("compile", "fused + torch.compile (inductor, no freezing)", "fp32", bk(backends.compiled, choice="default")),
+        ("compile-freezing", "+ freezing (oneDNN prepacked conv + fused activation)", "fp32",
+         bk(backends.compiled, choice="freezing")),
+        ("compile-max-autotune", "+ max-autotune-no-cudagraphs", "fp32",
+         bk(backends.compiled, choice="max-autotune-no-cudagraphs")),
+        ("compile-cpp-wrapper", "freezing + C++ wrapper (cpp_wrapper)", "fp32",
+         bk(backends.compiled, choice="freezing-cpp-wrapper")),
+        ("onnxruntime", "ONNX Runtime (reference)", "fp32", bk(backends.onnxruntime, spin=spin)),
+        ("fused-bf16", "fused, bf16 weights and activations", "bf16", bk(backends.fused, "bf16")),
+        ("compile-freezing-bf16", "compile + freezing, bf16", "bf16", bk(backends.compiled, "bf16", choice="freezing")),
+        ("compile-cpp-wrapper-bf16", "compile + freezing + C++ wrapper, bf16", "bf16",
+         bk(backends.compiled, "bf16", choice="freezing-cpp-wrapper")),
+    ]
+
+
+def top1(r, dtype, inputs):
+    fwd = getattr(r, "forward", None)
+    if fwd is None:
+        return None
+    out = []
     with torch.inference_mode():
-        a = m(x).argmax(1)
-        b = m.to(torch.bfloat16)(x.to(torch.bfloat16)).argmax(1)
-    print(f"          top-1 fp32 vs bf16 on 16 random inputs: {int((a == b).sum())}/16 agree")
+        for x in inputs:
+            y = fwd(x.to(getattr(torch, {"fp32": "float32", "bf16": "bfloat16"}[dtype])))
+            out.append(int(y.float().flatten().argmax()))
+    return out
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("cfg", nargs="?", default="tiny.cfg")
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--min-time", type=float, default=20.0)
+    ap.add_argument("--max-time", type=float, default=60.0)
+    ap.add_argument("--only", help="comma-separated variant names (default: all)")
+    ap.add_argument("--spin", action="store_true", help="idle OpenMP / ONNX Runtime threads spin briefly")
+    ap.add_argument("--no-spin", action="store_true", help="they sleep at once (default: spin when idle)")
+    a = ap.parse_args(argv)
+    torch.set_num_threads(a.threads)
+    cfg = darkbench.models.resolve(a.cfg)
+    net = darkbench.analyse(cfg)
+    tmp = tempfile.mkdtemp(prefix="bench-targets-")
+    try:
+        w = peaked_weights(cfg, os.path.join(tmp, "w.weights"))
+        return _main(a, cfg, net, w)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _main(a, cfg, net, w):
+    timed = runner._timer("cpu")
+    load0 = loadavg()
+    peak = {d: runner.gemm_peak("cpu", d) for d in ("fp32", "bf16")}
+    runners, info, skipped = {}, {}, {}
+    only = set(a.only.split(",")) if a.only else None
+    for name, what, dtype, prep in variants(cfg, w, a.threads, SPIN):
+        if only and name not in only:
+            continue
+        try:
+            r = prep()
+            first = r.first_ms if r.first_ms is not None else timed(r)
+            r.estimate = timed(r) if r.measure else runner.warm_up(r, timed)
+            runners[name], info[name] = r, (what, dtype, first)
+            print(f"prepared {name}" + (f" (compile {r.compile_s:.1f} s)" if r.compile_s else ""),
+                  file=sys.stderr, flush=True)
+        except Exception as e:  # noqa: BLE001 - report and go on
+            skipped[name] = f"{type(e).__name__}: {str(e).strip().splitlines()[0] if str(e).strip() else ''}"
+    s = runner.interleaved(runners, timed, a.min_time, a.max_time, target=0.01,
+                           reps=runner.balance({k: r.estimate for k, r in runners.items()}), rebalance=True)
+    load1 = loadavg()
+    env = environment()
+    med = {k: float(np.median(v)) for k, v in s.items()}
+    flops = 2 * net.macs
+
+    def ratio(x, y):
+        if x not in s or y not in s:
+            return ""
+        v, (lo, hi) = stats.ratio_ci(s[x], s[y])
+        return f"{v:.2f} [{lo:.2f}, {hi:.2f}]"
+
+    print(f"\n{os.path.basename(cfg)}, batch 1, {a.threads} threads; CPU {env['cpu']} ({env['cores']} cores), torch "
+          f"{env['torch']}, onnxruntime {env['onnxruntime']}; load average {load0[0]} before, {load1[0]} after; "
+          f"OpenMP: {POLICY}, onnxruntime {'spinning' if SPIN else 'no spinning'}")
+    print(f"measured GEMM peak: fp32 {peak['fp32']:.1f} GFLOP/s, bf16 {peak['bf16']:.1f} GFLOP/s; "
+          f"{flops / 1e9:.3f} GFLOP per image\n")
+    from tabulate import tabulate
+    rows = []
+    for name, (what, dtype, first) in info.items():
+        v = np.asarray(s[name])
+        st = stats.summarize(v)
+        g = flops / st["median_ms"] / 1e6
+        rows.append([name, what, f"{st['median_ms']:.2f}", "[%.2f, %.2f]" % tuple(st["ci95_ms"]),
+                     f"{np.percentile(v, 10):.2f}", st["samples"], ratio(name, "eager"), ratio(name, "onnxruntime"),
+                     f"{g:.0f}", f"{100 * g / peak[dtype]:.0f}%",
+                     f"{runners[name].compile_s:.1f}" if runners[name].compile_s else ""])
+    print(tabulate(rows, headers=["variant", "step", "median ms", "95% CI", "p10 ms", "n", "x eager [CI]",
+                                  "x onnxruntime [CI]", "GFLOP/s", "% peak", "compile s"], disable_numparse=True))
+    for name, why in skipped.items():
+        print(f"{name}: not measured: {why}")
+    print("(darknet: each sample is darknet's mean over several evals; GFLOP/s = darknet ops / median; "
+          "% peak against the GEMM peak of the variant's dtype)")
+
+    print()
+    if "darknet" in s and "eager" in s:
+        print(f"target 1: darknet / eager = {ratio('darknet', 'eager')} x (target >= 5)")
+    fp32 = [k for k in s if info[k][1] == "fp32" and k not in ("darknet", "onnxruntime")]
+    if fp32 and "onnxruntime" in s:
+        best = min(fp32, key=med.get)
+        g = flops / med[best] / 1e6
+        print(f"target 2: fastest PyTorch fp32 ({best}) / onnxruntime = {ratio(best, 'onnxruntime')} (target <= 1.0); "
+              f"{g:.0f} GFLOP/s = {100 * g / peak['fp32']:.0f}% of the fp32 GEMM peak (target ~60%); onnxruntime "
+              f"{100 * flops / med['onnxruntime'] / 1e6 / peak['fp32']:.0f}%")
+    bf16 = [k for k in s if info[k][1] == "bf16"]
+    if fp32 and bf16:
+        b16, b32 = min(bf16, key=med.get), min(fp32, key=med.get)
+        print(f"target 3: fastest bf16 ({b16}) / fastest fp32 ({b32}) = {ratio(b16, b32)} (target <= 0.5)")
+        for k in bf16:
+            twin = k[:-len("-bf16")]
+            if twin in s:
+                print(f"          {k} / {twin} = {ratio(k, twin)}")
+        from darkbench.image import letterbox, load_color
+        c, h, wd = net.channels, net.height, net.width
+        inputs = [torch.from_numpy(letterbox(load_color(DOG), wd, h))[None]] if os.path.exists(DOG) else []
+        g = torch.Generator().manual_seed(0)
+        inputs += [torch.rand(1, c, h, wd, generator=g) for _ in range(16)]
+        ref = top1(runners[b32], "fp32", inputs)
+        for k in bf16:
+            got = top1(runners[k], "bf16", inputs)
+            if ref and got:
+                same = sum(x == y for x, y in zip(ref, got))
+                dog = ""
+                if os.path.exists(DOG):
+                    dog = "dog.jpg " + ("same" if ref[0] == got[0] else f"DIFFERS ({ref[0]} vs {got[0]})") + ", "
+                print(f"          top-1 {k} vs {b32}: {dog}{same}/{len(inputs)} inputs agree")
+    if max(load0[0], load1[0]) > (os.cpu_count() or 1):
+        print(f"\nnote: load average above the {os.cpu_count()} cores: other programs shared the CPU, so every "
+              "median is inflated; the interleaved ratios are the numbers to read.")
+    for r in runners.values():
+        r.close()
+    return 0
 
 
 if __name__ == "__main__":
-    main(*sys.argv[1:2])
+    sys.exit(main())

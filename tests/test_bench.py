@@ -1,14 +1,28 @@
 """Benchmark methodology: statistics by hand, interleaving, result records, atomic writes."""
 import json
+import os
+import time
 
 import numpy as np
 import pytest
 
-from darkbench.bench import runner, stats
+import darkbench
+import darkbench.models
+from darkbench.bench import backends, runner, stats
 from darkbench.cli import main
 
-FIELDS = ["model", "backend", "device", "dtype", "batch", "threads", "median_ms", "mean_ms", "p90_ms", "p99_ms",
-          "iqr_ms", "ci95_ms", "samples", "first_ms", "error", "env", "model_sha256", "input"]
+# the results contract (preamble of the latency issue), every key in every entry, errors and skips included
+FIELDS = ["model", "path", "model_sha256", "backend", "device", "dtype", "batch", "threads", "input", "median_ms",
+          "mean_ms", "min_ms", "iqr_ms", "p90_ms", "p99_ms", "ci95_ms", "samples", "first_ms", "compile_s",
+          "peak_mem_mb", "error", "skipped", "ops", "macs", "params", "layers", "peak_gflops", "env"]
+ENV = ["host", "cpu", "cores", "gpu", "driver", "python", "torch", "onnxruntime", "darkbench", "git_commit",
+       "cudnn_benchmark", "tf32", "timestamp"]
+LAYER = ["index", "type", "median_ms", "flops", "bytes", "intensity", "gflops", "pct_peak"]
+
+
+def complete(r):
+    missing = [f for f in FIELDS if f not in r] + [f"env.{f}" for f in ENV if f not in r["env"]]
+    assert not missing, missing
 
 
 def test_summary_by_hand():
@@ -56,19 +70,24 @@ def test_write_atomic(tmp_path):
 
 def test_real_short_run(tmp_path, capsys):
     out = tmp_path / "res"
-    rc = main(["bench", "tiny.cfg", "--width", "64", "--height", "64", "--backend", "eager,fused", "--threads", "1", "--min-time", "0.2", "--max-time", "0.5",
+    rc = main(["bench", "tiny.cfg", "--width", "64", "--height", "64", "--backend", "eager,fused", "--threads", "1",
+               "--min-time", "0.2", "--max-time", "0.5",
                "--out", str(out), "--json", "--layers"])
     assert rc == 0
     data = json.loads(capsys.readouterr().out)
     files = list(out.glob("bench-*.json"))
     assert len(files) == 1 and json.loads(files[0].read_text()) == data
     for r in data:
-        for f in FIELDS:
-            assert f in r, f
+        complete(r)
         assert r["error"] is None and r["median_ms"] > 0 and r["threads"] == 1 and r["input"] == [3, 64, 64]
         assert r["env"]["torch"] and r["env"]["cpu"]
     eager = next(r for r in data if r["backend"] == "eager")
     assert len(eager["layers"]) == 23 and eager["layers"][0]["flops"] == 2 * 16 * 27 * 64 * 64
+    assert all(set(LAYER) <= set(row) for row in eager["layers"])
+    # conv 0: 3x64x64 in, 16x64x64 out, 16*27 weights + 16 biases (batch norm folded or not, darknet
+    # stores 16 scales, means, variances too): fp32 bytes by hand
+    assert eager["layers"][0]["bytes"] == 4 * (3 * 64 * 64 + 16 * 64 * 64 + 16 * 27 + 4 * 16)
+    assert eager["peak_gflops"] > 0 and eager["layers"][0]["pct_peak"] > 0
 
 
 def test_failing_model_is_an_error_entry(tmp_path, capsys):
@@ -78,9 +97,234 @@ def test_failing_model_is_an_error_entry(tmp_path, capsys):
                "--min-time", "0.1", "--max-time", "0.2", "--out", str(tmp_path), "--json"])
     data = json.loads(capsys.readouterr().out)
     assert rc == 1 and "unknown section" in data[0]["error"] and data[1]["median_ms"] > 0
+    complete(data[0])
+    assert data[0]["model"] == "bad" and data[0]["samples"] == 0 and data[0]["median_ms"] is None
 
 
 def test_unknown_backend_is_a_usage_error(capsys):
     with pytest.raises(SystemExit):
         main(["bench", "tiny.cfg", "--backend", "tensorrt"])
     assert "unknown backend 'tensorrt'" in capsys.readouterr().err
+
+
+# --- statistics by hand -------------------------------------------------------------------------------
+
+def test_median_ci_exact_binomial_ranks():
+    # P(Bin(10, 1/2) <= 1) = 11/1024 <= 2.5% < P(<= 2) = 56/1024: ranks 2 and 9 (97.9% coverage)
+    assert stats.median_ci(range(1, 11)) == (2, 9)
+    # n = 20: P(<= 5) = 21700/2**20 = 2.07% <= 2.5% < P(<= 6) = 5.77%: ranks 6 and 15
+    assert stats.median_ci(range(1, 21)) == (6, 15)
+    # n = 6: only min..max reaches 95% (1 - 2/64 = 96.9%); below 6 nothing does and min..max is given
+    assert stats.median_ci([5, 1, 4, 2, 6, 3]) == (1, 6)
+    assert stats.median_ci([3, 1, 2]) == (1, 3)
+    # shuffled input, the same order statistics
+    assert stats.median_ci([7, 3, 10, 1, 9, 2, 8, 4, 6, 5]) == (2, 9)
+
+
+def test_summary_percentiles_by_hand():
+    s = stats.summarize(range(1, 11))  # numpy linear percentiles: q = 1 + p * 9
+    assert s["median_ms"] == 5.5 and s["mean_ms"] == 5.5 and s["min_ms"] == 1
+    assert s["iqr_ms"] == pytest.approx(7.75 - 3.25) and s["p90_ms"] == pytest.approx(9.1)
+    assert s["p99_ms"] == pytest.approx(9.91) and s["ci95_ms"] == [2, 9] and s["samples"] == 10
+
+
+def test_ratio_ci_paired_exact():
+    b = [1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0]
+    a = [2 * v for v in b]  # every round exactly twice as slow: any paired resample gives exactly 2
+    r, (lo, hi) = stats.ratio_ci(a, b, paired=True)
+    assert r == 2 and lo == hi == 2
+    r, (lo, hi) = stats.ratio_ci(a, b)  # independent resampling does not know the rounds: wider
+    assert r == 2 and lo < 2 < hi
+
+
+# --- adaptive stopping, interleaving ------------------------------------------------------------------
+
+def test_adaptive_stopping_bounded_by_max_time():
+    rng = np.random.default_rng(1)
+    t = time.perf_counter()
+    samples = runner.interleaved({"A": lambda: None}, lambda fn: float(rng.exponential(5)), min_time=0,
+                                 max_time=0.2, target=1e-9)  # never tight enough
+    assert 0.2 <= time.perf_counter() - t < 5 and len(samples["A"]) > 10  # one round past max_time at most
+
+
+def test_adaptive_stopping_waits_for_min_time():
+    t = time.perf_counter()
+    samples = runner.interleaved({"A": lambda: None}, lambda fn: 1.0, min_time=0.1, max_time=5)
+    assert 0.1 <= time.perf_counter() - t < 5 and len(samples["A"]) > 10
+
+
+def test_balance_and_round_order():
+    assert runner.balance({"A": 10.0, "B": 1.0, "C": 0.01}) == {"A": 1, "B": 10, "C": 50}  # 1000 capped at 50
+    order = []
+    runners = {k: (lambda k=k: order.append(k)) for k in "ABC"}
+    runner.interleaved(runners, lambda fn: (fn(), 1.0)[1], min_time=0, max_time=10, min_samples=4,
+                       reps={"A": 1, "B": 2, "C": 1})
+    assert "".join(order) == "ABBC" * 4  # B twice per round; constant timings stop after 4 rounds
+
+
+def test_failing_runner_is_dropped_others_go_on():
+    calls = {"n": 0}
+
+    def bad():
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise RuntimeError("CUDA out of memory. Tried to allocate 2.00 GiB")
+    errors = {}
+    s = runner.interleaved({"ok": lambda: None, "bad": bad}, lambda fn: (fn(), 1.0)[1], 0, 10, min_samples=6,
+                           errors=errors)
+    assert len(s["bad"]) == 2 and len(s["ok"]) == 6 and "bad" in errors
+    assert runner._reason(errors["bad"], batch=8).startswith("out of memory at batch 8: RuntimeError")
+
+
+def test_interrupt_keeps_partial_samples():
+    calls = {"n": 0}
+
+    def fn():
+        calls["n"] += 1
+        if calls["n"] == 5:
+            raise KeyboardInterrupt
+    got = {}
+    with pytest.raises(KeyboardInterrupt):
+        runner.interleaved({"A": fn}, lambda f: (f(), 2.0)[1], 0, 10, samples=got)
+    assert got == {"A": [2.0] * 4}
+
+
+# --- results as data ----------------------------------------------------------------------------------
+
+def test_write_atomic_keeps_old_file_on_failure(tmp_path, monkeypatch):
+    p = tmp_path / "x.json"
+    runner.write_atomic(p, [{"a": 1}])
+    monkeypatch.setattr(runner.json, "dump", lambda *a, **k: (_ for _ in ()).throw(OSError("disk full")))
+    with pytest.raises(OSError):
+        runner.write_atomic(p, [{"a": 2}])
+    assert json.loads(p.read_text()) == [{"a": 1}] and [f.name for f in tmp_path.iterdir()] == ["x.json"]
+
+
+class FakeRunner(backends.Runner):
+    """Times itself (like darknet): `ms` per call, deterministic; fails or interrupts at call n."""
+
+    def __init__(self, ms, fail_at=None, interrupt_at=None):
+        super().__init__(None, "cpu", note="fake", measure=self._measure)
+        self.ms, self.n, self.fail_at, self.interrupt_at = ms, 0, fail_at, interrupt_at
+
+    def _measure(self):
+        self.n += 1
+        if self.n == self.fail_at:
+            raise RuntimeError("boom")
+        if self.n == self.interrupt_at:
+            raise KeyboardInterrupt
+        return self.ms
+
+
+def fake_run(monkeypatch, tmp_path, prepare, backends_=("eager", "fused")):
+    for name, fn in prepare.items():
+        monkeypatch.setitem(backends.PREPARE, name, fn)
+    monkeypatch.setattr(runner, "gemm_peak", lambda device, dtype: 100.0)
+    out = tmp_path / "r.json"
+    res = runner.run(["tiny.cfg"], list(backends_), ["cpu"], [1], ["fp32"], 1, 0, 0.2, out, 32, 32,
+                     log=lambda e: None)
+    return res, json.loads(out.read_text())
+
+
+def test_error_and_skip_entries_complete(tmp_path, monkeypatch):
+    def skip(*a, **k):
+        raise backends.Skip("not here")
+
+    def broken(*a, **k):
+        raise ValueError("cannot build\nsecond line")
+    res, saved = fake_run(monkeypatch, tmp_path, {"eager": broken, "fused": skip})
+    assert saved == res and [r["backend"] for r in res] == ["eager", "fused"]
+    assert res[0]["error"] == "ValueError: cannot build" and res[1]["skipped"] == "not here"
+    for r in res:
+        complete(r)
+        assert r["input"] == [3, 32, 32] and r["ops"] > 0 and r["peak_gflops"] == 100.0
+
+
+def test_failing_backend_during_measurement(tmp_path, monkeypatch):
+    res, _ = fake_run(monkeypatch, tmp_path, {"eager": lambda *a, **k: FakeRunner(1, fail_at=12),
+                                              "fused": lambda *a, **k: FakeRunner(1)})
+    eager, fused = res
+    assert eager["error"] == "RuntimeError: boom" and eager["median_ms"] is None
+    assert fused["error"] is None and fused["median_ms"] > 0 and fused["note"] == "fake"
+
+
+def test_interrupt_saves_finished_and_partial(tmp_path, monkeypatch):
+    def skip(*a, **k):
+        raise backends.Skip("not here")
+    out = tmp_path / "r.json"
+    monkeypatch.setitem(backends.PREPARE, "eager", lambda *a, **k: FakeRunner(1, interrupt_at=40))
+    monkeypatch.setitem(backends.PREPARE, "fused", skip)
+    monkeypatch.setattr(runner, "gemm_peak", lambda device, dtype: None)
+    with pytest.raises(KeyboardInterrupt):
+        runner.run(["tiny.cfg"], ["eager", "fused"], ["cpu"], [1], ["fp32"], 1, 5, 10, out, 32, 32,
+                   log=lambda e: None)
+    saved = json.loads(out.read_text())
+    assert [r["backend"] for r in saved] == ["eager", "fused"] and saved[1]["skipped"] == "not here"
+    assert saved[0]["error"].startswith("interrupted after") and saved[0]["samples"] > 0
+
+
+def test_traffic_scales_with_batch_and_dtype():
+    from darkbench.bench.layers import traffic
+    l = darkbench.analyse("tiny.cfg", 64, 64).layers[0]  # conv 3->16, 3x3, batch norm: 16*27 + 4*16 floats
+    flops, nbytes = traffic(l, batch=2, dtype="bf16")
+    assert flops == 2 * 2 * 16 * 27 * 64 * 64
+    assert nbytes == 2 * (2 * (3 * 64 * 64 + 16 * 64 * 64) + 16 * 27 + 4 * 16)
+
+
+def test_resized_cfg_for_darknet(tmp_path):
+    p = backends.resized_cfg(darkbench.models.resolve("tiny.cfg"), 96, 64)
+    try:
+        net = darkbench.analyse(p)
+        assert (net.width, net.height) == (96, 64)
+    finally:
+        os.unlink(p)
+
+
+@pytest.mark.darknet
+def test_darknet_backend(darknet, tmp_path, capsys):
+    rc = main(["bench", "tiny.cfg", "--width", "32", "--height", "32", "--backend", "eager,darknet", "--threads",
+               "1", "--min-time", "0.1", "--max-time", "1", "--out", str(tmp_path), "--json"])
+    data = json.loads(capsys.readouterr().out)
+    dk = next(r for r in data if r["backend"] == "darknet")
+    complete(dk)
+    assert rc == 0 and dk["median_ms"] > 0 and dk["first_ms"] > 0 and dk["samples"] >= 1
+    assert dk["evals_per_sample"] >= 1 and "mean over" in dk["note"]
+
+
+def test_cuda_without_gpu_is_skipped(tmp_path, capsys):
+    import torch
+    if torch.cuda.is_available():
+        pytest.skip("a GPU is present: see test_cuda_run")
+    rc = main(["bench", "tiny.cfg", "--device", "cuda", "--backend", "eager", "--out", str(tmp_path), "--json"])
+    (r,) = json.loads(capsys.readouterr().out)
+    assert rc == 0 and r["skipped"] == "CUDA is not available" and r["device"] == "cuda"
+
+
+def test_cuda_run(tmp_path, capsys):
+    import torch
+    if not torch.cuda.is_available():
+        pytest.skip("no CUDA device")
+    rc = main(["bench", "tiny.cfg", "--device", "cuda", "--backend", "eager,fused", "--batch", "1,4",
+               "--min-time", "0.2", "--max-time", "1", "--out", str(tmp_path), "--json", "--layers"])
+    data = json.loads(capsys.readouterr().out)
+    assert rc == 0 and len(data) == 4
+    for r in data:
+        complete(r)
+        assert r["median_ms"] > 0 and r["peak_mem_mb"] > 0 and r["env"]["gpu"]
+        assert r["env"]["tf32"] is False and r["env"]["cudnn_benchmark"] is True
+
+
+def test_compile_variants_do_not_share_a_graph():
+    # every model instance runs the same Darknet.forward with its parameters as graph inputs: without
+    # distinct options dynamo reused the first variant's graph for the next (no freezing, silently)
+    import torch
+    from torch._dynamo.utils import counters
+    before = counters["stats"]["unique_graphs"]
+    plain = backends.compiled("tiny.cfg", "cpu", "fp32", 1, 32, 32, 1, choice="default")
+    frozen = backends.compiled("tiny.cfg", "cpu", "fp32", 1, 32, 32, 1, choice="freezing")
+    assert counters["stats"]["unique_graphs"] - before == 2
+    assert frozen.extra["compile_choice"] == "freezing" and frozen.compile_s > 0
+    x = torch.rand(1, 3, 32, 32)
+    with torch.inference_mode():
+        for r in (plain, frozen):
+            assert torch.allclose(r.forward(x), r.model(x), atol=1e-5)

@@ -17,68 +17,109 @@ class Skip(Exception):
 
 
 class Runner:
-    def __init__(self, fn, device, note="", compile_s=None, sync=None):
+    """One prepared way to run a batch. `events`: time it with CUDA events (torch work on torch's stream);
+    `measure`: a callable returning its own ms (darknet times itself), else the caller times __call__."""
+
+    def __init__(self, fn, device, note="", compile_s=None, sync=None, events=None, measure=None):
         self.fn, self.device, self.note, self.compile_s = fn, device, note, compile_s
         self.sync = sync or (lambda: None)
+        self.events = device == "cuda" if events is None else events
+        self.measure = measure
+        self.extra = {}  # extra result fields (compile choice, evals per sample, ...)
+        self.first_ms = None  # set when preparing already timed a first run (darknet)
+        self.model = None
+
+    def close(self):
+        pass
 
     def __call__(self):
         self.fn()
 
 
-def _input(model, batch, device, dtype, channels_last=False):
+def _input(shape, batch, device, dtype, channels_last=False):
     import torch
-    x = torch.rand(batch, *model.input_shape, generator=torch.Generator().manual_seed(0))
+    x = torch.rand(batch, *shape, generator=torch.Generator().manual_seed(0))
     x = x.to(device=device, dtype=getattr(torch, DTYPES[dtype]))
     return x.contiguous(memory_format=torch.channels_last) if channels_last and x.dim() == 4 else x
 
 
-def _torch(path, device, dtype, batch, width, height, fuse, compile_mode=None):
+def _model(path, device, dtype, width, height, fuse, weights):
     import torch
     import darkbench
     if device == "cuda" and not torch.cuda.is_available():
         raise Skip("CUDA is not available")
     if dtype == "fp16" and device == "cpu":
         raise Skip("fp16 is not a CPU inference type (use bf16)")
-    model = darkbench.load(path, width=width, height=height, fuse=fuse)
-    model = model.to(device=device, dtype=getattr(torch, DTYPES[dtype]))
-    x = _input(model, batch, device, dtype, channels_last=fuse)
+    if dtype == "bf16" and device == "cuda" and not torch.cuda.is_bf16_supported():
+        raise Skip("this GPU has no bf16")
+    model = darkbench.load(path, weights, width=width, height=height, fuse=fuse)
+    return model.to(device=device, dtype=getattr(torch, DTYPES[dtype]))
+
+
+def _torch_runner(fn, model, x, device, note="", compile_s=None):
+    import torch
     sync = torch.cuda.synchronize if device == "cuda" else None
-    compile_s, note = None, ""
-    fn = model
-    if compile_mode is not None:
-        import torch._inductor.config as ic
-        ic.freezing = True  # constant-fold weights (BN already folded) for inference
-        t = time.perf_counter()
-        fn = torch.compile(model, mode=compile_mode, dynamic=False)
-        with torch.inference_mode():
-            fn(x)
-        if sync:
-            sync()
-        compile_s = time.perf_counter() - t
-        note = f"torch.compile(mode={compile_mode!r}, inductor freezing)"
 
     def run():
         with torch.inference_mode():
             fn(x)
-    return Runner(run, device, note, compile_s, sync), model
-
-
-def eager(path, device, dtype, batch, width=None, height=None, threads=None):
-    return _torch(path, device, dtype, batch, width, height, fuse=False)[0]
-
-
-def fused(path, device, dtype, batch, width=None, height=None, threads=None):
-    r = _torch(path, device, dtype, batch, width, height, fuse=True)[0]
-    r.note = "batch norm folded, channels-last"
+    r = Runner(run, device, note, compile_s, sync)
+    r.model, r.forward = model, fn
     return r
 
 
-def compiled(path, device, dtype, batch, width=None, height=None, threads=None):
-    mode = "max-autotune-no-cudagraphs" if device == "cuda" else "default"
-    return _torch(path, device, dtype, batch, width, height, fuse=True, compile_mode=mode)[0]
+def eager(path, device, dtype, batch, width=None, height=None, threads=None, weights=None):
+    m = _model(path, device, dtype, width, height, False, weights)
+    return _torch_runner(m, m, _input(m.input_shape, batch, device, dtype, True), device,
+                         "darkbench.load as built (channels-last)")
 
 
-def onnxruntime(path, device, dtype, batch, width=None, height=None, threads=None):
+def fused(path, device, dtype, batch, width=None, height=None, threads=None, weights=None):
+    m = _model(path, device, dtype, width, height, True, weights)
+    return _torch_runner(m, m, _input(m.input_shape, batch, device, dtype, True), device,
+                         "darkbench.load(fuse=True): batch norm folded, channels-last")
+
+
+# torch.compile variants tried by the compile backend; the fastest is kept and named in the result.
+# Each variant's options go to torch.compile(options=...) AND config.patch around the compiling call:
+# options alone left the convolutions unpacked (torch 2.13), and the patch alone let a later variant
+# silently reuse an earlier variant's graph (same Darknet.forward, params are graph inputs) -- distinct
+# options make dynamo see a different backend and compile again.
+COMPILE_CHOICES = {
+    "freezing": {"freezing": True},  # weights constant: oneDNN prepacked conv + fused activation
+    "max-autotune-no-cudagraphs": {"freezing": True, "max_autotune": True, "triton.cudagraphs": False},
+    "freezing-cpp-wrapper": {"freezing": True, "cpp_wrapper": True},  # C++ wrapper: less Python per kernel
+    "default": {},
+}
+# CPU: on tiny.cfg (2 threads, idle machine) the C++ wrapper took freezing from 2.80 to 2.65 ms, and
+# max-autotune (which has no CPU convolution templates to try) gave what freezing gives
+COMPILE_DEFAULT = {"cpu": ("freezing-cpp-wrapper", "max-autotune-no-cudagraphs"),
+                   "cuda": ("max-autotune-no-cudagraphs", "freezing")}
+
+
+def compiled(path, device, dtype, batch, width=None, height=None, threads=None, weights=None, choice="freezing"):
+    """One torch.compile variant (COMPILE_CHOICES[choice]) of the fused model; compile time kept apart."""
+    import torch
+    import torch._dynamo
+    import torch._inductor.config as ic
+    for name in ("recompile_limit", "cache_size_limit", "accumulated_recompile_limit"):
+        if hasattr(torch._dynamo.config, name):  # every model shares Darknet.forward: room for all of them
+            setattr(torch._dynamo.config, name, max(getattr(torch._dynamo.config, name), 256))
+    m = _model(path, device, dtype, width, height, True, weights)
+    x = _input(m.input_shape, batch, device, dtype, True)
+    sync = torch.cuda.synchronize if device == "cuda" else (lambda: None)
+    t = time.perf_counter()
+    fn = torch.compile(m, dynamic=False, options=dict(COMPILE_CHOICES[choice]) or None)
+    with torch.inference_mode(), ic.patch(COMPILE_CHOICES[choice]):
+        fn(x)
+        sync()
+    compile_s = time.perf_counter() - t
+    r = _torch_runner(fn, m, x, device, f"torch.compile ({choice})", compile_s)
+    r.extra["compile_choice"] = choice
+    return r
+
+
+def onnxruntime(path, device, dtype, batch, width=None, height=None, threads=None, weights=None, spin=False):
     try:
         import onnxruntime as ort
     except ImportError:
@@ -93,39 +134,89 @@ def onnxruntime(path, device, dtype, batch, width=None, height=None, threads=Non
         if "CUDAExecutionProvider" not in ort.get_available_providers():
             raise Skip("onnxruntime has no CUDAExecutionProvider here")
         providers = ["CUDAExecutionProvider"]
-    model = darkbench.load(path, width=width, height=height, fuse=True)
+    model = darkbench.load(path, weights, width=width, height=height, fuse=True)
     tmp = tempfile.mkdtemp(prefix="darkbench-onnx-")
-    f = os.path.join(tmp, "model.onnx")
-    export_onnx(model, f, batch=batch)
-    so = ort.SessionOptions()
-    if threads:
-        so.intra_op_num_threads = threads
-        so.inter_op_num_threads = 1
-    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    # idle ORT threads spin by default and would steal the cores from the interleaved torch runs
-    so.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    sess = ort.InferenceSession(f, so, providers=providers)
-    shutil.rmtree(tmp, ignore_errors=True)
-    x = {sess.get_inputs()[0].name: np.random.default_rng(0).random((batch, *model.input_shape), dtype=np.float32)}
-    return Runner(lambda: sess.run(None, x), device, f"onnxruntime {ort.__version__}, {threads} intra-op threads, no spinning")
+    try:
+        f = os.path.join(tmp, "model.onnx")
+        export_onnx(model, f, batch=batch)
+        so = ort.SessionOptions()
+        if threads:
+            so.intra_op_num_threads = threads
+            so.inter_op_num_threads = 1
+        so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        # idle ORT threads spin by default and would steal the cores from the interleaved torch runs
+        so.add_session_config_entry("session.intra_op.allow_spinning", "1" if spin else "0")
+        sess = ort.InferenceSession(f, so, providers=providers)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    shape = (batch, *model.input_shape)
+    x = {sess.get_inputs()[0].name: np.random.default_rng(0).random(shape, dtype=np.float32)}
+    # sess.run returns host arrays, so it has synchronised: wall-clock time, not torch's CUDA events
+    return Runner(lambda: sess.run(None, x), device, f"onnxruntime {ort.__version__} {providers[0]}, "
+                  f"{threads} intra-op / 1 inter-op threads, all graph optimisations, "
+                  f"{'spinning' if spin else 'no spinning'}", events=False)
 
 
-def darknet_speed(path, seconds=3.0):
-    """Run `darknet speed CFG N`: darknet reports only the mean over N evaluations."""
+def resized_cfg(path, width, height):
+    """darknet speed reads sizes from the cfg: a temporary copy with [net] width/height replaced."""
+    lines, in_net = [], False
+    with open(path) as f:
+        text = f.read()
+    for line in text.splitlines():
+        s = "".join(line.split())
+        if s.startswith("["):
+            if in_net:
+                lines += [f"width={width}", f"height={height}"]
+            in_net = s in ("[net]", "[network]")
+        elif in_net and s.partition("=")[0] in ("width", "height"):
+            continue
+        lines.append(line)
+    if in_net:
+        lines += [f"width={width}", f"height={height}"]
+    fd, tmp = tempfile.mkstemp(suffix=".cfg", prefix="darkbench-")
+    with os.fdopen(fd, "w") as f:
+        f.write("\n".join(lines) + "\n")
+    return tmp
+
+
+def darknet_speed(cfg, n, threads=None, exe="darknet"):
+    """ms per evaluation from `darknet speed CFG N` (darknet's own mean over N forward passes)."""
+    env = dict(os.environ, OMP_NUM_THREADS=str(threads)) if threads else None
+    r = subprocess.run([exe, "speed", os.path.abspath(cfg), str(n)], capture_output=True, text=True, env=env,
+                       cwd="/usr/share/darknet" if os.path.isdir("/usr/share/darknet") else None)
+    m = re.search(r"Speed: ([0-9.eE+-]+) sec/eval", r.stdout + r.stderr)
+    if r.returncode or not m:
+        last = (r.stderr or r.stdout).strip().splitlines()[-1:] or [f"exit status {r.returncode}"]
+        raise DarkbenchError(f"darknet speed failed: {last[0]}")
+    return float(m.group(1)) * 1000
+
+
+def darknet(path, device, dtype, batch, width=None, height=None, threads=None, weights=None, chunk_s=0.25):
+    """The installed darknet as a self-timed runner: one sample = darknet's mean over N evals (it prints
+    no per-eval times), N chosen so a sample takes about chunk_s; samples interleave with the others."""
+    from .. import models
     exe = shutil.which("darknet")
     if exe is None:
         raise Skip("darknet is not installed (apt-get install darknet)")
+    if device != "cpu" or dtype != "fp32" or batch != 1:
+        raise Skip("darknet's `speed` runs batch 1 fp32 on the CPU only")
+    if models.is_keras(path):
+        raise Skip("darknet cannot run Keras models")
+    cfg = resized_cfg(path, width, height) if (width or height) else path
+    try:
+        first = darknet_speed(cfg, 1, threads, exe)
+        n = max(1, int(chunk_s * 1000 / max(first, 1e-3)))
+    except BaseException:
+        if cfg != path:
+            os.unlink(cfg)
+        raise
+    r = Runner(None, "cpu", f"darknet speed: each sample is darknet's mean over {n} evals (no per-eval "
+               f"times), OMP_NUM_THREADS={threads}", events=False, measure=lambda: darknet_speed(cfg, n, threads, exe))
+    r.first_ms = first
+    r.extra["evals_per_sample"] = n
+    r.close = (lambda: os.unlink(cfg)) if cfg != path else (lambda: None)
+    return r
 
-    def once(n):
-        r = subprocess.run([exe, "speed", os.path.abspath(path), str(n)], capture_output=True, text=True,
-                           cwd="/usr/share/darknet" if os.path.isdir("/usr/share/darknet") else None)
-        m = re.search(r"Speed: ([0-9.]+) sec/eval", r.stdout + r.stderr)
-        if r.returncode or not m:
-            raise DarkbenchError(f"darknet speed failed: {(r.stderr or r.stdout).strip().splitlines()[-1:]}")
-        return float(m.group(1)) * 1000
-    first = once(1)
-    n = max(3, int(seconds * 1000 / max(first, 1)))
-    return first, once(n), n
 
-
-PREPARE = {"eager": eager, "fused": fused, "compile": compiled, "onnxruntime": onnxruntime}
+PREPARE = {"eager": eager, "fused": fused, "compile": compiled, "onnxruntime": onnxruntime, "darknet": darknet}

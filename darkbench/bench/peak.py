@@ -1,7 +1,9 @@
 """Measured GEMM peak of a device, the roof for per-layer rooflines.
 
-Two GEMMs, the better one counts: torch.mm (BLAS) and a 1x1 convolution in channels-last, which is a
-GEMM run by oneDNN (on AMD CPUs MKL's mm can miss AVX-512 paths that oneDNN uses)."""
+Several GEMM-shaped kernels, the best one counts: torch.mm (BLAS) and 1x1 / 3x3 convolutions in
+channels-last, which oneDNN runs as GEMMs (on AMD CPUs MKL's mm can miss AVX-512 paths that oneDNN
+uses, and which shape reaches the roof depends on cache sizes). Each is timed by its best run: on a
+shared machine neighbours only ever slow a run down."""
 import time
 
 DTYPES = {"fp32": "float32", "bf16": "bfloat16", "fp16": "float16"}
@@ -20,16 +22,32 @@ def _best(fn, sync, seconds):
     return best
 
 
-def gemm_peak(device="cpu", dtype="fp32", n=2048, seconds=1.0):
+def _shapes(device):
+    """(kind, size): mm n x n; conv (batch, in, out, k, hw)."""
+    if device == "cuda":
+        return [("mm", 4096), ("mm", 8192), ("conv", (8, 256, 256, 3, 64))]
+    return [("mm", 1024), ("mm", 2048), ("conv", (1, 256, 256, 1, 56)), ("conv", (1, 64, 256, 3, 56))]
+
+
+def gemm_peak(device="cpu", dtype="fp32", seconds=1.0):
+    """Best GFLOP/s over the GEMM shapes (2 FLOPs per multiply-add), each timed for `seconds`."""
     import torch
     dt = getattr(torch, DTYPES[dtype])
     sync = torch.cuda.synchronize if device == "cuda" else (lambda: None)
+    best = 0.0
     with torch.inference_mode():
-        a = torch.randn(n, n, device=device).to(dt)
-        b = torch.randn(n, n, device=device).to(dt)
-        mm = 2 * n ** 3 / _best(lambda: torch.mm(a, b), sync, seconds) / 1e9
-        conv = torch.nn.Conv2d(512, 512, 1, bias=False).to(device=device, dtype=dt).eval()
-        conv = conv.to(memory_format=torch.channels_last)
-        x = torch.rand(1, 512, 64, 64, device=device).to(dt).contiguous(memory_format=torch.channels_last)
-        cv = 2 * 512 * 512 * 64 * 64 / _best(lambda: conv(x), sync, seconds) / 1e9
-    return max(mm, cv)
+        for kind, size in _shapes(device):
+            if kind == "mm":
+                a = torch.randn(size, size, device=device).to(dt)
+                b = torch.randn(size, size, device=device).to(dt)
+                flops = 2 * size ** 3
+                t = _best(lambda: torch.mm(a, b), sync, seconds)
+            else:
+                n, ci, co, k, hw = size
+                conv = torch.nn.Conv2d(ci, co, k, padding=k // 2, bias=False).to(device=device, dtype=dt).eval()
+                conv = conv.to(memory_format=torch.channels_last)
+                x = torch.rand(n, ci, hw, hw, device=device).to(dt).contiguous(memory_format=torch.channels_last)
+                flops = 2 * n * ci * co * k * k * hw * hw
+                t = _best(lambda: conv(x), sync, seconds)
+            best = max(best, flops / t / 1e9)
+    return best

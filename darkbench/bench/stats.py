@@ -1,4 +1,5 @@
 """Latency statistics: distribution-free CI of the median, ratios with bootstrap CIs."""
+import functools
 import math
 
 import numpy as np
@@ -6,12 +7,30 @@ import numpy as np
 Z95 = 1.959964
 
 
+@functools.lru_cache(maxsize=None)
+def _binom_rank(n, alpha=0.05):
+    """Largest j with P(Binomial(n, 1/2) < j) <= alpha/2: x_(j) .. x_(n+1-j) (1-based) covers the median."""
+    pmf = cdf = 0.5 ** n  # P(B = 0); floats are exact enough for n <= 1000
+    j = 0
+    while cdf <= alpha / 2:
+        pmf *= (n - j) / (j + 1)
+        j += 1
+        cdf += pmf
+    return j
+
+
 def median_ci(samples, z=Z95):
-    """95% CI of the median by order statistics (binomial, normal approximation): no distribution assumed."""
+    """95% CI of the median by order statistics: no distribution assumed.
+
+    Exact binomial ranks up to 1000 samples, the normal approximation above. Below 6 samples no pair of
+    order statistics reaches 95% (min..max covers 1 - 2/2**n), so min..max is returned."""
     x = np.sort(np.asarray(samples, dtype=float))
     n = len(x)
     if n < 6:
         return float(x[0]), float(x[-1])
+    if n <= 1000:
+        j = _binom_rank(n)
+        return float(x[j - 1]), float(x[n - j])
     half = z * math.sqrt(n) / 2
     lo = max(0, int(math.floor(n / 2 - half)) - 1)
     hi = min(n - 1, int(math.ceil(n / 2 + half)))
@@ -32,11 +51,18 @@ def relative_halfwidth(samples_ms):
     return (hi - lo) / 2 / med if med > 0 else math.inf
 
 
-def ratio_ci(a_ms, b_ms, n_boot=2000, seed=0):
-    """median(a) / median(b) with a 95% bootstrap CI (each side resampled independently)."""
+def ratio_ci(a_ms, b_ms, n_boot=2000, seed=0, paired=False):
+    """median(a) / median(b) with a 95% percentile-bootstrap CI.
+
+    paired=True resamples rounds (a[i], b[i]) together: right for interleaved samples, where round i of
+    both saw the same machine state; otherwise each side is resampled on its own."""
     rng = np.random.default_rng(seed)
     a, b = np.asarray(a_ms, float), np.asarray(b_ms, float)
-    ra = np.median(rng.choice(a, (n_boot, len(a))), axis=1)
-    rb = np.median(rng.choice(b, (n_boot, len(b))), axis=1)
+    if paired and len(a) == len(b):
+        idx = rng.integers(0, len(a), (n_boot, len(a)))
+        ra, rb = np.median(a[idx], axis=1), np.median(b[idx], axis=1)
+    else:
+        ra = np.median(rng.choice(a, (n_boot, len(a))), axis=1)
+        rb = np.median(rng.choice(b, (n_boot, len(b))), axis=1)
     r = ra / rb
     return float(np.median(a) / np.median(b)), [float(np.percentile(r, 2.5)), float(np.percentile(r, 97.5))]

@@ -25,49 +25,78 @@ def _csv(kind, choices=None):
 
 
 def add_arguments(p):
-    from ..bench.backends import BACKENDS
+    from ..bench.backends import BACKENDS, COMPILE_CHOICES
     p.add_argument("models", nargs="+", metavar="MODEL", help="cfg or Keras model")
     p.add_argument("--device", type=_csv("device", ("cpu", "cuda")), help="default: cpu (and cuda when present)")
     p.add_argument("--backend", type=_csv("backend", BACKENDS), help=f"default: all of {','.join(BACKENDS)}")
-    p.add_argument("--batch", type=_csv("batch"), default=["1"])
-    p.add_argument("--dtype", type=_csv("dtype", ("fp32", "bf16", "fp16")), default=["fp32"])
+    p.add_argument("--batch", type=_csv("batch"), default=["1"], help="comma-separated batch sizes (default 1)")
+    p.add_argument("--dtype", type=_csv("dtype", ("fp32", "bf16", "fp16")), default=["fp32"],
+                   help="comma-separated: fp32, bf16, fp16 (default fp32)")
     p.add_argument("--threads", type=int, default=os.cpu_count(), help="torch and ONNX Runtime threads")
-    p.add_argument("--min-time", type=float, default=2.0, help="seconds of measurement at least (per group)")
-    p.add_argument("--max-time", type=float, default=20.0, help="seconds of measurement at most (per group)")
-    p.add_argument("--width", type=int)
-    p.add_argument("--height", type=int)
+    p.add_argument("--min-time", type=float, default=2.0, help="seconds of measurement at least per group (a group: one device, batch and dtype, "
+                        "its models x backends measured interleaved; default 2)")
+    p.add_argument("--max-time", type=float, default=20.0, help="seconds of measurement at most per group, checked after each round (default 20)")
+    p.add_argument("--ci", type=float, default=2.0, metavar="PCT",
+                   help="stop when every median's 95%% CI half-width is within PCT%% of it (default 2)")
+    p.add_argument("--compile", type=_csv("compile variant", tuple(COMPILE_CHOICES)), metavar="VARIANTS",
+                   help="torch.compile variants to try, the fastest kept (default: CPU freezing-cpp-wrapper,"
+                        "max-autotune-no-cudagraphs; CUDA max-autotune-no-cudagraphs,freezing; choose from "
+                        + ",".join(COMPILE_CHOICES) + ")")
+    spin = p.add_mutually_exclusive_group()
+    spin.add_argument("--spin", action="store_const", const=True, dest="spin",
+                      help="idle torch (OpenMP) and ONNX Runtime threads spin briefly before sleeping: faster on "
+                           "an idle machine, ruinous on a busy one (default: spin when the load average is under "
+                           "half the cores; recorded as omp_wait_policy / ort_spinning)")
+    spin.add_argument("--no-spin", action="store_const", const=False, dest="spin",
+                      help="idle threads sleep at once (OMP_WAIT_POLICY=PASSIVE, no ONNX Runtime spinning)")
+    p.add_argument("--tf32", action="store_true", help="CUDA: allow TF32 for fp32 (off by default; recorded)")
+    p.add_argument("--no-cudnn-benchmark", dest="cudnn_benchmark", action="store_false",
+                   help="CUDA: leave cudnn.benchmark off (on by default; recorded)")
+    p.add_argument("--width", type=int, help="input width (default: the model's)")
+    p.add_argument("--height", type=int, help="input height (default: the model's)")
     p.add_argument("--layers", action="store_true", help="also time each layer (roofline position)")
     p.add_argument("--out", default="reports/results", help="directory for the run's JSON file")
     p.add_argument("--json", action="store_true", help="print the results as one JSON list")
 
 
-def _table(results):
-    from tabulate import tabulate
+def _ratio_text(r, ref):
     from ..bench.stats import ratio_ci
-    rows = []
-    groups = {}
+    v, (lo, hi) = ratio_ci(r["samples_ms"], ref["samples_ms"], paired=len(r["samples_ms"]) == len(ref["samples_ms"]))
+    return f"{v:.2f} [{lo:.2f}, {hi:.2f}]"
+
+
+def _table(results):
+    """One row per result; ratios within a (device, dtype, batch) group, which was measured interleaved."""
+    from tabulate import tabulate
+    rows, groups = [], {}
     for r in results:
-        if r.get("samples_ms"):
-            groups.setdefault((r["model"], r["device"], r["dtype"], r["batch"]), []).append(r)
+        if r.get("samples_ms") and not r.get("error"):
+            groups.setdefault((r["device"], r["dtype"], r["batch"]), []).append(r)
     for r in results:
-        status = r.get("error") or (f"skipped: {r['skipped']}" if r.get("skipped") else "")
-        ratio = ""
-        g = groups.get((r.get("model"), r.get("device"), r.get("dtype"), r.get("batch")), [])
-        if r.get("samples_ms") and len(g) > 1:
-            best = min(g, key=lambda x: x["median_ms"])
-            v, (lo, hi) = ratio_ci(r["samples_ms"], best["samples_ms"])
-            ratio = f"{v:.2f} [{lo:.2f}, {hi:.2f}]"
+        status = r.get("error") or (f"skipped: {r['skipped']}" if r.get("skipped") else r.get("note") or "")
+        g = groups.get((r.get("device"), r.get("dtype"), r.get("batch")), [])
+        fastest = vs_darknet = ""
+        if any(x is r for x in g):
+            same = [x for x in g if x["model"] == r["model"]]
+            best = min(same, key=lambda x: x["median_ms"])
+            fastest = _ratio_text(r, best) if len(same) > 1 else ""
+            dk = next((x for x in same if x["backend"] == "darknet"), None)
+            if dk is not None and r is not dk:
+                vs_darknet = _ratio_text(dk, r)
         ci = r.get("ci95_ms")
         rows.append([r.get("model"), r.get("backend"), r.get("device"), r.get("dtype"), r.get("batch"),
                      f"{r['median_ms']:.3f}" if r.get("median_ms") else "",
                      f"[{ci[0]:.3f}, {ci[1]:.3f}]" if ci else "",
                      f"{r['p90_ms']:.3f}" if r.get("p90_ms") else "", r.get("samples") or "",
-                     f"{r['first_ms']:.1f}" if r.get("first_ms") else "", ratio, status[:70]])
+                     f"{r['first_ms']:.1f}" if r.get("first_ms") else "", fastest, vs_darknet, status[:70]])
     return tabulate(rows, headers=["model", "backend", "device", "dtype", "batch", "median ms", "95% CI ms",
-                                   "p90 ms", "samples", "first ms", "x fastest [CI]", "note"], disable_numparse=True)
+                                   "p90 ms", "samples", "first ms", "x fastest [CI]", "darknet/this [CI]", "note"],
+                    disable_numparse=True)
 
 
 def run(args):
+    from ..bench.env import set_wait_policy
+    spin, _ = set_wait_policy(args.spin)  # before torch is imported
     import torch
     from ..bench import runner
     from ..bench.backends import BACKENDS
@@ -77,6 +106,12 @@ def run(args):
         raise DarkbenchError(f"--batch {','.join(args.batch)}: batches are integers") from None
     if args.threads < 1:
         raise DarkbenchError(f"--threads {args.threads} must be >= 1")
+    if min(batches) < 1:
+        raise DarkbenchError(f"--batch {','.join(args.batch)}: batches are >= 1")
+    if not 0 <= args.min_time <= args.max_time:
+        raise DarkbenchError(f"--min-time {args.min_time} / --max-time {args.max_time}: need 0 <= min <= max")
+    if args.ci <= 0:
+        raise DarkbenchError(f"--ci {args.ci}: a positive percentage")
     devices = args.device or (["cpu", "cuda"] if torch.cuda.is_available() else ["cpu"])
     backends = args.backend or list(BACKENDS)
     stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
@@ -85,6 +120,7 @@ def run(args):
     from tqdm import tqdm
     bar = tqdm(total=total * len(backends), desc="bench", unit="result", file=sys.stderr,
                disable=not sys.stderr.isatty())
+
     def log(e):  # a bar on a terminal, a line per result otherwise (make report, CI logs)
         bar.update(1)
         if bar.disable:
@@ -92,8 +128,25 @@ def run(args):
                     e.get("error") or f"skipped: {e.get('skipped')}")
             print(f"bench: {e.get('model')} {e.get('backend')} {e.get('device')} {e.get('dtype')} "
                   f"batch {e.get('batch')}: {what}", file=sys.stderr, flush=True)
-    results = runner.run(args.models, backends, devices, batches, args.dtype, args.threads, args.min_time,
-                         args.max_time, out, args.width, args.height, args.layers, log=log)
+
+    def progress(samples):  # once per interleaved round
+        bar.set_postfix_str(f"fewest samples {min(len(v) for v in samples.values())}", refresh=True)
+
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else 0
+    if load > (os.cpu_count() or 1):
+        print(f"darkbench bench: warning: load average {load:.1f} on {os.cpu_count()} cores: other programs "
+              "share the CPU; medians will be inflated, the interleaved ratios less so (load is recorded)",
+              file=sys.stderr)
+    try:
+        results = runner.run(args.models, backends, devices, batches, args.dtype, args.threads, args.min_time,
+                             args.max_time, out, args.width, args.height, args.layers, on_progress=progress,
+                             log=log, compile_choices=args.compile, target=args.ci / 100,
+                             cudnn_benchmark=args.cudnn_benchmark, tf32=args.tf32, spin=spin)
+    except KeyboardInterrupt:
+        bar.close()
+        if out and os.path.exists(out):
+            print(f"darkbench bench: finished results kept in {out}", file=sys.stderr)
+        raise
     bar.close()
     if args.json:
         print(json.dumps(results, indent=1))

@@ -1,0 +1,1 @@
+"""Latency measurement: backends, timing, statistics, per-layer rooflines (imports torch only when run)."""
