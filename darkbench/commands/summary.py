@@ -69,5 +69,5 @@ def run(args):
     print(f"Parameters: {net.params:,}{extra}   stored floats: {net.weight_floats:,}")
     what = "fp32 weights" if extra else "Weights file"
     print(f"{what}: {net.weights_bytes:,} bytes = {net.size_mib:.2f} MiB")
-    print(CONVENTIONS)
+    print(getattr(net, "conventions", CONVENTIONS))
     return 0

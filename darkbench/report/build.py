@@ -1,132 +1,263 @@
 """Write reports/: report.md, a self-contained index.html, the figures and the CSV behind each."""
 import base64
 import html
-import json
 import os
-import shutil
-import tempfile
 
 import pandas as pd
 
 from .. import models
 from . import data, plots
+from .files import Out
+
+# column headers as shown (CSV files keep the short names); each states its convention
+HEADERS = {
+    "network": "network", "model": "model", "file": "file", "input": "input (WxHxC)", "layers": "layers",
+    "params": "params (count)", "size_mib": "size (MiB, weights file)", "ops": "ops (darknet, 2 per MAC)",
+    "ops_bn": "ops (Bn, darknet)", "macs": "MACs", "top1_quoted": "Top-1 % (quoted)",
+    "top5_quoted": "Top-5 % (quoted)", "ops_published_bn": "ops published (Bn)",
+    "size_published_mb": "size published (MB)", "comparison": "A vs B", "host": "measured on",
+    "dtype": "dtype", "backend": "backend", "times_faster": "times faster (median B / median A)",
+    "ci95": "95% CI (bootstrap)", "times_fewer_ops": "times fewer ops (ops B / ops A)",
+    "device": "measured on", "status": "status", "reason": "reason", "batch": "batch",
+    "published_text": "published (as written)", "computed_text": "computed", "verdict": "verdict",
+    "holds_at": "would hold at input", "note": "note", "claim": "claim",
+    "layer": "#", "name": "name", "type": "type", "output": "output (H, W, C)", "formula": "formula",
+    "running_total": "running total", "column": "column group",
+}
+MEASURED = ("Columns grouped by where they were measured (host, device, CPU or GPU, torch version; see Environments), "
+            "then dtype and backend. The darknet backend's figure is the mean that `darknet speed` reports "
+            "(it gives no per-run times); all others are medians of interleaved runs.")
 
 
-def _atomic_write(path, content, mode="w"):
-    d = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=d, prefix=".report-")
-    with os.fdopen(fd, mode) as f:
-        f.write(content)
-    os.replace(tmp, path)
+def _display(df):
+    if isinstance(df.columns, pd.MultiIndex):
+        return df.rename(columns=lambda c: HEADERS.get(c, c), level=1)
+    return df.rename(columns=lambda c: HEADERS.get(c, c))
 
 
-def _md(df, floatfmt="g"):
+def _cells(df):
+    """Numbers as plain text (no exponent, no nan) for markdown and HTML."""
+    def one(v):
+        if v is None or (isinstance(v, float) and v != v):
+            return ""
+        if isinstance(v, float):
+            return f"{v:.0f}" if v.is_integer() and abs(v) >= 1e4 else f"{v:.6g}"
+        return str(v)
+    return df.apply(lambda col: col.map(one)) if len(df) else df
+
+
+def _md(df):
     if df is None or not len(df):
         return "_(no data)_"
-    return df.to_markdown(index=False, floatfmt=floatfmt, missingval="")
+    align = ["right" if pd.api.types.is_numeric_dtype(dt) else "left" for dt in df.dtypes]
+    return _cells(_display(df)).to_markdown(index=False, disable_numparse=True, colalign=align)
+
+
+def _md_grouped(df):
+    """A table with two header rows as one markdown table per column group (markdown has one header row)."""
+    if not isinstance(df.columns, pd.MultiIndex):
+        return _md(df)
+    groups = list(dict.fromkeys(g for g, _ in df.columns))
+    lead = df["computed"][["network", "ops_bn"]] if "computed" in groups else df.iloc[:, :0]
+    parts = []
+    for g in groups:
+        if g == "computed":
+            continue
+        body = pd.concat([lead, df[g]], axis=1).reset_index() if len(lead.columns) else df[g].reset_index()
+        parts += [f"**{g}**", "", _md(body), ""]
+    return "\n".join(parts) if parts else _md(df.reset_index())
 
 
 def build(out, model_names=None, result_paths=None, log=print):
-    os.makedirs(out, exist_ok=True)
-    figdir = os.path.join(out, "figures")
-    datadir = os.path.join(out, "data")
-    os.makedirs(figdir, exist_ok=True)
-    os.makedirs(datadir, exist_ok=True)
+    o = Out(out)
     names = model_names or data.DEFAULT_MODELS
     log("analysing networks")
     nets = data.networks(names)
-    cfg_nets = [n for n in nets if not models.is_keras(n.path)]
     keras_nets = [n for n in nets if models.is_keras(n.path)]
-    results, files = data.load_results(result_paths)
-    tables = {"networks": data.network_table(nets)}
-    tables["published"], tables["claims"] = data.published_table()
-    tables["latency_ms"] = data.latency_table(results)
-    tables["speed_ratios"] = data.speed_ratios(results)
-    tables["layers"] = data.layer_table(cfg_nets)
-    tables["roofline"] = data.roofline_table(results)
+    rows, files = data.load_results(result_paths)
+    results, superseded = data.latest(rows)
+    t = {"networks": data.network_table(nets)}
+    t["published"], t["claims"] = data.published_table()
+    long = data.latency_long(results, t["networks"])
+    t["latency_runs"] = long
+    t["comparison"] = data.comparison_table(t["networks"], data.pivot(long))
+    gf = data.pivot(long, "gflops")
+    t["gflops"] = gf.loc[[m for m in t["comparison"].index if m in gf.index]] if len(gf) else gf
+    t["speed_ratios"] = data.speed_ratios(results, t["networks"])
+    t["not_measured"] = data.not_measured(results)
+    t["layers"] = data.layer_table(nets)
+    t["roofline"] = data.roofline_table(results)
     for k in keras_nets:
-        tables[f"keras_{k.name}"] = data.keras_table(k)
-    for name, df in tables.items():
+        t[f"keras_{k.name}"] = data.keras_table(k)
+    for name, df in t.items():
         if len(df):
-            _atomic_write(os.path.join(datadir, f"{name}.csv"), df.to_csv(index=name == "latency_ms"))
+            flat = data.flat(df)
+            o.write(f"data/{name}.csv", flat.to_csv(index=isinstance(df.columns, pd.MultiIndex) or name == "gflops"))
     for f in files:  # the raw results travel with the report
-        dest = os.path.join(datadir, os.path.basename(f))
-        if os.path.abspath(f) != os.path.abspath(dest):
-            shutil.copyfile(f, dest)
+        o.copy(f, o.unique(f"data/{os.path.basename(f)}"))
     log("drawing figures")
     figs = {}
-    figs["Accuracy vs operations"] = plots.accuracy_vs_ops(tables["networks"], os.path.join(figdir, "accuracy_vs_ops.png"))
-    figs["Parameters vs operations"] = plots.params_vs_ops(tables["networks"], os.path.join(figdir, "params_vs_ops.png"))
-    if len(tables["latency_ms"]):
-        figs["Latency vs operations"] = plots.latency_vs_ops(tables["networks"], tables["latency_ms"],
-                                                             os.path.join(figdir, "latency_vs_ops.png"))
-    figs["Operations per layer"] = plots.layer_ops(tables["layers"], os.path.join(figdir, "layer_ops.png"))
-    if len(tables["roofline"]):
-        figs["Per-layer roofline"] = plots.roofline(tables["roofline"], os.path.join(figdir, "roofline.png"))
-    sections = _sections(tables, keras_nets, data.environments(results), files)
-    _atomic_write(os.path.join(out, "report.md"), _markdown(sections, figs, out))
-    _atomic_write(os.path.join(out, "index.html"), _html(sections, figs))
-    log(f"wrote {out}/report.md, {out}/index.html, {len(figs)} figures, {len(tables)} tables")
-    return tables, figs
+
+    def fig(title, rel, png, source, what):
+        if png is None:  # nothing to draw (e.g. no network with published accuracy among --models)
+            return
+        o.write(rel, png)
+        figs[title] = (rel, f"{what} Data: {source}.", png)
+    fig("Accuracy vs operations", "figures/accuracy_vs_ops.png", plots.accuracy_vs_ops(t["networks"]),
+        "data/networks.csv", "Top-1 quoted from the Tiny Darknet page against computed operations; marker area "
+        "proportional to the .weights file size; red rings mark the ops the page published.")
+    fig("Parameters vs operations", "figures/params_vs_ops.png", plots.params_vs_ops(t["networks"]),
+        "data/networks.csv", "Every analysed network's parameter count against its operations (log scales).")
+    if len(long):
+        fig("Latency vs operations", "figures/latency_vs_ops.png", plots.latency_vs_ops(long),
+            "data/latency_runs.csv", "Measured batch-1 latency against operations, one panel per host/device, "
+            "one colour per backend.")
+    fig("Operations per layer", "figures/layer_ops.png", plots.layer_ops(t["layers"]), "data/layers.csv",
+        "Where each network spends its operations, layer by layer.")
+    if len(t["roofline"]):
+        fig("Per-layer roofline", "figures/roofline.png", plots.roofline(t["roofline"]), "data/roofline.csv",
+            "Each timed layer's achieved GFLOP/s against its arithmetic intensity, under the GEMM peak "
+            "measured on the same device.")
+    notes = _notes(rows, results, superseded, files)
+    sections = _sections(t, keras_nets, data.environments(results))
+    o.write("report.md", _markdown(sections, figs, notes))
+    o.write("index.html", _html(sections, figs, notes))
+    o.finish()
+    log(f"wrote {out}/report.md, {out}/index.html, {len(figs)} figures, {len(t)} tables")
+    return t, figs
+
+
+def _notes(rows, results, superseded, files):
+    notes = [f"Results read from {len(files)} file(s): {len(rows)} measurement(s)." if files else
+             "No benchmark results given (--results): analysis only; `darkbench bench --out DIR` measures."]
+    if superseded:
+        notes.append(f"{superseded} older measurement(s) of the same model/device/dtype/backend were superseded "
+                     "by the newest run's.")
+    other = [r for r in results if r.get("median_ms") and r.get("batch", 1) != 1]
+    if other:
+        notes.append(f"{len(other)} measurement(s) at batch sizes other than 1 are in data/ but not in the tables.")
+    stale = {}
+    for r in data.stale(results):
+        stale.setdefault(r["path"], []).append(r)
+    for path, rs in stale.items():
+        where = ", ".join(sorted({data.host_label(r) for r in rs}))
+        notes.append(f"{len(rs)} result(s) of {path} were measured from a different version of that file than the "
+                     f"one analysed here (model_sha256 differs): {where}.")
+    return notes
 
 
 CONVENTIONS = ("Ops: darknet's count, 2 per multiply-add, convolutional/connected layers only (no bias, batch norm, "
-               "activation or pooling); for Keras models 2 x MACs of Conv/Dense layers. Size: bytes of the darknet "
-               ".weights file / 2^20 (MiB, the page's \"MB\"); Keras: fp32 bytes of all weights. Params: trainable "
-               "values (Keras: count_params, moving statistics included). Top-1/Top-5 are quoted from the Tiny "
-               "Darknet page, not measured. Latency: median of interleaved runs at batch 1.")
+               "activation or pooling); for Keras models 2 x MACs of Conv/Dense layers. MACs: multiply-adds of "
+               "the same layers. Size: bytes of the darknet .weights file / 2^20 (MiB, the page's \"MB\"); Keras: "
+               "fp32 bytes of all weights. Params: learned values, without darknet's batch-norm running statistics "
+               "(Keras: count_params, moving statistics included). Top-1/Top-5 are quoted from the Tiny Darknet "
+               "page, not measured.")
 
 
-def _sections(t, keras_nets, envs, files):
+def _sections(t, keras_nets, envs):
     s = [("Published figures (Tiny Darknet page) beside computed ones",
-          "Top-1/Top-5 are quoted from the page. Verdicts come from `darkbench verify`.", t["published"]),
-         ("Every published claim", "", t["claims"][["claim", "network", "published_text", "computed", "verdict",
-                                                     "holds_at", "note"]]),
-         ("Networks", CONVENTIONS, t["networks"])]
-    if len(t["latency_ms"]):
-        s.append(("Measured latency (median ms, batch 1)", "One column per host/device, dtype and backend.",
-                  t["latency_ms"].reset_index()))
+          "Top-1/Top-5 are quoted from the page, not measured. Ops and size are computed from the cfg; the "
+          "verdicts come from `darkbench verify` (a known discrepancy is explained under Every published claim).",
+          t["published"]),
+         ("Every published claim", "Each figure the seed documents state, as written, beside the computed value.",
+          t["claims"][["claim", "network", "published_text", "computed_text", "verdict", "holds_at", "note"]]),
+         ("Networks", CONVENTIONS, t["networks"].drop(columns=["ops_published_bn", "size_published_mb"]))]
+    if len(t["latency_runs"]):
+        s.append(("Comparison: computed figures and measured latency (ms, batch 1)", MEASURED, t["comparison"]))
+        s.append(("Achieved throughput (GFLOP/s = darknet ops / latency)", "How much of each network's "
+                  "arithmetic each backend gets done per second; low figures mean time goes to memory traffic "
+                  "and overheads, not arithmetic.", t["gflops"]))
     if len(t["speed_ratios"]):
-        s.append(("Speed ratios", "How many times faster the first network runs than the second, measured in the "
-                  "same run (the page says Darknet Reference is \"2.9 times faster\" than AlexNet).",
-                  t["speed_ratios"]))
+        s.append(("Speed ratios", "How many times faster network A runs than network B, measured in the same run, "
+                  "beside how many times fewer operations it has. The page says Darknet Reference is "
+                  "\"2.9 times faster\" than AlexNet.", t["speed_ratios"]))
+    if len(t["not_measured"]):
+        s.append(("Not measured", "Benchmark entries that hold no latency, and why.", t["not_measured"]))
     for k in keras_nets:
         s.append((f"Keras parameter arithmetic: {k.name}",
-                  f"Keras' own counting, layer by layer: {k.params:,} parameters ({k.trainable:,} trainable, "
-                  f"{k.non_trainable:,} non-trainable); the running total shows the inception module's 124,384 "
-                  "at the concatenation.", t[f"keras_{k.name}"]))
+                  f"Keras' own counting, layer by layer (params = (kh*kw*C_in + 1)*filters for Conv2D, "
+                  f"(inputs + 1)*outputs for Dense): {k.params:,} parameters in all ({k.trainable:,} trainable, "
+                  f"{k.non_trainable:,} non-trainable), {k.ops / 1e9:.3f} Bn ops. The running total reaches the "
+                  "inception module's figure at the concatenation.", t[f"keras_{k.name}"]))
     if envs:
-        s.append(("Environments", "Where each latency column was measured.",
-                  pd.DataFrame([dict(column=k, **{f: v.get(f) for f in ("cpu", "cores", "gpu", "driver", "python",
-                                                                          "torch", "onnxruntime", "git_commit",
-                                                                          "timestamp")}) for k, v in envs.items()])))
+        s.append(("Environments", "Where each column group was measured (the newest run's environment).",
+                  pd.DataFrame([dict(column=k, hostname=v.get("host"), **{f: v.get(f) for f in ENV_FIELDS})
+                                for k, v in envs.items()])))
     return s
 
 
-def _markdown(sections, figs, out):
-    parts = ["# darkbench report", "", "Generated by `darkbench report`; the data behind every table and figure "
-             "is in `data/` (CSV and the raw results JSON).", ""]
+ENV_FIELDS = ("cpu", "cores", "threads", "gpu", "driver", "python", "torch", "onnxruntime", "cudnn_benchmark", "tf32",
+              "git_commit", "timestamp")
+
+
+def _anchor(title):
+    return "".join(c if c.isalnum() else "-" for c in title.lower()).strip("-")
+
+
+def _markdown(sections, figs, notes):
+    parts = ["# darkbench report", "", "Generated by `darkbench report`, which reads analysis and benchmark results "
+             "and never measures. The data behind every table and figure is in `data/` (CSV, short column names) "
+             "with the raw results JSON.", ""]
+    parts += [f"- {n}" for n in notes] + [""]
     for title, text, df in sections:
-        parts += [f"## {title}", "", text, "", _md(df), ""]
+        parts += [f"## {title}", "", text, "", _md_grouped(df), ""]
     parts += ["## Figures", ""]
-    for title, path in figs.items():
-        parts += [f"### {title}", "", f"![{title}]({os.path.relpath(path, out)})", ""]
+    for title, (rel, caption, _) in figs.items():
+        parts += [f"### {title}", "", f"![{title}]({rel})", "", caption, ""]
     return "\n".join(parts)
 
 
-def _html(sections, figs):
-    css = ("body{font-family:sans-serif;max-width:1200px;margin:2em auto;color:#222}"
+def _html_table(df):
+    """A plain HTML table: numbers right-aligned, two header rows (with spans) for grouped columns."""
+    if not len(df):
+        return "<p>(no data)</p>"
+    e = html.escape
+    grouped = isinstance(df.columns, pd.MultiIndex)
+    if grouped:
+        df = df.reset_index()
+    num = [pd.api.types.is_numeric_dtype(dt) for dt in df.dtypes]
+    shown = _cells(_display(df))
+    head = []
+    if grouped:
+        row, cols = [], list(shown.columns)
+        i = 0
+        while i < len(cols):
+            if not cols[i][1]:  # the index column: one cell over both header rows
+                row.append(f"<th rowspan='2'>{e(str(cols[i][0]))}</th>")
+                i += 1
+                continue
+            j = i
+            while j + 1 < len(cols) and cols[j + 1][0] == cols[i][0]:
+                j += 1
+            row.append(f"<th colspan='{j - i + 1}'>{e(str(cols[i][0]))}</th>")
+            i = j + 1
+        head.append("<tr>" + "".join(row) + "</tr>")
+        names = [c[1] for c in cols if c[1]]
+    else:
+        names = list(shown.columns)
+    head.append("<tr>" + "".join(f"<th>{e(str(n))}</th>" for n in names) + "</tr>")
+    body = ["<tr>" + "".join(f"<td class='n'>{e(v)}</td>" if n else f"<td>{e(v)}</td>" for v, n in zip(r, num))
+            + "</tr>" for r in shown.itertuples(index=False)]
+    return f"<table><thead>{''.join(head)}</thead><tbody>{''.join(body)}</tbody></table>"
+
+
+def _html(sections, figs, notes):
+    css = ("body{font-family:system-ui,sans-serif;max-width:1300px;margin:2em auto;padding:0 1em;color:#222}"
            "table{border-collapse:collapse;font-size:13px;margin:1em 0}td,th{border:1px solid #ccc;padding:3px 6px}"
-           "th{background:#f0f0f0}img{max-width:100%;border:1px solid #ddd}")
+           "td.n{text-align:right}th{background:#f0f0f0}img{max-width:100%;border:1px solid #ddd}"
+           ".cap{color:#555;font-size:13px}nav a{margin-right:1em}.wide{overflow-x:auto}")
+    titles = [t for t, _, _ in sections] + ["Figures"]
     parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>darkbench report</title><style>{css}</style>"
-             "</head><body><h1>darkbench report</h1>"]
+             "</head><body><h1>darkbench report</h1>",
+             "<nav>" + "".join(f"<a href='#{_anchor(t)}'>{html.escape(t)}</a>" for t in titles) + "</nav>",
+             "<ul>" + "".join(f"<li>{html.escape(n)}</li>" for n in notes) + "</ul>"]
     for title, text, df in sections:
-        parts.append(f"<h2>{html.escape(title)}</h2><p>{html.escape(text)}</p>")
-        parts.append(df.to_html(index=False, na_rep="", float_format=lambda v: f"{v:g}") if len(df) else "<p>(no data)</p>")
-    parts.append("<h2>Figures</h2>")
-    for title, path in figs.items():
-        with open(path, "rb") as f:
-            b64 = base64.b64encode(f.read()).decode()
-        parts.append(f"<h3>{html.escape(title)}</h3><img alt='{html.escape(title)}' src='data:image/png;base64,{b64}'>")
+        parts.append(f"<h2 id='{_anchor(title)}'>{html.escape(title)}</h2><p>{html.escape(text)}</p>")
+        parts.append(f"<div class='wide'>{_html_table(df)}</div>")
+    parts.append("<h2 id='figures'>Figures</h2>")
+    for title, (rel, caption, png) in figs.items():
+        b64 = base64.b64encode(png).decode()
+        parts.append(f"<h3>{html.escape(title)}</h3><img alt='{html.escape(title)}' "
+                     f"src='data:image/png;base64,{b64}'><p class='cap'>{html.escape(caption)}</p>")
     parts.append("</body></html>")
     return "\n".join(parts)

@@ -32,15 +32,59 @@ def load_results(paths):
             raise DarkbenchError("not a darkbench results file (expected a JSON list)", f)
         for r in data:
             if isinstance(r, dict) and "backend" in r and "model" in r:
-                rows.append(dict(r, source=f))
+                rows.append(dict(r, source=os.path.basename(f)))
     return rows, files
 
 
+BACKENDS = ("eager", "fused", "compile", "onnxruntime", "darknet")
+
+
 def host_label(r):
+    """The column group a result belongs to: host, device and what it ran on."""
     env = r.get("env") or {}
-    dev = r.get("device", "cpu")
-    what = env.get("gpu") if dev == "cuda" and env.get("gpu") else env.get("cpu", "?")
-    return f"{env.get('host', '?')} {dev} ({what})"
+    dev = r.get("device") or "cpu"
+    what = env.get("gpu") if dev == "cuda" and env.get("gpu") else env.get("cpu") or "?"
+    torch = f", torch {env['torch']}" if env.get("torch") else ""
+    return f"{env.get('host') or '?'} {dev} ({what}{torch})"
+
+
+def latest(rows):
+    """One result per model/host/device/dtype/backend/batch/threads: the newest run's (repeated runs pile
+    up in reports/results; mixing their medians would hide which run a number came from)."""
+    keep = {}
+    for i, r in enumerate(rows):
+        key = (r.get("model"), host_label(r), r.get("dtype"), r.get("backend"), r.get("batch", 1), r.get("threads"))
+        when = ((r.get("env") or {}).get("timestamp") or "", i)
+        if key not in keep or when >= keep[key][0]:
+            keep[key] = (when, r)
+    kept = [r for _, r in keep.values()]
+    return kept, len(rows) - len(kept)
+
+
+def stale(rows):
+    """Results measured from a model file whose bytes differ from the file here now."""
+    from ..bench.env import sha256
+    out, cache = [], {}
+    for r in rows:
+        want = r.get("model_sha256")
+        if not want or not r.get("path"):
+            continue
+        if r["path"] not in cache:
+            cache[r["path"]] = None
+            # the path as bench saw it (relative to where it ran), else the same name on the search path
+            for name in (r["path"], os.path.basename(r["path"])):
+                try:
+                    cache[r["path"]] = sha256(models.resolve(name))
+                    break
+                except (DarkbenchError, OSError):
+                    continue
+        if cache[r["path"]] and cache[r["path"]] != want:
+            out.append(r)
+    return out
+
+
+def _ok(r):
+    return r.get("median_ms") and not r.get("error") and not r.get("skipped") and r.get("batch", 1) == 1
 
 
 def networks(names):
@@ -59,60 +103,123 @@ def network_table(nets):
                          input=f"{net.width}x{net.height}x{net.channels}", layers=len(net.layers),
                          params=net.params, size_mib=round(net.size_mib, 3), ops=net.ops,
                          ops_bn=round(net.ops / 1e9, 3), macs=net.macs,
-                         top1_quoted=p.get("top1"), top5_quoted=p.get("top5")))
+                         top1_quoted=p.get("top1"), top5_quoted=p.get("top5"),
+                         ops_published_bn=p.get("ops_bn"), size_published_mb=p.get("size_mb")))
     return pd.DataFrame(rows)
 
 
 def published_table():
     """The Tiny Darknet table: published beside computed, with verify's verdicts."""
-    verdicts = {r["claim"]: r for r in published.verify()}
+    claims = published.verify()
+    verdicts = {r["claim"]: r for r in claims}
     rows = []
     for r in published.table():
         net = models.analyse(r["cfg"])
         key = r["cfg"][:-4]
-        rows.append({"network": r["network"], "Top-1 (quoted)": r["top1"], "Top-5 (quoted)": r["top5"],
+        rows.append({"network": r["network"], "Top-1 % (quoted)": f"{r['top1']:.1f}",
+                     "Top-5 % (quoted)": f"{r['top5']:.1f}",
                      "Ops published": r["ops_text"], "Ops computed (Bn)": round(net.ops / 1e9, 3),
                      "Ops verdict": verdicts[f"table-{key}-ops"]["verdict"],
                      "Size published": r["size_text"], "Size computed (MiB)": round(net.size_mib, 2),
                      "Size verdict": verdicts[f"table-{key}-size"]["verdict"]})
     from ..commands.verify import _computed_text
-    claims = published.verify()
     for c in claims:
-        c["computed"] = _computed_text(c)
+        c["computed_text"] = _computed_text(c)
         c["holds_at"] = c["holds_at"] or ""
     return pd.DataFrame(rows), pd.DataFrame(claims)
 
 
-def latency_table(results):
-    """Median ms per model, one column per (host/device, dtype, backend)."""
-    ok = [r for r in results if r.get("median_ms") and not r.get("error") and r.get("batch", 1) == 1]
-    if not ok:
+def latency_long(results, nets=None):
+    """One row per usable batch-1 measurement, with achieved GFLOP/s (darknet ops / latency)."""
+    ops = dict(zip(nets["model"], nets["ops"])) if nets is not None and len(nets) else {}
+    rows = []
+    for r in results:
+        if not _ok(r):
+            continue
+        n = r.get("ops") or ops.get(r["model"])  # the measured input's own count when the result has it
+        ci = r.get("ci95_ms") or [None, None]
+        rows.append(dict(model=r["model"], device=host_label(r), dtype=r.get("dtype"), backend=r["backend"],
+                         threads=r.get("threads"), median_ms=round(r["median_ms"], 3),
+                         ci95_lo_ms=ci[0], ci95_hi_ms=ci[1],
+                         samples=r.get("samples"), statistic="mean" if r["backend"] == "darknet" else "median",
+                         ops=n, gflops=round(n / r["median_ms"] / 1e6, 2) if n else None, source=r.get("source")))
+    return pd.DataFrame(rows)
+
+
+def _run_order(run):
+    dtype, _, backend = run.partition(" ")
+    return (dtype, BACKENDS.index(backend) if backend in BACKENDS else len(BACKENDS), backend)
+
+
+def pivot(long, value="median_ms"):
+    """Models down, one column group per host/device, 'dtype backend' inside each group."""
+    if not len(long):
         return pd.DataFrame()
-    df = pd.DataFrame([dict(model=r["model"], column=f"{host_label(r)} · {r['dtype']} {r['backend']}",
-                            median_ms=r["median_ms"]) for r in ok])
-    return df.pivot_table(index="model", columns="column", values="median_ms", aggfunc="min")
+    d = long.assign(run=long["dtype"] + " " + long["backend"])
+    t = d.pivot_table(index="model", columns=["device", "run"], values=value, aggfunc="first")
+    cols = sorted(t.columns, key=lambda c: (c[0], _run_order(c[1])))
+    return t[cols]
 
 
-def speed_ratios(results, pairs=(("darknet", "alexnet"), ("tiny", "alexnet"), ("tiny", "squeezenet"),
-                                 ("darknet", "squeezenet"))):
-    """How many times faster model A runs than model B, per host/device/backend (medians, same run)."""
+def latency_table(results, nets=None):
+    return pivot(latency_long(results, nets))
+
+
+def comparison_table(nets, latency):
+    """The networks' computed figures beside their measured latency, in one table (two header rows)."""
+    left = nets.set_index("model")[["network", "params", "size_mib", "ops_bn", "macs"]]
+    left.columns = pd.MultiIndex.from_tuples([("computed", c) for c in left.columns])
+    if not len(latency):
+        return left
+    t = pd.concat([left, latency], axis=1)
+    order = list(left.index) + [m for m in t.index if m not in left.index]
+    return t.loc[order]
+
+
+def flat(df):
+    """Two header rows joined into one, for CSV and markdown."""
+    if isinstance(df.columns, pd.MultiIndex):
+        df = df.copy()
+        df.columns = [f"{a} · {b}" if a != "computed" else b for a, b in df.columns]
+    return df
+
+
+def speed_ratios(results, nets=None, pairs=(("darknet", "alexnet"), ("tiny", "alexnet"), ("tiny", "squeezenet"),
+                                            ("darknet", "squeezenet"))):
+    """How many times faster model A runs than model B, per host/device/backend (medians, same run), beside
+    how many times fewer operations it has."""
     from ..bench.stats import ratio_ci
+    ops = dict(zip(nets["model"], nets["ops"])) if nets is not None and len(nets) else {}
     rows = []
     keyed = {}
     for r in results:
-        if r.get("median_ms") and not r.get("error") and r.get("batch", 1) == 1:
+        if _ok(r):
             keyed[(r["model"], host_label(r), r["dtype"], r["backend"])] = r
     for a, b in pairs:
         for (m, host, dt, be), ra in keyed.items():
             rb = keyed.get((b, host, dt, be))
             if m != a or rb is None:
                 continue
+            oa, ob = ra.get("ops") or ops.get(a), rb.get("ops") or ops.get(b)
             row = dict(comparison=f"{a} vs {b}", host=host, dtype=dt, backend=be,
-                       times_faster=round(rb["median_ms"] / ra["median_ms"], 2), ci95="")
+                       times_faster=round(rb["median_ms"] / ra["median_ms"], 2), ci95="",
+                       times_fewer_ops=round(ob / oa, 2) if oa and ob else None)
             if ra.get("samples_ms") and rb.get("samples_ms"):
                 v, (lo, hi) = ratio_ci(rb["samples_ms"], ra["samples_ms"])
                 row["ci95"] = f"[{lo:.2f}, {hi:.2f}]"
             rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def not_measured(results):
+    """Results that hold no latency: skipped (backend unavailable) or failed, with the reason."""
+    rows = []
+    for r in results:
+        if r.get("skipped") or r.get("error"):
+            rows.append(dict(model=r.get("model"), device=host_label(r), dtype=r.get("dtype"),
+                             backend=r.get("backend") or "", batch=r.get("batch"),
+                             status="skipped" if r.get("skipped") else "error",
+                             reason=r.get("skipped") or r.get("error")))
     return pd.DataFrame(rows)
 
 
@@ -137,13 +244,15 @@ def roofline_table(results):
 
 def keras_table(net):
     return pd.DataFrame([dict(layer=l.index, name=l.name, type=l.type, output=str(l.keras_shape),
-                              formula=l.formula, params=l.params, running_total=l.running_total)
-                         for l in net.layers])
+                              formula=l.formula, params=l.params, running_total=l.running_total, macs=l.macs,
+                              ops=l.ops) for l in net.layers])
 
 
 def environments(results):
-    seen = {}
-    for r in results:
-        env = r.get("env") or {}
-        seen.setdefault(host_label(r), env)
-    return seen
+    """Per column group, the newest run's environment."""
+    seen, threads = {}, {}
+    for r in sorted(results, key=lambda r: (r.get("env") or {}).get("timestamp") or ""):
+        seen[host_label(r)] = r.get("env") or {}
+        if r.get("threads"):
+            threads.setdefault(host_label(r), set()).add(r["threads"])
+    return {k: dict(v, threads=", ".join(map(str, sorted(threads.get(k, ()))))) for k, v in sorted(seen.items())}

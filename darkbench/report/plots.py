@@ -18,105 +18,167 @@ def _plain_log(ax, axis="both"):
         a.set_minor_formatter(NullFormatter())
 
 
-def _save(fig, path):
+def _save(fig):
+    """PNG bytes of the figure (the caller writes them atomically)."""
+    import io
     fig.tight_layout()
-    fig.savefig(path, dpi=DPI)
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=DPI)
     plt.close(fig)
-    return path
+    return buf.getvalue()
 
 
-def accuracy_vs_ops(nets, path):
+BACKEND_STYLE = {"eager": ("tab:green", "D"), "fused": ("tab:red", "^"), "compile": ("tab:blue", "o"),
+                 "onnxruntime": ("tab:purple", "v"), "darknet": ("tab:orange", "s")}
+
+
+def _dodge(ax, points, fontsize=8):
+    """Label points below them; of two with close x (log), the left one's label goes left, the other's right."""
+    pts = sorted(points)
+    lx = [np.log10(x) for x, _, _ in pts]
+    for i, (x, y, text) in enumerate(pts):
+        left = i + 1 < len(pts) and lx[i + 1] - lx[i] < 0.06 and not (i > 0 and lx[i] - lx[i - 1] < 0.06)
+        ax.annotate(text, (x, y), textcoords="offset points", xytext=(-6 if left else 6, -12),
+                    ha="right" if left else "left", fontsize=fontsize)
+
+
+def accuracy_vs_ops(nets):
     """The page's argument in one picture: accuracy against operations, marker area by weight size."""
     d = nets.dropna(subset=["top1_quoted"])
-    fig, ax = plt.subplots(figsize=(7, 4.5))
-    sizes = 40 + 1500 * d["size_mib"] / d["size_mib"].max()
-    ax.scatter(d["ops_bn"], d["top1_quoted"], s=sizes, alpha=0.5, color="tab:blue", edgecolor="k")
-    for _, r in d.iterrows():
-        ax.annotate(f"{r['network']}\n{r['size_mib']:.1f} MiB", (r["ops_bn"], r["top1_quoted"]),
-                    textcoords="offset points", xytext=(8, 6), fontsize=9)
-    ax.set_xlabel("operations per image (darknet ops, billions) — computed")
-    ax.set_ylabel("ImageNet Top-1 (%) — quoted from the page")
-    ax.set_title("Accuracy vs operations (marker area ∝ weights size)")
-    ax.set_xlim(0, d["ops_bn"].max() * 1.35)
-    ax.set_ylim(d["top1_quoted"].min() - 2, d["top1_quoted"].max() + 2)
+    if not len(d):
+        return None
+    fig, ax = plt.subplots(figsize=(8, 5))
+    scale = 1500 / max(d["size_mib"].max(), 1e-9)
+    area = 30 + scale * d["size_mib"]
+    ax.scatter(d["ops_bn"], d["top1_quoted"], s=area, alpha=0.5, color="tab:blue", edgecolor="k", zorder=3)
+    if "ops_published_bn" in d:
+        pub = d.dropna(subset=["ops_published_bn"])
+        ax.scatter(pub["ops_published_bn"], pub["top1_quoted"], s=50, facecolor="none", edgecolor="tab:red",
+                   lw=1.5, zorder=4)
+        for _, r in pub.iterrows():
+            if abs(r["ops_published_bn"] - r["ops_bn"]) > 0.02:
+                ax.annotate("", (r["ops_bn"], r["top1_quoted"]), (r["ops_published_bn"], r["top1_quoted"]),
+                            arrowprops=dict(arrowstyle="->", color="tab:red", lw=1, ls="--"), zorder=2)
+    for (_, r), a in zip(d.iterrows(), area):
+        rad = np.sqrt(a / np.pi)
+        ax.annotate(f"{r['network']}\n{r['size_mib']:.1f} MiB, {r['ops_bn']:.2f} Bn ops",
+                    (r["ops_bn"], r["top1_quoted"]), textcoords="offset points", xytext=(0, rad + 4),
+                    ha="center", va="bottom", fontsize=8.5)
+    from matplotlib.lines import Line2D
+    handles = [Line2D([], [], ls="", marker="o", ms=9, mfc="tab:blue", alpha=0.5, mec="k",
+                      label="computed ops (area ∝ .weights size, MiB)"),
+               Line2D([], [], ls="", marker="o", ms=7, mfc="none", mec="tab:red", mew=1.5,
+                      label="ops published on the page (arrow: to computed)")]
+    ax.legend(handles=handles, loc="lower left", fontsize=8)
+    ax.set_xlabel("operations per image (darknet ops = 2 per multiply-add, billions)")
+    ax.set_ylabel("ImageNet Top-1 (%), quoted from the page")
+    ax.set_title("Accuracy vs operations (Top-1 as published, operations computed)")
+    ax.set_xlim(0, max(d["ops_bn"].max(), d.get("ops_published_bn", d["ops_bn"]).max()) * 1.2)
+    ax.set_ylim(d["top1_quoted"].min() - 2.5, d["top1_quoted"].max() + 2)
     ax.grid(alpha=0.3)
-    return _save(fig, path)
+    return _save(fig)
 
 
-def params_vs_ops(nets, path):
-    fig, ax = plt.subplots(figsize=(7, 4.5))
-    ax.scatter(nets["ops_bn"], nets["params"] / 1e6, s=60, color="tab:green", edgecolor="k")
+def params_vs_ops(nets):
+    fig, ax = plt.subplots(figsize=(8, 5))
+    ax.scatter(nets["ops_bn"], nets["params"] / 1e6, s=60, color="tab:green", edgecolor="k", zorder=3)
     for _, r in nets.iterrows():
-        ax.annotate(r["network"], (r["ops_bn"], r["params"] / 1e6), textcoords="offset points", xytext=(6, 4),
+        ax.annotate(r["network"], (r["ops_bn"], r["params"] / 1e6), textcoords="offset points", xytext=(7, 3),
                     fontsize=9)
     ax.set_xscale("log")
     ax.set_yscale("log")
     _plain_log(ax)
-    ax.set_xlabel("operations per image (billions, log)")
-    ax.set_ylabel("parameters (millions, log)")
-    ax.set_title("Parameters vs operations: small is not the same as fast")
+    ax.set_xlabel("operations per image (darknet ops = 2 per multiply-add, billions, log scale)")
+    ax.set_ylabel("parameters (millions, log scale)")
+    ax.set_title("Parameters vs operations: few parameters is not the same as few operations")
     ax.grid(alpha=0.3, which="both")
-    return _save(fig, path)
+    return _save(fig)
 
 
-def latency_vs_ops(nets, latency, path):
-    fig, ax = plt.subplots(figsize=(8, 5))
-    ops = dict(zip(nets["model"], nets["ops_bn"]))
-    markers = "osD^v<>ph*"
-    for i, col in enumerate(latency.columns):
-        s = latency[col].dropna()
-        xs = [ops[m] for m in s.index if m in ops]
-        ys = [s[m] for m in s.index if m in ops]
-        ax.plot(xs, ys, markers[i % len(markers)], label=col, markersize=7, alpha=0.8)
-    for m, x in ops.items():
-        if m in latency.index:
-            ax.annotate(m, (x, latency.loc[m].min()), textcoords="offset points", xytext=(4, -12), fontsize=8)
-    ax.set_xscale("log")
-    ax.set_yscale("log")
-    _plain_log(ax)
-    ax.set_xlabel("operations per image (billions, log)")
-    ax.set_ylabel("median latency, batch 1 (ms, log)")
-    ax.set_title("Latency vs operations, per device and backend")
-    ax.grid(alpha=0.3, which="both")
-    ax.legend(fontsize=7, loc="upper left")
-    return _save(fig, path)
+def latency_vs_ops(long):
+    """One panel per host/device; each backend its colour and marker; model names under their points."""
+    groups = sorted(long["device"].unique())
+    fig, axes = plt.subplots(len(groups), 1, figsize=(9, 4.8 * len(groups)), squeeze=False)
+    for ax, g in zip(axes[:, 0], groups):
+        d = long[(long["device"] == g) & long["ops"].notna()]
+        for (dtype, backend), e in d.groupby(["dtype", "backend"], sort=False):
+            color, marker = BACKEND_STYLE.get(backend, ("tab:gray", "x"))
+            label = backend if dtype == "fp32" else f"{backend} {dtype}"
+            if backend == "darknet":
+                label += " (darknet speed: mean)"
+            ax.plot(e["ops"] / 1e9, e["median_ms"], marker, color=color, label=label, ms=7, alpha=0.8,
+                    mfc="none" if dtype != "fp32" else color)
+        lowest = d.groupby("model").agg(ops=("ops", "first"), ms=("median_ms", "min"))
+        _dodge(ax, [(r.ops / 1e9, r.ms, m) for m, r in lowest.iterrows()])
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.margins(x=0.08, y=0.12)
+        _plain_log(ax)
+        ax.set_xlabel("operations per image (darknet ops, billions, log scale)")
+        ax.set_ylabel("latency, batch 1 (median ms, log scale)")
+        ax.set_title(g, fontsize=9, loc="left")
+        ax.grid(alpha=0.3, which="both")
+        ax.legend(fontsize=8, loc="upper left", title="backend", title_fontsize=8)
+    fig.suptitle("Latency vs operations, per device and backend", fontsize=12)
+    return _save(fig)
 
 
-def layer_ops(layers, path):
+TYPE_COLOR = {"convolutional": "tab:blue", "Conv2D": "tab:blue", "connected": "tab:orange", "Dense": "tab:orange"}
+
+
+def layer_ops(layers):
+    from matplotlib.patches import Patch
+    from matplotlib.ticker import MaxNLocator
     names = list(dict.fromkeys(layers["model"]))
-    fig, axes = plt.subplots(len(names), 1, figsize=(9, 1.9 * len(names)), squeeze=False)
-    colors = {"convolutional": "tab:blue", "connected": "tab:orange", "Conv2D": "tab:blue", "Dense": "tab:orange"}
+    fig, axes = plt.subplots(len(names), 1, figsize=(9, 0.6 + 1.9 * len(names)), squeeze=False)
     for ax, name in zip(axes[:, 0], names):
         d = layers[layers["model"] == name]
         flops = d["macs"] * 2 / 1e6
-        ax.bar(d["index"], flops, color=[colors.get(t, "tab:gray") for t in d["type"]])
-        ax.set_title(f"{name}: {flops.sum() / 1e3:.2f} GFLOP (2 per MAC)", fontsize=9, loc="left")
-        ax.set_ylabel("MFLOP", fontsize=8)
-        from matplotlib.ticker import MaxNLocator
+        ax.bar(d["index"], flops, color=[TYPE_COLOR.get(t, "tab:gray") for t in d["type"]])
+        top = d.loc[flops.idxmax()] if flops.max() > 0 else None
+        note = f"; largest: layer {top['index']} ({100 * flops.max() / flops.sum():.0f}%)" if top is not None else ""
+        ax.set_title(f"{name}: {flops.sum() / 1e3:.2f} billion ops in {len(d)} layers{note}", fontsize=9,
+                     loc="left")
+        ax.set_ylabel("Mops", fontsize=8)
+        ax.set_xlim(-0.7, d["index"].max() + 0.7)
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.tick_params(labelsize=7)
-    axes[-1, 0].set_xlabel("layer index (blue: convolution, orange: fully connected, grey: other)")
-    return _save(fig, path)
+        ax.grid(alpha=0.3, axis="y")
+    axes[-1, 0].set_xlabel("layer index")
+    fig.legend(handles=[Patch(color="tab:blue", label="convolution"), Patch(color="tab:orange",
+                        label="fully connected")], loc="upper right", fontsize=8, ncol=2)
+    fig.suptitle("Operations per layer (darknet ops = 2 per multiply-add, millions)", fontsize=11, x=0.01,
+                 ha="left")
+    return _save(fig)
 
 
-def roofline(rl, path):
-    fig, ax = plt.subplots(figsize=(8, 5))
-    for (model, host), d in rl.groupby(["model", "host"]):
-        d = d[(d["flops"] > 0) & (d["gflops"] > 0)]
-        if len(d):
-            ax.scatter(d["intensity"], d["gflops"], s=25, alpha=0.7, label=f"{model} — {host}")
-    for host, d in rl.groupby("host"):
-        peak = d["peak_gflops"].dropna()
+def roofline(rl):
+    """One panel per host/device and dtype: each timed layer's throughput against its intensity."""
+    keys = list(rl.groupby(["host", "dtype"]).groups)
+    fig, axes = plt.subplots(len(keys), 1, figsize=(9, 5 * len(keys)), squeeze=False)
+    for ax, (host, dtype) in zip(axes[:, 0], keys):
+        d = rl[(rl["host"] == host) & (rl["dtype"] == dtype) & (rl["flops"] > 0) & (rl["gflops"] > 0)]
+        for i, (model, e) in enumerate(d.groupby("model")):
+            color = f"C{i % 10}"
+            fc = e["type"].isin(["connected", "Dense"])
+            ax.scatter(e[~fc]["intensity"], e[~fc]["gflops"], s=28, alpha=0.75, color=color, label=model)
+            if fc.any():
+                ax.scatter(e[fc]["intensity"], e[fc]["gflops"], s=34, alpha=0.75, color=color, marker="s")
+        peak = rl[(rl["host"] == host) & (rl["dtype"] == dtype)]["peak_gflops"].dropna()
         if len(peak):
             ax.axhline(peak.iloc[0], ls="--", color="k", lw=1)
-            ax.text(0.01, peak.iloc[0], f" measured GEMM peak {peak.iloc[0]:.0f} GFLOP/s ({host})", fontsize=7,
+            ax.text(0.01, peak.iloc[0], f"measured GEMM peak {peak.iloc[0]:,.0f} GFLOP/s", fontsize=8,
                     va="bottom", transform=ax.get_yaxis_transform())
-    ax.set_xscale("log")
-    ax.set_yscale("log")
-    _plain_log(ax)
-    ax.set_xlabel("arithmetic intensity (FLOP per byte moved at fp32, log)")
-    ax.set_ylabel("achieved GFLOP/s (log)")
-    ax.set_title("Per-layer roofline: achieved throughput vs intensity")
-    ax.grid(alpha=0.3, which="both")
-    ax.legend(fontsize=7)
-    return _save(fig, path)
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        if len(peak) and len(d):
+            ax.set_ylim(min(d["gflops"].min(), peak.iloc[0]) / 1.6, max(d["gflops"].max(), peak.iloc[0]) * 1.6)
+        _plain_log(ax)
+        ax.set_xlabel("arithmetic intensity (FLOP per byte moved at fp32, log scale)")
+        ax.set_ylabel("achieved GFLOP/s (log scale)")
+        ax.set_title(f"{host}, {dtype}", fontsize=9, loc="left")
+        ax.grid(alpha=0.3, which="both")
+        ax.legend(fontsize=8, loc="lower right", title="network", title_fontsize=8)
+    fig.suptitle("Per-layer roofline: achieved throughput vs arithmetic intensity (eager, batch 1;\n"
+                 "circles: convolutions, squares: fully connected)", fontsize=11)
+    return _save(fig)
