@@ -29,7 +29,7 @@ verify: setup
 # Analyse and benchmark the report's networks on this machine's CPU, then write reports/.
 # Earlier runs' results (other hosts' too) in reports/results are merged; nothing is committed.
 report: setup
-	$(PY) -m darkbench bench $(REPORT_MODELS) --device cpu --min-time 3 --max-time 10 --layers --out reports/results
+	$(PY) -m darkbench bench $(REPORT_MODELS) --device cpu --min-time 30 --max-time 90 --layers --out reports/results
 	$(PY) -m darkbench report --results reports/results --out reports
 
 # The analytic path against `darknet ops` over darknet's whole zoo (prints both times and the ratio).

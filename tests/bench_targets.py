@@ -89,11 +89,14 @@ def variants(cfg, w, threads, spin=False):
          bk(backends.compiled, choice="max-autotune-no-cudagraphs")),
         ("compile-cpp-wrapper", "freezing + C++ wrapper (cpp_wrapper)", "fp32",
          bk(backends.compiled, choice="freezing-cpp-wrapper")),
+        ("aot-inductor", "freezing, AOTInductor (torch.export; no dynamo guards per call)", "fp32",
+         bk(backends.compiled, choice="aot-inductor")),
         ("onnxruntime", "ONNX Runtime (reference)", "fp32", bk(backends.onnxruntime, spin=spin)),
         ("fused-bf16", "fused, bf16 weights and activations", "bf16", bk(backends.fused, "bf16")),
         ("compile-freezing-bf16", "compile + freezing, bf16", "bf16", bk(backends.compiled, "bf16", choice="freezing")),
         ("compile-cpp-wrapper-bf16", "compile + freezing + C++ wrapper, bf16", "bf16",
          bk(backends.compiled, "bf16", choice="freezing-cpp-wrapper")),
+        ("aot-inductor-bf16", "AOTInductor, bf16", "bf16", bk(backends.compiled, "bf16", choice="aot-inductor")),
     ]
 
 
@@ -158,8 +161,8 @@ def _main(a, cfg, net, w):
     def ratio(x, y):
         if x not in s or y not in s:
             return ""
-        v, (lo, hi) = stats.ratio_ci(s[x], s[y])
-        return f"{v:.2f} [{lo:.2f}, {hi:.2f}]"
+        v, ci = stats.ratio_ci(s[x], s[y])
+        return f"{v:.2f} [{ci[0]:.2f}, {ci[1]:.2f}]" if ci else f"{v:.2f} [< 6 samples]"
 
     print(f"\n{os.path.basename(cfg)}, batch 1, {a.threads} threads; CPU {env['cpu']} ({env['cores']} cores), torch "
           f"{env['torch']}, onnxruntime {env['onnxruntime']}; load average {load0[0]} before, {load1[0]} after; "
@@ -172,7 +175,7 @@ def _main(a, cfg, net, w):
         v = np.asarray(s[name])
         st = stats.summarize(v)
         g = flops / st["median_ms"] / 1e6
-        rows.append([name, what, f"{st['median_ms']:.2f}", "[%.2f, %.2f]" % tuple(st["ci95_ms"]),
+        rows.append([name, what, f"{st['median_ms']:.2f}", "[%.2f, %.2f]" % tuple(st["ci95_ms"]) if st["ci95_ms"] else "< 6 samples",
                      f"{np.percentile(v, 10):.2f}", st["samples"], ratio(name, "eager"), ratio(name, "onnxruntime"),
                      f"{g:.0f}", f"{100 * g / peak[dtype]:.0f}%",
                      f"{runners[name].compile_s:.1f}" if runners[name].compile_s else ""])

@@ -1,6 +1,7 @@
 """Benchmark methodology: statistics by hand, interleaving, result records, atomic writes."""
 import json
 import os
+import tempfile
 import time
 
 import numpy as np
@@ -29,7 +30,8 @@ def test_summary_by_hand():
     s = stats.summarize([1, 2, 3, 4, 100])
     assert s["median_ms"] == 3 and s["mean_ms"] == 22 and s["min_ms"] == 1 and s["samples"] == 5
     assert s["iqr_ms"] == 4 - 2  # numpy's linear percentiles: q25 = 2, q75 = 4
-    assert s["ci95_ms"] == [1, 100]  # too few samples for a tighter distribution-free interval
+    assert s["ci95_ms"] is None  # 5 samples: min..max covers the median with only 1 - 2/2**5 = 94%
+    assert stats.summarize([1, 2, 3, 4, 5, 100])["ci95_ms"] == [1, 100]  # 6: 1 - 2/2**6 = 97% >= 95%
 
 
 def test_median_ci_order_statistics():
@@ -50,9 +52,28 @@ def test_interleaved_round_robin_and_stops_at_max_time():
     order = []
     runners = {k: (lambda k=k: order.append(k)) for k in "ABC"}
     clock = iter(range(10 ** 6))
-    samples = runner.interleaved(runners, lambda fn: (fn(), 1.0 + next(clock) % 7)[1], min_time=0, max_time=0.05)
+    samples = runner.interleaved(runners, lambda fn: (fn(), 1.0 + next(clock) % 7)[1], min_time=0, max_time=0.05,
+                                 settle=0)
     assert order[:6] == list("ABCABC")
     assert len(samples["A"]) == len(samples["B"]) == len(samples["C"])
+
+
+def test_settling_call_is_untimed_and_only_between_runners():
+    timed_calls, order = [], []
+    runners = {k: (lambda k=k: order.append(k)) for k in "AB"}
+    s = runner.interleaved(runners, lambda fn: (timed_calls.append(fn), fn(), 1.0)[2], 0, 10, min_samples=3,
+                           settle=1e-6)
+    assert "".join(order) == "AABB" * 3  # one untimed call opens each block
+    assert len(timed_calls) == 6 and len(s["A"]) == len(s["B"]) == 3
+    calls = []
+    runner.interleaved({"A": lambda: (calls.append("A"), time.sleep(0.004)), "B": lambda: calls.append("B")},
+                       lambda fn: (fn(), 1.0)[1], 0, 10, min_samples=2, settle=20)
+    first_a = calls[:calls.index("B")]
+    assert 5 <= len(first_a) <= 7  # 20 ms of 4 ms calls untimed (5-6), then the timed one
+    order = []
+    runner.interleaved({"A": lambda: order.append("A")}, lambda fn: (fn(), 1.0)[1], 0, 10, min_samples=3,
+                       settle=1e-6)
+    assert order == ["A"] * 3  # alone: nothing to settle from
 
 
 def test_interleaved_stops_early_when_tight():
@@ -158,7 +179,7 @@ def test_balance_and_round_order():
     order = []
     runners = {k: (lambda k=k: order.append(k)) for k in "ABC"}
     runner.interleaved(runners, lambda fn: (fn(), 1.0)[1], min_time=0, max_time=10, min_samples=4,
-                       reps={"A": 1, "B": 2, "C": 1})
+                       reps={"A": 1, "B": 2, "C": 1}, settle=0)
     assert "".join(order) == "ABBC" * 4  # B twice per round; constant timings stop after 4 rounds
 
 
@@ -171,7 +192,7 @@ def test_failing_runner_is_dropped_others_go_on():
             raise RuntimeError("CUDA out of memory. Tried to allocate 2.00 GiB")
     errors = {}
     s = runner.interleaved({"ok": lambda: None, "bad": bad}, lambda fn: (fn(), 1.0)[1], 0, 10, min_samples=6,
-                           errors=errors)
+                           errors=errors, settle=False)
     assert len(s["bad"]) == 2 and len(s["ok"]) == 6 and "bad" in errors
     assert runner._reason(errors["bad"], batch=8).startswith("out of memory at batch 8: RuntimeError")
 
@@ -328,3 +349,18 @@ def test_compile_variants_do_not_share_a_graph():
     with torch.inference_mode():
         for r in (plain, frozen):
             assert torch.allclose(r.forward(x), r.model(x), atol=1e-5)
+
+
+def test_aot_inductor_variant_matches_the_model_and_cleans_up(tmp_path):
+    import torch
+    r = backends.compiled("tiny.cfg", "cpu", "fp32", 1, 32, 32, 1, choice="aot-inductor")
+    assert r.extra["compile_choice"] == "aot-inductor" and r.compile_s > 0
+    x = torch.rand(1, 3, 32, 32).contiguous(memory_format=torch.channels_last)
+    with torch.inference_mode():
+        got, want = r.forward(x), r.model(x)
+    assert float((got - want).norm() / want.norm()) <= 1e-5
+    pkg_dirs = lambda: {p for p in os.listdir(tempfile.gettempdir()) if p.startswith("darkbench-aoti-")}  # noqa: E731
+    before = pkg_dirs()
+    assert before
+    r.close()
+    assert len(pkg_dirs()) == len(before) - 1

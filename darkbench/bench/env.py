@@ -38,10 +38,14 @@ def sha256(path):
 SPIN_COUNT = "10000"  # libgomp spins before sleeping: bridges the gaps between one forward's parallel regions
 
 
+_SET_BEFORE_TORCH = False  # whether a call here ran before torch's import (then the policy is in force)
+
+
 def set_wait_policy(spin=None):
     """How idle OpenMP threads wait, set before torch is imported (libgomp reads its environment then).
 
-    spin=None decides from the load: spin when the 1-minute load average is under half the cores.
+    spin=None decides from the load: spin unless the 1-minute load average reaches the core count (others
+    then hold the cores; our own earlier work, e.g. an install just before, stays below it on its own).
     Spinning: GOMP_SPINCOUNT=10000, a short spin then sleep (on tiny.cfg, 2 threads, idle machine: fused
     4.5 ms, libgomp's default 300,000 spins 4.9 ms, OMP_WAIT_POLICY=PASSIVE 6.7-7.3 ms). Not spinning:
     PASSIVE, sleep at once -- on this shared 2-core machine under load, spinning idle threads took the
@@ -50,8 +54,10 @@ def set_wait_policy(spin=None):
     Returns (spin, description of the policy in force)."""
     if spin is None:
         load = loadavg()
-        spin = load is not None and load[0] < 0.5 * (os.cpu_count() or 1)
+        spin = load is not None and load[0] < (os.cpu_count() or 1)
+    global _SET_BEFORE_TORCH
     if "torch" not in sys.modules:
+        _SET_BEFORE_TORCH = True
         if spin:
             os.environ.setdefault("GOMP_SPINCOUNT", SPIN_COUNT)
         else:
@@ -64,7 +70,8 @@ def set_wait_policy(spin=None):
         what = f"GOMP_SPINCOUNT={count}"
     else:
         what = "libgomp default (300,000 spins, then sleep)"
-    return spin, what + (" (torch was imported before: as it was then)" if "torch" in sys.modules else "")
+    late = "torch" in sys.modules and not _SET_BEFORE_TORCH
+    return spin, what + (" (torch was imported before: as it was then)" if late else "")
 
 
 def loadavg():

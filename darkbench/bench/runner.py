@@ -60,11 +60,16 @@ def warm_up(runner, timed, max_s=3.0, window=5, tol=0.05):
 
 
 def interleaved(runners, timed, min_time, max_time, target=0.02, min_samples=10, progress=None, reps=None,
-                errors=None, samples=None, rebalance=False):
+                errors=None, samples=None, rebalance=False, settle=50.0):
     """Round-robin A B C A B C ... so drift hits all alike. Stops when min_time has passed and every
     median's 95% CI half-width is within `target` of it (and min_samples reached), or at max_time
     (checked after each round). reps[k] calls of k per round give fast runners as much time as slow ones;
     rebalance=True recomputes them after each round from the medians so far (warm-up estimates can be off).
+    Each runner's block of calls starts with untimed calls for `settle` ms (at least one; 0 = none): the
+    runner before it may leave thread pools spinning that take the cores from this one. Measured on tiny.cfg
+    (2 threads), torch.compile calls right after ONNX Runtime (which spins by default) took 5, 8, 18, 11,
+    7 ms, then 3.0-3.2 from the sixth call on (about 40 ms later); alone, 2.9. Blocks keep interleaving's
+    protection against drift without timing one backend's leftovers on another.
     A runner that raises is dropped, its exception put in `errors` (re-raised when errors is None).
     `samples` (a dict) is filled in place, so a caller keeps the partial samples on Ctrl-C."""
     samples = {} if samples is None else samples
@@ -75,6 +80,11 @@ def interleaved(runners, timed, min_time, max_time, target=0.02, min_samples=10,
     while live:
         for k, r in list(live.items()):
             try:
+                if settle and len(live) > 1 and getattr(r, "measure", None) is None:
+                    end = time.perf_counter() + settle / 1000
+                    r()  # untimed, >= settle ms: the previous runner's spinning threads and caches go first
+                    while time.perf_counter() < end:
+                        r()
                 for _ in range((reps or {}).get(k, 1)):
                     samples[k].append(timed(r))
             except Exception as ex:  # noqa: BLE001 - recorded, the others go on
@@ -342,6 +352,9 @@ def _layers(nets, entries, device, dtype, batch, width, height, timed, peak):
     for mi, path, net, wfile in nets:
         e = next((entries.get((mi, b)) for b in ("eager", "fused") if entries.get((mi, b))), None)
         if e is None or e["error"] or not e["samples"]:
+            continue
+        if models.is_keras(path):  # its layers are not darknet's: no per-layer table to join
+            e["note"] += "; per-layer timing: darknet cfgs only"
             continue
         try:
             e["layers"] = per_layer(path, device, dtype, batch, timed, width, height, wfile,

@@ -37,12 +37,16 @@ def median_ci(samples, z=Z95):
     return float(x[lo]), float(x[hi])
 
 
+MIN_CI_SAMPLES = 6  # below this no pair of order statistics covers the median with 95%
+
+
 def summarize(samples_ms):
+    """ci95_ms is None below MIN_CI_SAMPLES: min..max would be called a 95% CI while covering less."""
     x = np.asarray(samples_ms, dtype=float)
-    lo, hi = median_ci(x)
+    ci = list(median_ci(x)) if len(x) >= MIN_CI_SAMPLES else None
     q25, q50, q75, q90, q99 = np.percentile(x, [25, 50, 75, 90, 99])
     return dict(median_ms=float(q50), mean_ms=float(x.mean()), min_ms=float(x.min()), iqr_ms=float(q75 - q25),
-                p90_ms=float(q90), p99_ms=float(q99), ci95_ms=[lo, hi], samples=int(len(x)))
+                p90_ms=float(q90), p99_ms=float(q99), ci95_ms=ci, samples=int(len(x)))
 
 
 def relative_halfwidth(samples_ms):
@@ -54,10 +58,13 @@ def relative_halfwidth(samples_ms):
 def ratio_ci(a_ms, b_ms, n_boot=2000, seed=0, paired=False):
     """median(a) / median(b) with a 95% percentile-bootstrap CI.
 
+    The CI is None when either side has fewer than MIN_CI_SAMPLES samples.
     paired=True resamples rounds (a[i], b[i]) together: right for interleaved samples, where round i of
     both saw the same machine state; otherwise each side is resampled on its own."""
     rng = np.random.default_rng(seed)
     a, b = np.asarray(a_ms, float), np.asarray(b_ms, float)
+    if min(len(a), len(b)) < MIN_CI_SAMPLES:  # a bootstrap of 1-5 values is no 95% interval
+        return float(np.median(a) / np.median(b)), None
     if paired and len(a) == len(b):
         idx = rng.integers(0, len(a), (n_boot, len(a)))
         ra, rb = np.median(a[idx], axis=1), np.median(b[idx], axis=1)

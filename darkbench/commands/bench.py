@@ -46,7 +46,7 @@ def add_arguments(p):
     spin.add_argument("--spin", action="store_const", const=True, dest="spin",
                       help="idle torch (OpenMP) and ONNX Runtime threads spin briefly before sleeping: faster on "
                            "an idle machine, ruinous on a busy one (default: spin when the load average is under "
-                           "half the cores; recorded as omp_wait_policy / ort_spinning)")
+                           "the core count; recorded as omp_wait_policy / ort_spinning)")
     spin.add_argument("--no-spin", action="store_const", const=False, dest="spin",
                       help="idle threads sleep at once (OMP_WAIT_POLICY=PASSIVE, no ONNX Runtime spinning)")
     p.add_argument("--tf32", action="store_true", help="CUDA: allow TF32 for fp32 (off by default; recorded)")
@@ -61,8 +61,8 @@ def add_arguments(p):
 
 def _ratio_text(r, ref):
     from ..bench.stats import ratio_ci
-    v, (lo, hi) = ratio_ci(r["samples_ms"], ref["samples_ms"], paired=len(r["samples_ms"]) == len(ref["samples_ms"]))
-    return f"{v:.2f} [{lo:.2f}, {hi:.2f}]"
+    v, ci = ratio_ci(r["samples_ms"], ref["samples_ms"], paired=len(r["samples_ms"]) == len(ref["samples_ms"]))
+    return f"{v:.2f} [{ci[0]:.2f}, {ci[1]:.2f}]" if ci else f"{v:.2f} [too few samples]"
 
 
 def _table(results):
@@ -86,7 +86,7 @@ def _table(results):
         ci = r.get("ci95_ms")
         rows.append([r.get("model"), r.get("backend"), r.get("device"), r.get("dtype"), r.get("batch"),
                      f"{r['median_ms']:.3f}" if r.get("median_ms") else "",
-                     f"[{ci[0]:.3f}, {ci[1]:.3f}]" if ci else "",
+                     f"[{ci[0]:.3f}, {ci[1]:.3f}]" if ci else ("< 6 samples" if r.get("samples") else ""),
                      f"{r['p90_ms']:.3f}" if r.get("p90_ms") else "", r.get("samples") or "",
                      f"{r['first_ms']:.1f}" if r.get("first_ms") else "", fastest, vs_darknet, status[:70]])
     return tabulate(rows, headers=["model", "backend", "device", "dtype", "batch", "median ms", "95% CI ms",

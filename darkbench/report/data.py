@@ -205,8 +205,8 @@ def speed_ratios(results, nets=None, pairs=(("darknet", "alexnet"), ("tiny", "al
                        times_faster=round(rb["median_ms"] / ra["median_ms"], 2), ci95="",
                        times_fewer_ops=round(ob / oa, 2) if oa and ob else None)
             if ra.get("samples_ms") and rb.get("samples_ms"):
-                v, (lo, hi) = ratio_ci(rb["samples_ms"], ra["samples_ms"])
-                row["ci95"] = f"[{lo:.2f}, {hi:.2f}]"
+                _, ci = ratio_ci(rb["samples_ms"], ra["samples_ms"])
+                row["ci95"] = f"[{ci[0]:.2f}, {ci[1]:.2f}]" if ci else "too few samples"
             rows.append(row)
     return pd.DataFrame(rows)
 
