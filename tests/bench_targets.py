@@ -29,7 +29,7 @@ import torch  # noqa: E402
 import darkbench  # noqa: E402
 from darkbench import weights  # noqa: E402
 from darkbench.bench import backends, runner, stats  # noqa: E402
-from darkbench.bench.env import environment, loadavg  # noqa: E402
+from darkbench.bench.env import environment, loadavg, strict_fp32  # noqa: E402
 
 DOG = "/usr/share/darknet/data/dog.jpg"
 
@@ -123,6 +123,7 @@ def main(argv=None):
     ap.add_argument("--no-spin", action="store_true", help="they sleep at once (default: spin when idle)")
     a = ap.parse_args(argv)
     torch.set_num_threads(a.threads)
+    strict_fp32()
     cfg = darkbench.models.resolve(a.cfg)
     net = darkbench.analyse(cfg)
     tmp = tempfile.mkdtemp(prefix="bench-targets-")

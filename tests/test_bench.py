@@ -101,7 +101,7 @@ def test_real_short_run(tmp_path, capsys):
     for r in data:
         complete(r)
         assert r["error"] is None and r["median_ms"] > 0 and r["threads"] == 1 and r["input"] == [3, 64, 64]
-        assert r["env"]["torch"] and r["env"]["cpu"]
+        assert r["env"]["torch"] and r["env"]["cpu"] and r["env"]["cpu_fp32_math"] == "conv=ieee matmul=ieee"
     eager = next(r for r in data if r["backend"] == "eager")
     assert len(eager["layers"]) == 23 and eager["layers"][0]["flops"] == 2 * 16 * 27 * 64 * 64
     assert all(set(LAYER) <= set(row) for row in eager["layers"])
@@ -259,6 +259,20 @@ def test_error_and_skip_entries_complete(tmp_path, monkeypatch):
     for r in res:
         complete(r)
         assert r["input"] == [3, 32, 32] and r["ops"] > 0 and r["peak_gflops"] == 100.0
+
+
+def test_fp32_stays_ieee_after_a_lower_matmul_precision(tmp_path, monkeypatch):
+    import torch
+    before = torch.get_float32_matmul_precision()
+    torch.set_float32_matmul_precision("medium")  # on the CPU this makes oneDNN's fp32 matmul bf16
+    try:
+        assert torch.backends.mkldnn.matmul.fp32_precision == "bf16"
+        res, _ = fake_run(monkeypatch, tmp_path, {"eager": lambda *a, **k: FakeRunner(1.0)}, ("eager",))
+        assert torch.backends.mkldnn.matmul.fp32_precision == "ieee"
+        assert res[0]["env"]["cpu_fp32_math"] == "conv=ieee matmul=ieee"
+    finally:
+        torch.set_float32_matmul_precision(before)
+        torch.backends.mkldnn.matmul.fp32_precision = torch.backends.mkldnn.conv.fp32_precision = "none"
 
 
 def test_failing_backend_during_measurement(tmp_path, monkeypatch):

@@ -82,6 +82,24 @@ def loadavg():
         return None
 
 
+def strict_fp32():
+    """oneDNN fp32 math as IEEE fp32: `torch.set_float32_matmul_precision("medium")` elsewhere in the process
+    would otherwise turn CPU fp32 matmuls into bf16 ones (the CPU counterpart of CUDA's TF32)."""
+    import torch
+    mk = torch.backends.mkldnn
+    for part in (getattr(mk, "conv", None), getattr(mk, "matmul", None)):
+        if part is not None and hasattr(part, "fp32_precision"):
+            part.fp32_precision = "ieee"
+
+
+def cpu_fp32_math():
+    """The oneDNN fp32 math modes in force, recorded with CPU results (None where torch has no such setting)."""
+    import torch
+    mk = torch.backends.mkldnn
+    modes = {n: getattr(getattr(mk, n, None), "fp32_precision", None) for n in ("conv", "matmul")}
+    return None if None in modes.values() else " ".join(f"{k}={v}" for k, v in modes.items())
+
+
 def environment(device="cpu"):
     import torch
     from .. import __version__
@@ -104,4 +122,5 @@ def environment(device="cpu"):
                 onednn=torch.backends.mkldnn.is_available(), loadavg=loadavg(),
                 cudnn_benchmark=bool(torch.backends.cudnn.benchmark) if device == "cuda" else None,
                 tf32=bool(torch.backends.cuda.matmul.allow_tf32) if device == "cuda" else None,
+                cpu_fp32_math=cpu_fp32_math() if device == "cpu" else None,
                 timestamp=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"))

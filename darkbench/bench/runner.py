@@ -220,10 +220,11 @@ def pick_compiled(args, timed, choices, budget):
 def run(model_names, backend_names, devices, batches, dtypes, threads, min_time, max_time, out_path=None,
         width=None, height=None, layers=False, on_progress=None, log=print, compile_choices=None, target=0.02,
         cudnn_benchmark=True, tf32=False, seed=0, spin=None):
-    from .env import set_wait_policy
+    from .env import set_wait_policy, strict_fp32
     spin, policy = set_wait_policy(spin)  # before torch is imported, when it is not yet
     import torch
     torch.set_num_threads(threads)
+    strict_fp32()
     results, order, peaks = [], {}, {}
 
     def ordered():

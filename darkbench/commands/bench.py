@@ -49,7 +49,9 @@ def add_arguments(p):
                            "the core count; recorded as omp_wait_policy / ort_spinning)")
     spin.add_argument("--no-spin", action="store_const", const=False, dest="spin",
                       help="idle threads sleep at once (OMP_WAIT_POLICY=PASSIVE, no ONNX Runtime spinning)")
-    p.add_argument("--tf32", action="store_true", help="CUDA: allow TF32 for fp32 (off by default; recorded)")
+    p.add_argument("--tf32", action="store_true", help="CUDA: allow TF32 for fp32 (off by default; recorded). On the CPU fp32 "
+                                                   "is always IEEE fp32: oneDNN's bf16 math mode is turned off "
+                                                   "(recorded as cpu_fp32_math)")
     p.add_argument("--no-cudnn-benchmark", dest="cudnn_benchmark", action="store_false",
                    help="CUDA: leave cudnn.benchmark off (on by default; recorded)")
     p.add_argument("--width", type=int, help="input width (default: the model's)")

@@ -187,7 +187,7 @@ def _sections(t, keras_nets, envs):
 
 
 ENV_FIELDS = ("cpu", "cores", "threads", "gpu", "driver", "python", "torch", "onnxruntime", "cudnn_benchmark", "tf32",
-              "git_commit", "timestamp")
+              "cpu_fp32_math", "git_commit", "timestamp")
 
 
 def _anchor(title):
