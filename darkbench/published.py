@@ -13,6 +13,34 @@ def _load():
         return json.load(f)
 
 
+def cfg_path(name):
+    """The project's own copy of a published network's file (else darknet's zoo), never one found first in the
+    current directory or on DARKBENCH_CFG_PATH: a stray tiny.cfg must not change what verify reports."""
+    for d in (models.PROJECT_CFG, models.DARKNET_ZOO):
+        if (d / name).is_file():
+            return str(d / name)
+    raise DarkbenchError(f"published network file {name} is in neither {models.PROJECT_CFG} nor {models.DARKNET_ZOO}")
+
+
+def figures_for(net):
+    """The page's table row for this network, only when it is the page's network: the same file bytes as the
+    project's copy, analysed at the same input size (a renamed other cfg or a resized one gets none)."""
+    import os
+    rows = {r["cfg"]: r for r in table()}
+    r = rows.get(os.path.basename(net.path))
+    if r is None:
+        return None
+    try:
+        ours = cfg_path(r["cfg"])
+        with open(ours, "rb") as a, open(net.path, "rb") as b:
+            if a.read() != b.read():
+                return None
+    except (DarkbenchError, OSError):
+        return None
+    ref = models.analyse(ours)
+    return r if (net.width, net.height, net.channels) == (ref.width, ref.height, ref.channels) else None
+
+
 def table():
     """The Tiny Darknet page's table, figures as published (Top-1/Top-5 are quoted)."""
     return [dict(r, ops_text=r["ops_bn"] + " Bn", size_text=r["size_mb"] + " MB",
@@ -49,7 +77,7 @@ def _holds_at(claim, nominal):
     best = None
     for s in range(max(8, nominal // 2), nominal * 2 + 1):
         try:
-            net = models.analyse(claim["cfg"], width=s, height=s)
+            net = models.analyse(cfg_path(claim["cfg"]), width=s, height=s)
         except DarkbenchError:
             continue
         if _rounds_to(net.ops, claim) and (best is None or abs(s - nominal) < abs(best - nominal)):
@@ -77,7 +105,7 @@ def verify():
             row.update(verdict="quoted", note=c["quoted"])
             continue
         try:
-            net = models.analyse(c["cfg"])
+            net = models.analyse(cfg_path(c["cfg"]))
             value = _measure(net, c["quantity"], c)
         except DarkbenchError as e:
             row["note"] = f"could not compute: {e}"

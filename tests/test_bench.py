@@ -128,6 +128,22 @@ def test_unknown_backend_is_a_usage_error(capsys):
     assert "unknown backend 'tensorrt'" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("args,says", [
+    (["--batch", ","], "no batch in ','"), (["--dtype", ","], "no dtype in ','"),
+    (["--backend", ","], "no backend in ','"), (["--ci", "nan"], "--ci nan: a percentage"),
+    (["--ci", "100"], "--ci 100.0: a percentage"), (["--max-time", "inf"], "both finite"),
+    (["--min-time", "nan"], "both finite"),
+    (["--compile", "freezing", "--backend", "eager"], "needs the compile backend")])
+def test_bad_bench_options_are_one_line_errors(args, says, capsys):
+    # argparse exits 2 with a usage line; checks in run() return the CLI's error code; never a traceback
+    try:
+        rc = main(["bench", "tiny.cfg", "--min-time", "0", "--max-time", "0"][:2] + args)
+    except SystemExit as e:
+        rc = e.code
+    err = capsys.readouterr().err
+    assert rc not in (0, None) and says in err and "Traceback" not in err
+
+
 # --- statistics by hand -------------------------------------------------------------------------------
 
 def test_median_ci_exact_binomial_ranks():
@@ -311,6 +327,12 @@ def test_resized_cfg_for_darknet(tmp_path):
     try:
         net = darkbench.analyse(p)
         assert (net.width, net.height) == (96, 64)
+    finally:
+        os.unlink(p)
+    p = backends.resized_cfg(darkbench.models.resolve("tiny.cfg"), 96, None)  # --width alone
+    try:
+        net = darkbench.analyse(p)
+        assert (net.width, net.height) == (96, 224)
     finally:
         os.unlink(p)
 

@@ -191,21 +191,23 @@ def onnxruntime(path, device, dtype, batch, width=None, height=None, threads=Non
 
 
 def resized_cfg(path, width, height):
-    """darknet speed reads sizes from the cfg: a temporary copy with [net] width/height replaced."""
+    """darknet speed reads sizes from the cfg: a temporary copy with [net] width/height replaced (only the
+    one(s) given: --width alone keeps the cfg's height)."""
+    new = {k: v for k, v in (("width", width), ("height", height)) if v is not None}
     lines, in_net = [], False
     with open(path) as f:
         text = f.read()
-    for line in text.splitlines():
+    for line in text.split("\n"):
         s = "".join(line.split())
         if s.startswith("["):
             if in_net:
-                lines += [f"width={width}", f"height={height}"]
+                lines += [f"{k}={v}" for k, v in new.items()]
             in_net = s in ("[net]", "[network]")
-        elif in_net and s.partition("=")[0] in ("width", "height"):
+        elif in_net and s.partition("=")[0] in new:
             continue
         lines.append(line)
     if in_net:
-        lines += [f"width={width}", f"height={height}"]
+        lines += [f"{k}={v}" for k, v in new.items()]
     fd, tmp = tempfile.mkstemp(suffix=".cfg", prefix="darkbench-")
     with os.fdopen(fd, "w") as f:
         f.write("\n".join(lines) + "\n")
@@ -235,7 +237,7 @@ def darknet(path, device, dtype, batch, width=None, height=None, threads=None, w
         raise Skip("darknet's `speed` runs batch 1 fp32 on the CPU only")
     if models.is_keras(path):
         raise Skip("darknet cannot run Keras models")
-    cfg = resized_cfg(path, width, height) if (width or height) else path
+    cfg = resized_cfg(path, width, height) if (width is not None or height is not None) else path
     try:
         first = darknet_speed(cfg, 1, threads, exe)
         n = max(1, int(chunk_s * 1000 / max(first, 1e-3)))

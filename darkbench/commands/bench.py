@@ -2,6 +2,7 @@
 import argparse
 import datetime
 import json
+import math
 import os
 import socket
 import sys
@@ -15,6 +16,8 @@ HELP = ("Measure latency honestly: warm-up, interleaved rounds (A B A B ...), ad
 def _csv(kind, choices=None):
     def parse(text):
         items = [t.strip() for t in text.split(",") if t.strip()]
+        if not items:
+            raise argparse.ArgumentTypeError(f"no {kind} in {text!r}")
         if choices:
             bad = [t for t in items if t not in choices]
             if bad:
@@ -110,12 +113,16 @@ def run(args):
         raise DarkbenchError(f"--threads {args.threads} must be >= 1")
     if min(batches) < 1:
         raise DarkbenchError(f"--batch {','.join(args.batch)}: batches are >= 1")
-    if not 0 <= args.min_time <= args.max_time:
-        raise DarkbenchError(f"--min-time {args.min_time} / --max-time {args.max_time}: need 0 <= min <= max")
-    if args.ci <= 0:
-        raise DarkbenchError(f"--ci {args.ci}: a positive percentage")
+    if not 0 <= args.min_time <= args.max_time < math.inf:
+        raise DarkbenchError(f"--min-time {args.min_time} / --max-time {args.max_time}: need 0 <= min <= max, "
+                             "both finite")
+    if not 0 < args.ci < 100:
+        raise DarkbenchError(f"--ci {args.ci}: a percentage between 0 and 100")
     devices = args.device or (["cpu", "cuda"] if torch.cuda.is_available() else ["cpu"])
     backends = args.backend or list(BACKENDS)
+    if args.compile and "compile" not in backends:
+        raise DarkbenchError(f"--compile {','.join(args.compile)} needs the compile backend "
+                             f"(--backend {','.join(backends)} leaves it out)")
     stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
     out = os.path.join(args.out, f"bench-{socket.gethostname()}-{stamp}.json") if args.out else None
     total = len(devices) * len(args.models) * len(batches) * len(args.dtype)

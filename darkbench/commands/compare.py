@@ -1,5 +1,4 @@
 """darkbench compare: one row per network, computed beside published figures."""
-import os
 
 from .. import models, published
 from ..tables import add_format_argument, render
@@ -22,11 +21,11 @@ def add_arguments(p):
     add_format_argument(p)
 
 
-def row(name, net, pub):
+def row(name, net):
     r = dict(network=net.name, path=net.path, input=f"{net.width}x{net.height}x{net.channels}",
              layers=len(net.layers), params=net.params, size_mib=round(net.size_mib, 2),
              ops=net.ops, ops_bn=round(net.ops / 1e9, 2), macs=net.macs, gmacs=round(net.macs / 1e9, 3))
-    p = pub.get(os.path.basename(net.path))
+    p = published.figures_for(net)
     if p:
         r.update(network=p["network"], pub_top1=p["top1"], pub_top5=p["top5"],
                  pub_ops=p["ops_text"], pub_size=p["size_text"])
@@ -34,8 +33,7 @@ def row(name, net, pub):
 
 
 def run(args):
-    pub = {r["cfg"]: r for r in published.table()}
-    rows = [row(name, models.analyse(name, args.width, args.height), pub) for name in args.models]
+    rows = [row(name, models.analyse(name, args.width, args.height)) for name in args.models]
     print(render(rows, args.format, None if args.format == "json" else COLUMNS,
                  floatfmt={"size_mib": ".2f", "ops_bn": ".2f", "gmacs": ".3f"}))
     if args.format in ("table", "markdown"):

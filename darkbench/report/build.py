@@ -5,7 +5,7 @@ import os
 
 import pandas as pd
 
-from .. import models
+from .. import models, published
 from . import data, plots
 from .files import Out
 
@@ -70,7 +70,8 @@ def _md_grouped(df):
 
 def build(out, model_names=None, result_paths=None, log=print):
     o = Out(out)
-    names = model_names or data.DEFAULT_MODELS
+    # the defaults are the project's own files, not same-named ones in the current directory
+    names = model_names or [published.cfg_path(n) for n in data.DEFAULT_MODELS]
     log("analysing networks")
     nets = data.networks(names)
     keras_nets = [n for n in nets if models.is_keras(n.path)]

@@ -95,10 +95,9 @@ def networks(names):
 
 
 def network_table(nets):
-    pub = {r["cfg"]: r for r in published.table()}
     rows = []
     for net in nets:
-        p = pub.get(os.path.basename(net.path), {})
+        p = published.figures_for(net) or {}
         rows.append(dict(network=p.get("network", net.name), model=net.name, file=os.path.basename(net.path),
                          input=f"{net.width}x{net.height}x{net.channels}", layers=len(net.layers),
                          params=net.params, size_mib=round(net.size_mib, 3), ops=net.ops,
@@ -114,7 +113,7 @@ def published_table():
     verdicts = {r["claim"]: r for r in claims}
     rows = []
     for r in published.table():
-        net = models.analyse(r["cfg"])
+        net = models.analyse(published.cfg_path(r["cfg"]))
         key = r["cfg"][:-4]
         rows.append({"network": r["network"], "Top-1 % (quoted)": f"{r['top1']:.1f}",
                      "Top-5 % (quoted)": f"{r['top5']:.1f}",
