@@ -48,3 +48,14 @@ def test_odd_non_square_override():
     assert (net.width, net.height) == (225, 161)
     # conv pad=1 keeps 225x161, maxpool 2/2 with padding 1 rounds up: 113x81
     assert net.layers[1].out_shape == (16, 81, 113)
+
+
+def test_recurrent_params_leave_out_running_statistics(tmp_path):
+    # rnn, output 12, on a 9x7x2 input (126 values), batch-normalised: three inner connected layers, each
+    # weights + biases + BN scales as parameters; rolling mean and variance are stored but are not parameters
+    cfg = tmp_path / "rnn.cfg"
+    cfg.write_text("[net]\nwidth=9\nheight=7\nchannels=2\n\n[rnn]\noutput=12\nbatch_normalize=1\n")
+    net = darkbench.analyse(cfg)
+    by_hand = (126 * 12 + 12 + 12) + 2 * (12 * 12 + 12 + 12)
+    assert net.params == by_hand == 1872
+    assert net.weight_floats == by_hand + 3 * 2 * 12  # what darknet's save_weights writes: 7796 - 20 bytes

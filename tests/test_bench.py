@@ -400,3 +400,15 @@ def test_aot_inductor_variant_matches_the_model_and_cleans_up(tmp_path):
     assert before
     r.close()
     assert len(pkg_dirs()) == len(before) - 1
+
+
+def test_layers_table_printed():
+    from darkbench.commands.bench import _layer_tables
+    layer = dict(index=0, type="convolutional", median_ms=0.5, flops=2_000_000, bytes=1_000_000, intensity=2.0,
+                 gflops=4.0, pct_peak=2.5)
+    text = _layer_tables([dict(model="m", backend="eager", device="cpu", dtype="fp32", batch=1, peak_gflops=160.0,
+                               layers=[layer]), dict(model="m", backend="darknet", layers=None)])
+    assert "m eager cpu fp32 batch 1: per layer (measured GEMM peak 160 GFLOP/s)" in text
+    row = next(l for l in text.splitlines() if l.startswith("0 "))
+    assert row.split() == ["0", "convolutional", "0.5000", "2.00", "1.000", "2.0", "4.0", "2"]
+    assert "darknet" not in text

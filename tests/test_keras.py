@@ -206,6 +206,14 @@ def test_seed_numbers_visible_in_summary(capsys):
     assert "(50176+1)*64 = 3,211,328" in out and "3,335,842" in out
 
 
+def test_summary_json_states_the_keras_conventions(capsys):
+    # Keras counts moving mean/variance as (non-trainable) parameters; darknet's convention text would say
+    # the opposite of how the figures in the same JSON were counted
+    assert main(["summary", "inception.json", "--format", "json"]) == 0
+    d = json.loads(capsys.readouterr().out)
+    assert d["conventions"].startswith("Conventions (Keras)") and "moving mean and variance included" in d["conventions"]
+
+
 def test_ops_json_has_keras_counts(capsys):
     assert main(["ops", "--json", str(ROOT / "cfg" / "inception.json")]) == 0
     d = json.loads(capsys.readouterr().out)[0]

@@ -99,6 +99,25 @@ def _table(results):
                     disable_numparse=True)
 
 
+def _layer_tables(results):
+    """--layers: per result, each layer's median time beside its analytic FLOPs and bytes (roofline position)."""
+    from tabulate import tabulate
+    parts = []
+    for r in results:
+        if not r.get("layers"):
+            continue
+        peak = r.get("peak_gflops")
+        rows = [[l["index"], l["type"], f"{l['median_ms']:.4f}", f"{l['flops'] / 1e6:.2f}", f"{l['bytes'] / 1e6:.3f}",
+                 f"{l['intensity']:.1f}", f"{l['gflops']:.1f}",
+                 f"{l['pct_peak']:.0f}" if l.get("pct_peak") is not None else ""] for l in r["layers"]]
+        head = (f"\n{r['model']} {r['backend']} {r['device']} {r['dtype']} batch {r['batch']}: per layer"
+                + (f" (measured GEMM peak {peak:.0f} GFLOP/s)" if peak else ""))
+        parts.append(head + "\n" + tabulate(rows, headers=["layer", "type", "median ms", "MFLOP", "MB moved",
+                                                            "FLOP/byte", "GFLOP/s", "% peak"],
+                                             disable_numparse=True))
+    return "\n".join(parts)
+
+
 def run(args):
     from ..bench.env import set_wait_policy
     spin, _ = set_wait_policy(args.spin)  # before torch is imported
@@ -161,6 +180,8 @@ def run(args):
         print(json.dumps(results, indent=1))
     else:
         print(_table(results))
+        if args.layers:
+            print(_layer_tables(results))
         if out:
             print(f"\nresults: {out}")
     return 1 if any(r.get("error") for r in results) else 0

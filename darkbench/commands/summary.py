@@ -50,7 +50,7 @@ def run(args):
     rows = layer_rows(net)
     totals = net.summary()
     if args.format == "json":
-        print(render(dict(totals, layers=rows, conventions=CONVENTIONS), "json"))
+        print(render(dict(totals, layers=rows, conventions=getattr(net, "conventions", CONVENTIONS)), "json"))
         return 0
     keras = bool(rows) and "formula" in rows[0]
     cols = KERAS_COLUMNS if keras else COLUMNS

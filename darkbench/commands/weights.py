@@ -7,13 +7,24 @@ from ..errors import DarkbenchError
 HELP = "darknet .weights files: `init` writes a valid random file, `info` checks one against a cfg."
 
 
+def _seed(text):
+    import argparse
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if not 0 <= v < 2 ** 32:
+        raise argparse.ArgumentTypeError(f"{v} is outside 0 to 2**32-1")
+    return v
+
+
 def add_arguments(p):
     sub = p.add_subparsers(dest="action", metavar="ACTION")
     sub.required = True
     i = sub.add_parser("init", help="write a random .weights file for a cfg (positive variances)")
     i.add_argument("cfg", metavar="CFG")
     i.add_argument("out", metavar="OUT")
-    i.add_argument("--seed", type=int, default=0)
+    i.add_argument("--seed", type=_seed, default=0, help="random seed, 0 to 2**32-1 (default 0)")
     i.add_argument("--force", action="store_true", help="overwrite OUT if it exists")
     f = sub.add_parser("info", help="print a .weights header and whether the file fits the cfg")
     f.add_argument("cfg", metavar="CFG")
@@ -33,7 +44,7 @@ def run(args):
     try:
         weights.read(args.file, net)
     except DarkbenchError as e:
-        print(f"does not fit {net.path}: {e.message}")
+        print(e.message)  # it already says "does not fit CFG: ..."
         return 1
     print(f"fits {net.path}: {net.weight_floats} floats")
     return 0

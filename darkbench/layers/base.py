@@ -57,7 +57,8 @@ class Layer(Traffic):
 
     @property
     def params(self):
-        return sum(_count(s) for n, s in self.weights if n not in RUNNING_STATS)
+        # recurrent layers name their inner layers' statistics "input_layer.rolling_mean" and so on
+        return sum(_count(s) for n, s in self.weights if n.rpartition(".")[2] not in RUNNING_STATS)
 
 
 
