@@ -272,3 +272,27 @@ def test_bad_input(tmp_path, capsys):
     (tmp_path / "file").write_text("x")
     assert main(["report", "--out", str(tmp_path / "file"), "--models", "tiny.cfg"]) == 2
     assert "not a directory" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("change,says", [
+    (lambda r: r.update(env="a string"), "env is not an object"),
+    (lambda r: r.update(median_ms=float("nan")), "median_ms is nan, not a finite number"),
+    (lambda r: r.update(model=["tiny"]), "model is not text"),
+    (lambda r: r.update(batch="1"), "batch is '1', not an integer"),
+    (lambda r: r.update(samples_ms=[1.0, "x"]), "samples_ms is not a list of finite numbers")])
+def test_malformed_result_rows(tmp_path, capsys, change, says):
+    rows = _fixture("results-cpu.json")
+    change(rows[1])
+    f = tmp_path / "r.json"
+    f.write_text(json.dumps(rows))
+    assert main(["report", "--results", str(f), "--out", str(tmp_path / "o"), "--models", "tiny.cfg"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()[-1]  # after the "analysing networks" progress line
+    assert err.startswith("darkbench report: error: ") and str(f) in err and "result 1 " in err and says in err
+    assert not (tmp_path / "o" / "report.md").exists()
+
+
+def test_results_file_not_utf8(tmp_path, capsys):
+    f = tmp_path / "r.json"
+    f.write_bytes(b'[{"model": "\xff"}]')
+    assert main(["report", "--results", str(f), "--out", str(tmp_path / "o"), "--models", "tiny.cfg"]) == 2
+    assert "not a results JSON file" in capsys.readouterr().err
