@@ -6,6 +6,8 @@ import numpy as np
 from .errors import DarkbenchError
 
 
+# darknet reads images with OpenCV, which turns them upright by their EXIF orientation in these formats (not WebP)
+ORIENTED = ("JPEG", "MPO", "PNG", "TIFF")
 # PIL's modes for 16-bit grey (PNG, TIFF; "I", 32-bit, for 16-bit PGM): its convert("RGB") clips them at 255
 SIXTEEN_BIT = ("I;16", "I;16B", "I;16L", "I;16N", "I")
 
@@ -21,7 +23,7 @@ def load_color(path):
         raise DarkbenchError("no such image", path)
     try:
         with _open(path) as im:
-            a = _rgb8(im).astype(np.float32)
+            a = _rgb8(_upright(im)).astype(np.float32)
     except (UnidentifiedImageError, OSError, ValueError) as e:  # ValueError: e.g. a text chunk too large
         raise DarkbenchError(f"cannot read image: {e.__class__.__name__}", path) from None
     return np.ascontiguousarray(a.transpose(2, 0, 1)) / np.float32(255.0)
@@ -48,6 +50,11 @@ def _open(path):
         raise DarkbenchError(f"image is {im.width}x{im.height} ({im.width * im.height:,} pixels); darkbench reads "
                              f"at most {limit:,} (PIL's decompression-bomb limit)", path)
     return im
+
+
+def _upright(im):
+    from PIL import ImageOps
+    return ImageOps.exif_transpose(im) if im.format in ORIENTED else im
 
 
 def _rgb8(im):
