@@ -17,8 +17,13 @@ def read_labels(path, n):
     path = path or DEFAULT_LABELS
     if not os.path.exists(path):
         raise DarkbenchError("no such label file (give one with --labels)", path)
-    with open(path, encoding="utf-8", errors="replace") as f:
-        labels = [line.rstrip("\r\n") for line in f]
+    if os.path.isdir(path):
+        raise DarkbenchError("is a directory, not a label file (one class name per line)", path)
+    try:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            labels = [line.rstrip("\r\n") for line in f]
+    except OSError as e:
+        raise DarkbenchError(f"cannot read label file: {e.strerror or e}", path) from None
     while labels and not labels[-1]:
         labels.pop()
     if len(labels) < n or (exact and len(labels) != n):
@@ -31,9 +36,18 @@ def top_k(probs, k):
     return list(np.argsort(-probs, kind="stable")[:k])
 
 
+def check_single_output(model):
+    """Refuse a network whose forward gives several outputs (yolo heads): there is no one vector to rank."""
+    heads = getattr(model, "heads", ())
+    if len(heads) > 1:
+        raise DarkbenchError(f"classify needs a network with a single output; this one has {len(heads)} "
+                             f"(yolo layers {', '.join(map(str, heads))})", model.spec.path)
+
+
 def classify(model, image_path):
     """(probabilities, seconds) for one image, preprocessed exactly as darknet's classifier."""
     import torch
+    check_single_output(model)
     c, h, w = model.input_shape
     x = torch.from_numpy(letterbox(load_color(image_path), w, h))[None]
     t = time.perf_counter()

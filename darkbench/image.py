@@ -6,21 +6,63 @@ import numpy as np
 from .errors import DarkbenchError
 
 
+# darknet reads images with OpenCV, which turns them upright by their EXIF orientation in these formats (not WebP)
+ORIENTED = ("JPEG", "MPO", "PNG", "TIFF")
+# PIL's modes for 16-bit grey (PNG, TIFF; "I", 32-bit, for 16-bit PGM): its convert("RGB") clips them at 255
+SIXTEEN_BIT = ("I;16", "I;16B", "I;16L", "I;16N", "I")
+
+
 def load_color(path):
     """(3, H, W) float32 in [0, 1], like darknet's load_image_color."""
     path = os.fspath(path)
     try:
-        from PIL import Image, UnidentifiedImageError
+        from PIL import UnidentifiedImageError
     except ImportError:  # pragma: no cover
         raise DarkbenchError("pillow is needed to read images (pip install pillow)") from None
     if not os.path.exists(path):
         raise DarkbenchError("no such image", path)
     try:
-        with Image.open(path) as im:
-            a = np.asarray(im.convert("RGB"), dtype=np.float32)
-    except (UnidentifiedImageError, OSError) as e:
+        with _open(path) as im:
+            a = _rgb8(_upright(im)).astype(np.float32)
+    except (UnidentifiedImageError, OSError, ValueError) as e:  # ValueError: e.g. a text chunk too large
         raise DarkbenchError(f"cannot read image: {e.__class__.__name__}", path) from None
     return np.ascontiguousarray(a.transpose(2, 0, 1)) / np.float32(255.0)
+
+
+def max_pixels():
+    """The most pixels darkbench puts in one image: PIL's decompression-bomb limit (2 GiB as float RGB)."""
+    from PIL import Image
+    return 2 * Image.MAX_IMAGE_PIXELS if Image.MAX_IMAGE_PIXELS else None
+
+
+def _open(path):
+    """PIL's lazily decoded image; one past max_pixels() is refused naming its size (PIL's own error
+    names neither the file nor the size)."""
+    from PIL import Image
+    limit = max_pixels()
+    saved, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, None  # checked below instead
+    try:
+        im = Image.open(path)
+    finally:
+        Image.MAX_IMAGE_PIXELS = saved
+    if limit and im.width * im.height > limit:
+        im.close()
+        raise DarkbenchError(f"image is {im.width}x{im.height} ({im.width * im.height:,} pixels); darkbench reads "
+                             f"at most {limit:,} (PIL's decompression-bomb limit)", path)
+    return im
+
+
+def _upright(im):
+    from PIL import ImageOps
+    return ImageOps.exif_transpose(im) if im.format in ORIENTED else im
+
+
+def _rgb8(im):
+    """(H, W, 3) uint8 as darknet's loader makes it: a 16-bit sample keeps its high byte (value >> 8)."""
+    if im.mode in SIXTEEN_BIT:  # grey; PIL already keeps the high byte of 16-bit RGB(A) and grey+alpha
+        g = (np.clip(np.asarray(im).astype(np.int64), 0, 65535) >> 8).astype(np.uint8)
+        return np.repeat(g[:, :, None], 3, axis=2)
+    return np.asarray(im.convert("RGB"), dtype=np.uint8)
 
 
 def resize(im, w, h):

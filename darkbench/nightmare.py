@@ -6,7 +6,7 @@ import random
 import numpy as np
 
 from .errors import DarkbenchError
-from .image import resize
+from .image import max_pixels, resize
 
 DEFAULTS = dict(rounds=1, iters=10, range=1, octaves=4, rate=0.04, thresh=1.0, zoom=1.0, rotate=0.0, norm=1)
 
@@ -42,8 +42,12 @@ def rotate(im, rad):
 
 def zoom_size(w, h, z):
     """The crop darknet's zoom takes: int * float in C float (40 * 0.9f -> 36, not 35)."""
-    zf = np.float32(z)
-    cw, ch = int(np.float32(w) * zf), int(np.float32(h) * zf)
+    zf = float(np.float32(z))
+    limit = max_pixels()
+    if limit and w * zf * h * zf > limit:  # in double: the float32 product may overflow
+        raise DarkbenchError(f"-zoom {z:g} makes a crop of about {w * zf:.4g}x{h * zf:.4g} pixels from a {w}x{h} "
+                             f"image; darkbench handles at most {limit:,} pixels")
+    cw, ch = int(np.float32(w) * np.float32(zf)), int(np.float32(h) * np.float32(zf))
     if cw < 1 or ch < 1:
         raise DarkbenchError(f"-zoom {z:g} leaves no pixels of a {w}x{h} image")
     return cw, ch
@@ -55,6 +59,21 @@ def zoom(im, z):
     cw, ch = zoom_size(w, h, z)
     z = float(np.float32(z))  # the offset: (1 - float) in double
     return resize(crop(im, int(w * (1 - z) / 2), int(h * (1 - z) / 2), cw, ch), w, h)
+
+
+def octave_scale(octave):
+    """darknet's 1/pow(1.33333333, octave), in double; past the double range it is 0, not an OverflowError."""
+    try:
+        return 1 / 1.33333333 ** octave
+    except OverflowError:
+        return 0.0
+
+
+def octave_size(w, h, scale):
+    """The image's size at a scale: (int)(w * scale) in C float, at least 1 pixel (darknet crashes below 2
+    rows, so there is no program to follow)."""
+    s = np.float32(scale)
+    return max(1, int(np.float32(w) * s)), max(1, int(np.float32(h) * s))
 
 
 def normalize(a):
@@ -91,28 +110,42 @@ class Dreamer:
         self.text = text
         self.models = {}
 
-    def model(self, w, h):
+    def model(self, w, h, why=None):
+        """The model for a w x h input, built once; why: how that size came about, for an error."""
         if (w, h) not in self.models:
-            from .network import analyse
-            from .torch_model import build
             try:
-                m = build(analyse(self.path, w, h, text=self.text))
+                self.models[(w, h)] = self._build(w, h)
             except DarkbenchError as e:  # name the size: it is the image's, not the cfg's
-                raise DarkbenchError(f"at {w}x{h} (the image at this octave): {e}") from None
-            weights = self.full.state_dict()
-            mine = m.state_dict()
-            for k, t in mine.items():
-                if weights[k].shape != t.shape:
-                    i = int(k.split(".")[1])
-                    l = m.spec.layers[i]
-                    raise DarkbenchError(f"layer {i} ({l.type}): its weights' shape depends on the input size, and "
-                                         f"nightmare runs it at {w}x{h} (the image at this octave); target a layer "
-                                         f"before it", self.path, l.line)
-            m.load_state_dict({k: weights[k] for k in mine}, assign=True)  # shared, not copied
-            m = m.to(self.device)
-            m.requires_grad_(False)
-            self.models[(w, h)] = m
+                raise DarkbenchError(f"{why or 'the image'} at {w}x{h}: {e.message}", e.path, e.line,
+                                     e.layer) from None
         return self.models[(w, h)]
+
+    def _build(self, w, h):
+        from .network import analyse
+        from .torch_model import build
+        m = build(analyse(self.path, w, h, text=self.text))
+        weights = self.full.state_dict()
+        mine = m.state_dict()
+        for k, t in mine.items():
+            if weights[k].shape != t.shape:
+                i = int(k.split(".")[1])
+                l = m.spec.layers[i]
+                raise DarkbenchError(f"layer {i} ({l.type}): its weights' shape depends on the input size; "
+                                     f"target a layer before it", self.path, l.line)
+        m.load_state_dict({k: weights[k] for k in mine}, assign=True)  # shared, not copied
+        m = m.to(self.device)
+        m.requires_grad_(False)
+        return m
+
+    def check_octaves(self, w, h, octaves):
+        """Build the model for every size the octaves give a w x h image, so that one the network cannot take
+        fails before any round is written."""
+        for octave in range(octaves):
+            size = octave_size(w, h, octave_scale(octave))
+            self.model(*size, why=None if size == (w, h) else f"octave {octave} of -octaves {octaves} puts the "
+                                                               f"{w}x{h} image")
+            if size == (1, 1):  # so is every later octave
+                break
 
     def gradient(self, im, layer, thresh):
         import torch
@@ -128,10 +161,9 @@ class Dreamer:
     def step(self, orig, layer, scale, rate, thresh, norm, rng):
         c, h, w = orig.shape
         dx, dy, flip = rng.randrange(16) - 8, rng.randrange(16) - 8, rng.randrange(2)
-        s = np.float32(scale)  # (int)(orig.w * scale) in C float arithmetic
-        im = resize(crop(orig, dx, dy, w, h), max(1, int(np.float32(w) * s)), max(1, int(np.float32(h) * s)))
-        if flip:
-            im = im[:, :, ::-1]
+        im = resize(crop(orig, dx, dy, w, h), *octave_size(w, h, scale))
+        if flip:  # a copy: a reversed width-1 view passes as contiguous, and torch refuses its negative stride
+            im = im[:, :, ::-1].copy()
         delta, loss = self.gradient(im, layer, thresh)
         if flip:
             delta = delta[:, :, ::-1]
@@ -152,6 +184,15 @@ def round_name(image, cfg, layer, e, prefix=None):
     return os.path.join(prefix, base) if prefix else base
 
 
+def check_floats(rate, thresh, zoom_, rotate_):
+    """Before anything is read or written: nan or inf would give a garbage image, or fail after a round was saved."""
+    for k, v in (("rate", rate), ("thresh", thresh), ("zoom", zoom_), ("rotate", rotate_)):
+        if not math.isfinite(v):
+            raise DarkbenchError(f"-{k} {v} must be a finite number")
+    if zoom_ <= 0:
+        raise DarkbenchError(f"-zoom {zoom_} must be > 0")
+
+
 def dream(cfg, weights, image, layer, rounds=1, iters=10, range_=1, octaves=4, rate=0.04, thresh=1.0, zoom_=1.0,
           rotate_=0.0, norm=1, prefix=None, device="cpu", seed=0, force=False, progress=True, save=True, rng=None):
     """Run the rounds; returns ([written paths], [objective per iteration]). rng: any object with
@@ -160,8 +201,7 @@ def dream(cfg, weights, image, layer, rounds=1, iters=10, range_=1, octaves=4, r
     for k, v in (("rounds", rounds), ("iters", iters), ("range", range_), ("octaves", octaves)):
         if v < 1:
             raise DarkbenchError(f"-{k} {v} must be >= 1")
-    if zoom_ <= 0:
-        raise DarkbenchError(f"-zoom {zoom_} must be > 0")
+    check_floats(rate, thresh, zoom_, rotate_)
     if save and prefix and not os.path.isdir(prefix):
         raise DarkbenchError("-prefix: no such directory", prefix)
     names = [round_name(image, cfg, layer, e, prefix) for e in range(rounds)]
@@ -174,6 +214,7 @@ def dream(cfg, weights, image, layer, rounds=1, iters=10, range_=1, octaves=4, r
     dreamer = Dreamer(cfg, weights, device, last=layer + (range_ - 1) - range_ // 2)
     if not 0 <= layer < dreamer.n_layers:
         raise DarkbenchError(f"layer {layer} is not in the network (0..{dreamer.n_layers - 1})", cfg)
+    dreamer.check_octaves(im.shape[2], im.shape[1], octaves)
     rng = rng or random.Random(seed)
     losses, written = [], []
     from tqdm import tqdm
@@ -182,7 +223,7 @@ def dream(cfg, weights, image, layer, rounds=1, iters=10, range_=1, octaves=4, r
         for _ in range(iters):
             target = min(dreamer.n_layers - 1, max(0, layer + rng.randrange(range_) - range_ // 2))
             octave = rng.randrange(octaves)
-            im, loss = dreamer.step(im, target, 1 / 1.33333333 ** octave, rate, thresh, norm, rng)
+            im, loss = dreamer.step(im, target, octave_scale(octave), rate, thresh, norm, rng)
             losses.append(loss)
             bar.update(1)
         if save:

@@ -1,5 +1,7 @@
 """darkbench classify: darknet's classifier on images (top-k classes with probabilities)."""
-HELP = "Classify images as `darknet classify` does: prints 'IMAGE: Predicted in S seconds.' and top classes."
+# The output is the Tiny Darknet page's (darknet's own at the time); the packaged darknet prints " 26.32%: label"
+HELP = ("Classify images as `darknet classify` does: prints 'IMAGE: Predicted in S seconds.' and a "
+        "'label: probability' line for each top class.")
 
 
 def add_arguments(p):
@@ -12,11 +14,12 @@ def add_arguments(p):
 
 def run(args):
     import darkbench
-    from ..classify import classify, read_labels, top_k
+    from ..classify import check_single_output, classify, read_labels, top_k
     from ..errors import DarkbenchError
     if args.top < 1:
         raise DarkbenchError(f"--top {args.top} must be >= 1")
     model = darkbench.load(args.cfg, args.weights)
+    check_single_output(model)  # before the labels: their count is the output's
     labels = read_labels(args.labels, model.spec.layers[model.spec.output_index].outputs)
     for image in args.images:
         probs, secs = classify(model, image)
