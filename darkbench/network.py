@@ -109,8 +109,7 @@ def _build(sections, path, width, height):
     if h * w * c > 1 << 34:
         raise DarkbenchError(f"input {w}x{h}x{c} is too large", path, net.line)
     netopts = dict(time_steps=net.get_int("time_steps", 1, min=1), batch=net.get_int("batch", 1))
-    ctx = Context(path=path, index=0, c=c, h=h, w=w, inputs=inputs, image=bool(h and w and c),
-                  layers=[], net=netopts)
+    ctx = Context(path=path, index=0, c=c, h=h, w=w, inputs=inputs, layers=[], net=netopts)
     warnings = [f"{path}:{net.options[k][1]}: [{net.name}] unknown option '{k}'"
                 for k in net.options if k not in NET_KEYS]
     if len(sections) == 1:
@@ -119,6 +118,7 @@ def _build(sections, path, width, height):
         fam = REGISTRY.get(sec.name)
         if fam is None:
             raise DarkbenchError(f"unknown section [{sec.name}]", path, sec.line, layer=ctx.index)
+        ctx.reads_image = False
         try:
             layer = fam.build(sec, ctx)
         except DarkbenchError as e:
@@ -134,7 +134,6 @@ def _build(sections, path, width, height):
         ctx.index += 1
         ctx.c, ctx.h, ctx.w = layer.out_shape
         ctx.inputs = layer.outputs
-        ctx.image = layer.image and bool(ctx.c and ctx.h and ctx.w)
         if ctx.inputs > 1 << 34:
             raise DarkbenchError(f"output of {ctx.inputs} values is too large", path, sec.line,
                                  layer=layer.index)

@@ -143,7 +143,7 @@ class Elementwise(Layer):
 
 
 def maxpool(x, size, stride, padding):
-    """darknet's maxpool: windows start at -padding/2, padded cells are -inf, extra on right/bottom."""
+    """darknet's maxpool: windows start at -padding/2, padded cells are -FLT_MAX, extra on right/bottom."""
     h, w = x.shape[-2:]
     oh = (h + padding - size) // stride + 1
     ow = (w + padding - size) // stride + 1
@@ -151,6 +151,7 @@ def maxpool(x, size, stride, padding):
     right = max(0, (ow - 1) * stride + size - w - lo)
     bottom = max(0, (oh - 1) * stride + size - h - lo)
     if lo or right or bottom:
-        x = F.pad(x, (lo, right, lo, bottom), value=float("-inf"))
+        # a window of padding only gives darknet's -FLT_MAX (the lowest finite value of other dtypes)
+        x = F.pad(x, (lo, right, lo, bottom), value=-torch.finfo(x.dtype).max)
     y = F.max_pool2d(x, size, stride)
     return y if y.shape[-2:] == (oh, ow) else y[..., :oh, :ow]  # no Slice nodes in an ONNX export when exact

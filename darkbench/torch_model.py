@@ -32,6 +32,10 @@ class Darknet(nn.Module):
         self.spec = net
         self.input_shape = (net.channels, net.height, net.width)
         self.layers = nn.ModuleList(REGISTRY[l.type].module(l, net) for l in net.layers)
+        # darknet's buffers are flat: a connected output (N, c), or one passed on by dropout or a route,
+        # is a c x 1 x 1 image to the layer that reads an image from it
+        self.unflatten = [l.in_shape if l.reads_image and l.in_shape[1:] == (1, 1) else None
+                          for l in net.layers]
         yolo = [l.index for l in net.layers if l.type == "yolo"]
         self.heads = yolo if len(yolo) > 1 else [net.output_index]
         needed = set(self.heads)
@@ -46,12 +50,17 @@ class Darknet(nn.Module):
             raise DarkbenchError(f"{self.spec.path}: input of shape {tuple(x.shape)}; expected (N, {c}, {h}, {w})"
                                  " (N, channels, height, width)")
 
+    def input_of(self, i, x):
+        """The previous output x as layer i reads it."""
+        shape = self.unflatten[i]
+        return x.reshape(x.shape[0], *shape) if shape is not None and x.dim() == 2 else x
+
     def forward(self, x):
         self._check(x)
         x = x.contiguous(memory_format=torch.channels_last)  # oneDNN's fast layout on CPU
         outs = [None] * (self.last + 1)
         for i in range(self.last + 1):
-            x = self.layers[i](x, outs)
+            x = self.layers[i](self.input_of(i, x), outs)
             if self.keep[i]:
                 outs[i] = x
         return outs[self.heads[0]] if len(self.heads) == 1 else tuple(outs[i] for i in self.heads)
@@ -61,7 +70,7 @@ class Darknet(nn.Module):
         x = x.contiguous(memory_format=torch.channels_last)
         outs = [None] * (last + 1)
         for i in range(last + 1):
-            x = self.layers[i](x, outs)
+            x = self.layers[i](self.input_of(i, x), outs)
             outs[i] = x
         return x
 
@@ -69,8 +78,8 @@ class Darknet(nn.Module):
         """Every layer's output in darknet's layer order (for parity checks)."""
         self._check(x)
         outs = []
-        for layer in self.layers:
-            x = layer(x, outs)
+        for i, layer in enumerate(self.layers):
+            x = layer(self.input_of(i, x), outs)
             outs.append(x)
         return outs
 

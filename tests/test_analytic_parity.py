@@ -151,15 +151,3 @@ def test_window_larger_than_its_input_is_refused(darknet, tmp_path, section, wan
     with pytest.raises(DarkbenchError, match="larger than its 3x2 input"):
         darkbench.analyse(cfg)
 
-
-@pytest.mark.darknet
-def test_image_layer_after_connected_is_refused(darknet, tmp_path):
-    """Not reproduced: darknet gives a [connected] output the image shape outputs x 1 x 1, so image
-    layers may follow it; darkbench treats that output as a flat vector and refuses them."""
-    cfg = tmp_path / "fc-conv.cfg"
-    cfg.write_text("[net]\nwidth=4\nheight=4\nchannels=2\n\n[connected]\noutput=8\n\n"
-                   "[convolutional]\nfilters=3\nsize=1\n")
-    s = darknet.shapes(cfg)
-    assert [(r["c"], r["h"], r["w"]) for r in s] == [(8, 1, 1), (3, 1, 1)]
-    with pytest.raises(DarkbenchError, match="needs an image input"):
-        darkbench.analyse(cfg)

@@ -30,6 +30,7 @@ def _compare(model, ours, theirs):
             continue
         a = a.detach().flatten().numpy()
         assert a.size == b.size, f"layer {spec.index} {spec.type}: {a.size} values, darknet {b.size}"
+        a, b = a.astype(np.float64), b.astype(np.float64)  # float32 norms overflow on maxpool's -FLT_MAX
         err = float(np.linalg.norm(a - b) / max(np.linalg.norm(b), 1e-30))
         assert err <= TOL, f"layer {spec.index} {spec.type}: relative L2 error {err:.3g}"
         worst = max(worst, err)

@@ -30,7 +30,7 @@ def per_layer(path, device, dtype, batch, timed, width=None, height=None, weight
     with torch.inference_mode():
         outs = model.layer_outputs(x)  # cached inputs: every layer sees what the whole forward gives it
         for i, (layer, l) in enumerate(zip(model.layers, spec.layers)):
-            inp = x if i == 0 else outs[i - 1]
+            inp = model.input_of(i, x if i == 0 else outs[i - 1])
 
             def fn(layer=layer, inp=inp):
                 layer(inp, outs)

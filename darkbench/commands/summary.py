@@ -26,7 +26,7 @@ def layer_rows(net):
         filters = o.get("filters", o.get("output", o.get("output_filters")))
         size = f"{o['size']}x{o['size']}/{o['stride']}" if "size" in o and "stride" in o else l.desc
         row = dict(layer=l.index, type=l.type, filters=filters, size=size, input=shape_text(l.in_shape),
-                   output=shape_text(l.out_shape) if l.out_shape[0] else str(l.outputs),
+                   output=shape_text(l.out_shape) if all(l.out_shape) else str(l.outputs),
                    params=l.params, bflops=l.ops / 1e9, macs=l.macs,
                    bytes=l.bytes_read + l.bytes_written, intensity=l.intensity)
         if hasattr(l, "formula"):

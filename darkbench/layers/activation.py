@@ -5,10 +5,8 @@ KEYS = {"activation"}
 
 def build(sec, ctx):
     act = ctx.activation(sec, "linear")
-    layer = ctx.layer(sec, "activation", (ctx.c, ctx.h, ctx.w), outputs=ctx.inputs,
-                      opts=dict(activation=act), desc=act)
-    layer.image = ctx.image
-    return layer
+    return ctx.layer(sec, "activation", (ctx.c, ctx.h, ctx.w), outputs=ctx.inputs,
+                     opts=dict(activation=act), desc=act)
 
 
 def module(layer, net):

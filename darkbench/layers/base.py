@@ -38,7 +38,7 @@ class Layer(Traffic):
     type: str                  # canonical section name, e.g. "convolutional"
     line: int                  # line of the section header
     in_shape: tuple            # (c, h, w); (0, 0, 0) when the input is not an image
-    out_shape: tuple           # (c, h, w); (0, 0, 0) when darknet gives no image shape
+    out_shape: tuple           # darknet's (out_c, out_h, out_w); an image when none is 0 (connected: N x 1 x 1)
     inputs: int                # floats read from the previous layer (darknet l.inputs)
     outputs: int               # floats written (darknet l.outputs)
     opts: dict = field(default_factory=dict)     # typed options, for the torch builder
@@ -49,7 +49,7 @@ class Layer(Traffic):
     extra_read: int = 0        # floats read from sources besides the previous layer
     saved: bool = True         # False when dontsave=1: not in the .weights file
     desc: str = ""             # filters / size text for tables
-    image: bool = True         # False after connected/recurrent: output is a vector
+    reads_image: bool = False  # reads its input as a (c, h, w) image (torch reshapes a flat one to it)
 
     @property
     def weight_floats(self):
@@ -78,17 +78,25 @@ class Context:
     h: int
     w: int
     inputs: int
-    image: bool
     layers: list
     net: dict
+    reads_image: bool = False  # set by need_image() while a layer is built
+
+    @property
+    def image(self):
+        return bool(self.c and self.h and self.w)
 
     def fail(self, sec, msg):
         return DarkbenchError(f"[{sec.name}] {msg}", self.path, sec.line, layer=self.index)
 
     def need_image(self, sec):
-        if not self.image or not (self.c and self.h and self.w):
-            prev = f"layer {self.index - 1} ({self.layers[-1].type})" if self.layers else "the input"
-            raise self.fail(sec, f"needs an image input, but {prev} outputs a flat vector of {self.inputs}")
+        if not self.image:
+            prev = self.layers[-1] if self.layers else None
+            what = f"layer {prev.index} ({prev.type})" if prev else "the input"
+            why = prev.opts.get("flat_because", "") if prev else ""
+            raise self.fail(sec, f"needs an image input, but {what} outputs a flat vector of {self.inputs}"
+                                 + (f" ({why})" if why else ""))
+        self.reads_image = True
         return self.c, self.h, self.w
 
     def activation(self, sec, default):
@@ -111,7 +119,7 @@ class Context:
                      in_shape=(self.c, self.h, self.w) if self.image else (0, 0, 0),
                      out_shape=out_shape, inputs=self.inputs,
                      outputs=c * h * w if outputs is None else outputs,
-                     saved=not sec.get_int("dontsave", 0), **kw)
+                     saved=not sec.get_int("dontsave", 0), reads_image=self.reads_image, **kw)
 
 
 def bn_weights(n, batch_normalize):

@@ -12,14 +12,13 @@ def build(sec, ctx):
     check_positive(sec, output=out)
     if ctx.inputs <= 0:
         raise ctx.fail(sec, "has no input")
-    layer = ctx.layer(
+    # darknet's output is an out x 1 x 1 image: image layers may follow
+    return ctx.layer(
         sec, "connected", (out, 1, 1),
         opts=dict(output=out, activation=act, batch_normalize=bn),
         # file order: biases, weights[out][in], then scales/mean/variance
         weights=[("biases", (out,)), ("weights", (out, ctx.inputs))] + bn_weights(out, bn),
         macs=ctx.inputs * out, ops=2 * ctx.inputs * out, desc=f"{out}")
-    layer.image = False
-    return layer
 
 
 def module(layer, net):

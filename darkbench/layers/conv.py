@@ -42,6 +42,34 @@ def module(layer, net):
     from ..nn import Conv
     o = layer.opts
     c = layer.in_shape[0]
-    conv = nn.Conv2d(c, o["filters"], o["size"], o["stride"], o["padding"], groups=o["groups"],
-                     bias=not o["batch_normalize"])
+    if o["size"] == 1:  # stride and padding do not apply: see _raw_1x1
+        conv = nn.Conv2d(c, o["filters"], 1, groups=o["groups"], bias=not o["batch_normalize"])
+        if layer.in_shape[1:] != layer.out_shape[1:]:
+            return _raw_1x1(layer, net, conv)
+    else:
+        conv = nn.Conv2d(c, o["filters"], o["size"], o["stride"], o["padding"], groups=o["groups"],
+                         bias=not o["batch_normalize"])
     return Conv(conv, o["filters"], o["batch_normalize"], o["activation"])
+
+
+def _raw_1x1(layer, net, conv):
+    """darknet skips im2col for a 1x1 kernel: each group's input buffer, from its start, is read as a
+    (c/groups) x (out_h*out_w) matrix whatever the stride and padding, so the output is a plain 1x1
+    convolution of that reinterpreted buffer, not a strided one."""
+    from ..errors import DarkbenchError
+    from ..nn import Conv
+    o = layer.opts
+    c, h, w = layer.in_shape
+    _, oh, ow = layer.out_shape
+    if oh * ow > h * w:
+        raise DarkbenchError(f"[convolutional] size=1 stride={o['stride']} padding={o['padding']}: darknet "
+                             f"skips im2col for 1x1 kernels and reads its {w}x{h} input as {ow}x{oh}, past the "
+                             "end of the input; not built", net.path, layer.line, layer.index)
+    g = o["groups"]
+    used = c // g * oh * ow
+
+    class Raw1x1(Conv):
+        def forward(self, x, outs):
+            x = x.reshape(x.shape[0], g, -1)[:, :, :used].reshape(-1, c, oh, ow)
+            return super().forward(x, outs)
+    return Raw1x1(conv, o["filters"], o["batch_normalize"], o["activation"])

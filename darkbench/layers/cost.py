@@ -8,9 +8,7 @@ def build(sec, ctx):
     kind = sec.get_str("type", "sse")
     if kind not in TYPES:
         raise sec._err("type", f"unknown cost type '{kind}'")
-    layer = ctx.layer(sec, "cost", (0, 0, 0), outputs=ctx.inputs)
-    layer.image = False
-    return layer
+    return ctx.layer(sec, "cost", (0, 0, 0), outputs=ctx.inputs)
 
 
 def module(layer, net):

@@ -14,11 +14,9 @@ def build(sec, ctx):
     if ctx.inputs != want:
         raise ctx.fail(sec, f"input has {ctx.inputs} values but side={side}, num={num}, coords={coords}, "
                             f"classes={classes} needs {want}")
-    layer = ctx.layer(sec, "detection", (0, 0, 0), outputs=ctx.inputs,
-                      opts=dict(coords=coords, classes=classes, num=num, side=side,
-                                softmax=sec.get_int("softmax", 0), sqrt=sec.get_int("sqrt", 0)))
-    layer.image = False
-    return layer
+    return ctx.layer(sec, "detection", (0, 0, 0), outputs=ctx.inputs,
+                     opts=dict(coords=coords, classes=classes, num=num, side=side,
+                               softmax=sec.get_int("softmax", 0), sqrt=sec.get_int("sqrt", 0)))
 
 
 def module(layer, net):

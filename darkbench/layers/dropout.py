@@ -7,10 +7,8 @@ def build(sec, ctx):
     p = sec.get_float("probability", 0.5)
     if not 0 <= p < 1:
         raise sec._err("probability", f"probability={p} must be in [0, 1)")
-    layer = ctx.layer(sec, "dropout", (ctx.c, ctx.h, ctx.w), outputs=ctx.inputs,
-                      opts=dict(probability=p))
-    layer.image = ctx.image
-    return layer
+    return ctx.layer(sec, "dropout", (ctx.c, ctx.h, ctx.w), outputs=ctx.inputs,
+                     opts=dict(probability=p))
 
 
 def module(layer, net):

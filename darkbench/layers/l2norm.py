@@ -4,13 +4,11 @@ KEYS = set()
 
 
 def build(sec, ctx):
-    layer = ctx.layer(sec, "l2norm", (ctx.c, ctx.h, ctx.w), outputs=ctx.inputs)
-    layer.image = ctx.image
-    return layer
+    return ctx.layer(sec, "l2norm", (ctx.c, ctx.h, ctx.w), outputs=ctx.inputs)
 
 
 def module(layer, net):
     from ..nn import Elementwise
-    if not layer.out_shape[0]:  # after softmax/detection darknet's channel count is 0: a plain copy
-        return Elementwise(lambda x: x, "no channels: identity")
+    if not all(layer.out_shape):  # no image (after softmax or a flat route): darknet's loop is empty, a copy
+        return Elementwise(lambda x: x, "no image: identity")
     return Elementwise(lambda x: x / x.pow(2).sum(1, keepdim=True).sqrt(), "over channels")

@@ -4,9 +4,7 @@ KEYS = set()
 
 
 def build(sec, ctx):
-    layer = ctx.layer(sec, "logistic", (ctx.c, ctx.h, ctx.w), outputs=ctx.inputs)
-    layer.image = ctx.image
-    return layer
+    return ctx.layer(sec, "logistic", (ctx.c, ctx.h, ctx.w), outputs=ctx.inputs)
 
 
 def module(layer, net):

@@ -1,4 +1,4 @@
-"""[maxpool] / [max]: darknet pads with -inf, `padding` is the TOTAL, extra goes right/bottom."""
+"""[maxpool] / [max]: darknet pads with -FLT_MAX, `padding` is the TOTAL, extra goes right/bottom."""
 from .base import check_positive
 
 NAMES = ("maxpool", "max")

@@ -19,10 +19,8 @@ def build(sec, ctx, type, order, keys_in):
         n_in = ctx.inputs if name in keys_in else out
         weights += inner(name, n_in, out, bn)
         macs += n_in * out
-    layer = ctx.layer(sec, type, (0, 0, 0), outputs=out, weights=weights, macs=macs, ops=2 * macs,
-                      opts=dict(output=out, batch_normalize=bn), desc=f"{out}")
-    layer.image = False
-    return layer
+    return ctx.layer(sec, type, (0, 0, 0), outputs=out, weights=weights, macs=macs, ops=2 * macs,
+                     opts=dict(output=out, batch_normalize=bn), desc=f"{out}")
 
 
 def module(layer, net):

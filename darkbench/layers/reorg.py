@@ -20,10 +20,8 @@ def build(sec, ctx):
             raise sec._err("stride", f"stride {s} does not divide the {w}x{h} input")
         shape = (c * s * s, h // s, w // s)
     if extra:  # darknet: a flat vector of the inputs plus `extra` zeros
-        layer = ctx.layer(sec, "reorg", (0, 0, 0), outputs=ctx.inputs + extra,
-                          opts=dict(stride=s, reverse=reverse, flatten=flatten, extra=extra))
-        layer.image = False
-        return layer
+        return ctx.layer(sec, "reorg", (0, 0, 0), outputs=ctx.inputs + extra,
+                         opts=dict(stride=s, reverse=reverse, flatten=flatten, extra=extra))
     return ctx.layer(sec, "reorg", shape, opts=dict(stride=s, reverse=reverse, flatten=flatten, extra=0),
                      desc=f"/{s}")
 

@@ -38,6 +38,8 @@ def module(layer, net):
 
         def forward(self, x, outs):
             add = outs[src]
+            if add.dim() == 2:  # a connected output: darknet's c x 1 x 1 image
+                add = add.reshape(-1, c1, h1, w1)
             if same:
                 y = x + add if alpha == 1 and beta == 1 else alpha * x + beta * add
             else:  # darknet adds the overlapping, strided/sampled part only

@@ -9,11 +9,9 @@ def build(sec, ctx):
     if groups <= 0 or ctx.inputs % groups:
         raise sec._err("groups", f"groups={groups} does not divide the {ctx.inputs} inputs")
     # darknet leaves out_w/h/c at 0: what follows sees a flat vector
-    layer = ctx.layer(sec, "softmax", (0, 0, 0), outputs=ctx.inputs,
-                      opts=dict(groups=groups, temperature=temp, tree=sec.get_str("tree"),
-                                spatial=sec.get_float("spatial", 0.0)))
-    layer.image = False
-    return layer
+    return ctx.layer(sec, "softmax", (0, 0, 0), outputs=ctx.inputs,
+                     opts=dict(groups=groups, temperature=temp, tree=sec.get_str("tree"),
+                               spatial=sec.get_float("spatial", 0.0)))
 
 
 def read_tree(name, layer, net):

@@ -26,5 +26,16 @@ def module(layer, net):
                         else scale * F.interpolate(x, scale_factor=s, mode="nearest"))
     else:  # darknet's reverse: each output is scale * the sum of its s x s block
         s = -s
-        fn = lambda x: F.avg_pool2d(x, s, s) * (s * s * scale)
+        fn = lambda x: F.avg_pool2d(_as_read(x, layer, s), s, s) * (s * s * scale)
     return Elementwise(fn, f"stride={layer.opts['stride']}, scale={scale}")
+
+
+def _as_read(x, layer, s):
+    """darknet's reverse upsample reads its input buffer from the start as (c, out_h*s, out_w*s): the
+    plain image when s divides its size, a reinterpreted buffer (not a crop) when not. (With batch > 1
+    darknet also steps images by that smaller size; per image, as here, is its batch-1 output.)"""
+    c, h, w = layer.in_shape
+    _, oh, ow = layer.out_shape
+    if (h, w) == (oh * s, ow * s):
+        return x
+    return x.reshape(x.shape[0], -1)[:, :c * oh * s * ow * s].reshape(-1, c, oh * s, ow * s)
