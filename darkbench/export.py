@@ -1,11 +1,11 @@
 """ONNX export of a built model (the fused form exports best)."""
 import contextlib
 import os
-import secrets
 import sys
 import tempfile
 import warnings
 
+from . import files
 from .errors import DarkbenchError
 
 MIN_OPSET = 7  # torch's TorchScript exporter (dynamo=False) supports 7..20
@@ -30,15 +30,7 @@ def _quiet():
 
 def check_output(path, overwrite=False):
     """Refuse early (before building anything) an output that cannot or must not be written."""
-    path = os.fspath(path)
-    if os.path.isdir(path):
-        raise DarkbenchError("is a directory; give the .onnx file to write", path)
-    if os.path.exists(path) and not overwrite:
-        raise DarkbenchError("exists; not overwriting (use --force)", path)
-    d = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(d):
-        raise DarkbenchError(f"directory {d} does not exist", path)
-    return d
+    return files.target(path, overwrite)
 
 
 def check_opset(opset):
@@ -57,26 +49,22 @@ def export_onnx(model, path, batch=1, opset=17, overwrite=True):
     import torch
     path = os.fspath(path)
     check_opset(opset)
-    d = check_output(path, overwrite)
+    check_output(path, overwrite)
     x = torch.rand(batch, *model.input_shape)
-    # written beside the target, then renamed: no half-written file under `path`; the exporter
-    # creates it, so it gets the usual permissions (mkstemp's would be 0600)
-    tmp = os.path.join(d, f".darkbench-{secrets.token_hex(6)}.onnx")
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            with torch.no_grad():
-                y = model(x)
-            n_out = len(y) if isinstance(y, tuple) else 1
-            with _quiet():
-                torch.onnx.export(model, (x,), tmp, opset_version=opset, dynamo=False, input_names=["input"],
-                                  output_names=[f"output{i}" for i in range(n_out)] if n_out > 1 else ["output"])
-        os.replace(tmp, path)
+        # written beside the target, then renamed: no half-written file under `path`
+        with files.replacing(path, overwrite, suffix=".onnx") as tmp:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                with torch.no_grad():
+                    y = model(x)
+                n_out = len(y) if isinstance(y, tuple) else 1
+                with _quiet():
+                    names = [f"output{i}" for i in range(n_out)] if n_out > 1 else ["output"]
+                    torch.onnx.export(model, (x,), tmp, opset_version=opset, dynamo=False,
+                                      input_names=["input"], output_names=names)
     except DarkbenchError:
         raise
     except Exception as e:
         raise DarkbenchError(f"ONNX export failed: {type(e).__name__}: {str(e).splitlines()[0]}", path) from None
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
     return path

@@ -1,10 +1,10 @@
 """darknet .weights files: header variants, per-layer order from the layer specs, strict sizes."""
 import os
 import struct
-import tempfile
 
 import numpy as np
 
+from . import files
 from .errors import DarkbenchError
 
 DEFAULT_HEADER = dict(major=0, minor=2, revision=0, seen=0)
@@ -89,10 +89,10 @@ def load_into(model, path):
 
 
 def write(path, net, arrays, header=None, overwrite=False):
-    """arrays: {(layer index, name): ndarray} for every saved weight; written atomically."""
+    """arrays: {(layer index, name): ndarray} for every saved weight; written atomically, only ever over a
+    regular file (see files.target)."""
     path = os.fspath(path)
-    if os.path.exists(path) and not overwrite:
-        raise DarkbenchError("exists; not overwriting (use --force)", path)
+    files.target(path, overwrite)  # refused before anything is converted
     h = dict(DEFAULT_HEADER, **(header or {}))
     hsize = header_size(h["major"], h["minor"])
     parts = [struct.pack("<3i", h["major"], h["minor"], h["revision"]),
@@ -105,16 +105,7 @@ def write(path, net, arrays, header=None, overwrite=False):
             if _transposed(l, name, h):
                 a = a.T
             parts.append(np.ascontiguousarray(a).tobytes())
-    d = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=d, prefix=".darkbench-", suffix=".weights")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            for p in parts:
-                f.write(p)
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
+    files.write(path, parts, overwrite, suffix=".weights")
 
 
 def save_from(model, path, overwrite=False):

@@ -86,7 +86,7 @@ def test_write_atomic(tmp_path):
     p = tmp_path / "r" / "x.json"
     runner.write_atomic(p, [{"a": 1}])
     runner.write_atomic(p, [{"a": 2}])
-    assert json.loads(p.read_text()) == [{"a": 2}] and not list((tmp_path / "r").glob(".bench-*"))
+    assert json.loads(p.read_text()) == [{"a": 2}] and not list((tmp_path / "r").glob(".darkbench-tmp-*"))
 
 
 def test_real_short_run(tmp_path, capsys):
@@ -232,7 +232,7 @@ def test_write_atomic_keeps_old_file_on_failure(tmp_path, monkeypatch):
     p = tmp_path / "x.json"
     runner.write_atomic(p, [{"a": 1}])
     monkeypatch.setattr(runner.json, "dump", lambda *a, **k: (_ for _ in ()).throw(OSError("disk full")))
-    with pytest.raises(OSError):
+    with pytest.raises(darkbench.DarkbenchError, match="x.json: cannot write: disk full"):
         runner.write_atomic(p, [{"a": 2}])
     assert json.loads(p.read_text()) == [{"a": 1}] and [f.name for f in tmp_path.iterdir()] == ["x.json"]
 

@@ -237,7 +237,7 @@ def test_out_keeps_user_files_and_drops_stale_outputs(tmp_path):
     assert (out / "notes.txt").read_text() == "mine" and (out / "data" / "mine.csv").read_text() == "a,b\n"
     md = (out / "report.md").read_text()
     assert "No benchmark results" in md and "measured latency" not in md
-    assert not [p for p in out.rglob(".report-*")], "temporary files left behind"
+    assert not [p for p in out.rglob(".darkbench-tmp-*")], "temporary files left behind"
 
 
 def test_same_file_name_from_two_hosts(tmp_path):

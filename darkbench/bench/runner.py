@@ -12,7 +12,7 @@ import time
 
 import numpy as np
 
-from .. import models
+from .. import files, models
 from ..errors import DarkbenchError
 from . import backends, stats
 from .env import environment, loadavg, sha256
@@ -111,17 +111,14 @@ def balance(estimates, cap=50):
 
 
 def write_atomic(path, data):
+    """The results so far, replacing the run's file as a whole (a reader never sees half of it)."""
     d = os.path.dirname(os.path.abspath(path))
-    os.makedirs(d, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=d, prefix=".bench-", suffix=".json")
     try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(data, f, indent=1)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+        os.makedirs(d, exist_ok=True)
+    except OSError as e:
+        raise DarkbenchError(f"cannot create the directory {d}: {e.strerror or e}", path) from None
+    with files.replacing(path, overwrite=True, suffix=".json") as tmp, open(tmp, "w") as f:
+        json.dump(data, f, indent=1)
 
 
 def _entry(name, path, net, backend, device, dtype, batch, threads, env):

@@ -118,6 +118,32 @@ def _layer_tables(results):
     return "\n".join(parts)
 
 
+def _results_file(d):
+    """This run's own results file in --out, created now (exclusively: a second run in the same second
+    gets -2, -3 ...), holding [] until the first result replaces it."""
+    from .. import files
+    if os.path.exists(d) and not os.path.isdir(d):
+        raise DarkbenchError("--out exists and is not a directory", d)
+    try:
+        os.makedirs(d, exist_ok=True)
+    except OSError as e:
+        raise DarkbenchError(f"--out: cannot create the directory: {e.strerror or e}", d) from None
+    stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+    return files.create_new(os.path.join(d, f"bench-{socket.gethostname()}-{stamp}.json"), b"[]\n")
+
+
+def _drop_if_empty(path):
+    """Remove a results file no result reached (a run stopped before its first); True if removed."""
+    try:
+        with open(path) as f:
+            if json.load(f) != []:
+                return False
+        os.unlink(path)
+        return True
+    except (OSError, ValueError):
+        return False
+
+
 def run(args):
     from ..bench.env import set_wait_policy
     spin, _ = set_wait_policy(args.spin)  # before torch is imported
@@ -142,8 +168,7 @@ def run(args):
     if args.compile and "compile" not in backends:
         raise DarkbenchError(f"--compile {','.join(args.compile)} needs the compile backend "
                              f"(--backend {','.join(backends)} leaves it out)")
-    stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
-    out = os.path.join(args.out, f"bench-{socket.gethostname()}-{stamp}.json") if args.out else None
+    out = _results_file(args.out) if args.out else None
     total = len(devices) * len(args.models) * len(batches) * len(args.dtype)
     from tqdm import tqdm
     bar = tqdm(total=total * len(backends), desc="bench", unit="result", file=sys.stderr,
@@ -170,9 +195,10 @@ def run(args):
                              args.max_time, out, args.width, args.height, args.layers, on_progress=progress,
                              log=log, compile_choices=args.compile, target=args.ci / 100,
                              cudnn_benchmark=args.cudnn_benchmark, tf32=args.tf32, spin=spin)
-    except KeyboardInterrupt:
+    except BaseException as e:
         bar.close()
-        if out and os.path.exists(out):
+        kept = out and not _drop_if_empty(out)
+        if kept and isinstance(e, KeyboardInterrupt):
             print(f"darkbench bench: finished results kept in {out}", file=sys.stderr)
         raise
     bar.close()

@@ -7,6 +7,8 @@ def add_arguments(p):
     p.add_argument("--results", nargs="*", default=[], metavar="DIR_OR_FILE",
                    help="benchmark results JSON files or directories (several hosts merge into one report)")
     p.add_argument("--out", default="reports", help="output directory (default: reports)")
+    p.add_argument("--force", action="store_true",
+                   help="replace files in --out that darkbench report did not write (e.g. a report.md of your own)")
     p.add_argument("--models", nargs="*", metavar="MODEL", help="networks to analyse (default: the published four, "
                    "YOLOv3-Tiny and the Keras inception model)")
 
@@ -14,5 +16,5 @@ def add_arguments(p):
 def run(args):
     import sys
     from ..report import build
-    build(args.out, args.models, args.results, log=lambda m: print(m, file=sys.stderr))
+    build(args.out, args.models, args.results, log=lambda m: print(m, file=sys.stderr), force=args.force)
     return 0

@@ -68,8 +68,9 @@ def _md_grouped(df):
     return "\n".join(parts) if parts else _md(df.reset_index())
 
 
-def build(out, model_names=None, result_paths=None, log=print):
-    o = Out(out)
+def build(out, model_names=None, result_paths=None, log=print, force=False):
+    o = Out(out, force)
+    o.check("report.md", "index.html")  # a report of the user's own in --out: refused before any work
     # the defaults are the project's own files, not same-named ones in the current directory
     names = model_names or [published.cfg_path(n) for n in data.DEFAULT_MODELS]
     log("analysing networks")
