@@ -87,7 +87,7 @@ class Dreamer:
         text = cfgmod.read_text(self.path)
         sections = cfgmod.parse(text, self.path)  # [net], then one section per layer
         if self.last + 2 < len(sections):
-            text = "\n".join(text.splitlines()[:sections[self.last + 2].line - 1]) + "\n"
+            text = "\n".join(cfgmod.lines(text)[:sections[self.last + 2].line - 1]) + "\n"  # darknet's lines
         self.text = text
         self.models = {}
 

@@ -192,11 +192,10 @@ def onnxruntime(path, device, dtype, batch, width=None, height=None, threads=Non
 
 def resized_cfg(path, width, height):
     """darknet speed reads sizes from the cfg: a temporary copy with [net] width/height replaced."""
+    from .. import cfg as cfgmod
     lines, in_net = [], False
-    with open(path) as f:
-        text = f.read()
-    for line in text.splitlines():
-        s = "".join(line.split())
+    for line in cfgmod.lines(cfgmod.read_text(path)):  # darknet's lines and strip, as darkbench read it
+        s = cfgmod.strip(line)
         if s.startswith("["):
             if in_net:
                 lines += [f"width={width}", f"height={height}"]
