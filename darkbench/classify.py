@@ -34,6 +34,9 @@ def top_k(probs, k):
 def classify(model, image_path):
     """(probabilities, seconds) for one image, preprocessed exactly as darknet's classifier."""
     import torch
+    if len(model.input_shape) != 3:
+        raise DarkbenchError(f"the network has no image input ([net] gives inputs={model.input_shape[0]}, not "
+                             "width, height and channels): nothing to classify an image with", model.spec.path)
     c, h, w = model.input_shape
     x = torch.from_numpy(letterbox(load_color(image_path), w, h))[None]
     t = time.perf_counter()

@@ -82,6 +82,9 @@ class Dreamer:
             raise DarkbenchError("--device cuda but CUDA is not available")
         self.path, self.device = resolve(cfg), device
         self.full = load(self.path, weights)  # at the cfg's own size, as darknet's load_network
+        if len(self.full.input_shape) != 3:
+            raise DarkbenchError(f"the network has no image input ([net] gives inputs={self.full.input_shape[0]}, "
+                                 "not width, height and channels): nothing to dream an image with", self.path)
         self.n_layers = len(self.full.spec.layers)
         self.last = self.n_layers - 1 if last is None else min(max(last, 0), self.n_layers - 1)
         text = cfgmod.read_text(self.path)
