@@ -74,10 +74,10 @@ class Darknet(nn.Module):
             outs.append(x)
         return outs
 
-    def named_weights(self):
-        """(layer, name, tensor) in .weights file order, for saved layers."""
+    def named_weights(self, saved_only=True):
+        """(layer, name, tensor) in .weights file order, for saved layers (all with saved_only=False)."""
         for spec, layer in zip(self.spec.layers, self.layers):
-            if not spec.saved:
+            if saved_only and not spec.saved:
                 continue
             t = layer.tensors()
             for name, shape in spec.weights:
