@@ -1,17 +1,78 @@
 """Darknet .cfg reader: darknet's grammar, plus line numbers and strict values.
 
-Grammar (as darknet's read_cfg): every space/tab is removed from a line; `[x]` opens a
-section; empty, `#` and `;` lines are skipped; other lines are `key=value` split at the
-first `=`. The first occurrence of a key wins. We also accept CRLF and a UTF-8 BOM,
-and refuse what darknet silently misreads (no `=`, values that are not numbers).
+Grammar (as darknet's read_cfg): lines end at '\n' only (fgetl); every space and tab is
+removed from a line (strip); `[x]` opens a section; empty, `#` and `;` lines are skipped;
+other lines are `key=value` split at the first `=`. The first occurrence of a key wins.
+Numbers are what C atoi/atof read, so only ASCII digits. We also accept CRLF and a UTF-8
+BOM, and refuse what darknet silently misreads (no `=`, values that are not wholly numbers).
 """
 import math
 import os
+import re
 from dataclasses import dataclass, field
 
 from .errors import DarkbenchError
 
 MAX_CFG_BYTES = 16 * 1024 * 1024
+STRIPPED = " \t"  # darknet's strip() removes ' ', '\t' and '\n', nothing else (no \f, \v, NBSP...)
+INT32 = (-2 ** 31, 2 ** 31 - 1)  # darknet's options are C ints
+# what atoi/atof consume wholly: C isspace first, then ASCII digits only ([0-9], never \d: Unicode)
+C_SPACE = " \t\n\x0b\x0c\r"  # C isspace(): atoi/atof skip these first
+_C_SPACE = f"[{C_SPACE}]*"
+_INT = re.compile(_C_SPACE + "[+-]?[0-9]+")
+_FLOAT = re.compile(_C_SPACE + "[+-]?(?:[0-9]+\\.?[0-9]*|\\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+# strtod's other forms: hexadecimal (0x1.8p3), inf/infinity and nan(chars), any case
+_HEX_FLOAT = re.compile(_C_SPACE + "[+-]?0[xX](?:[0-9a-fA-F]+\\.?[0-9a-fA-F]*|\\.[0-9a-fA-F]+)"
+                                   "(?:[pP][+-]?[0-9]+)?")
+_SPECIAL_FLOAT = re.compile(_C_SPACE + "([+-]?)(?:(inf(?:inity)?)|nan(?:\\([0-9A-Za-z_]*\\))?)", re.IGNORECASE)
+
+
+def lines(text):
+    """The cfg's lines as darknet's fgetl splits them: at '\n' only ('\f', '\v', U+2028... stay)."""
+    out = text.split("\n")
+    if out and out[-1] == "":  # no line after the final newline
+        out.pop()
+    return out
+
+
+def strip(line):
+    """darknet's strip(), plus CRLF: a '\r' ending the line goes (darknet keeps it; we accept CRLF files)."""
+    for ch in STRIPPED:
+        line = line.replace(ch, "")
+    return line[:-1] if line.endswith("\r") else line
+
+
+def _c_int(digits):
+    """int of an atoi-shaped string; absurdly long ones capped (out of int range anyway, and
+    Python's int() refuses more than 4300 digits)."""
+    digits = digits.lstrip(C_SPACE)
+    sign = -1 if digits.startswith("-") else 1
+    digits = digits.lstrip("+-").lstrip("0") or "0"
+    return sign * (10 ** 19 if len(digits) > 19 else int(digits, 10))
+
+
+def atoi(text):
+    """What C atoi reads from text (for messages): leading digits only, 0 when there are none."""
+    m = _INT.match(text)
+    return _c_int(m.group()) if m else 0
+
+
+def parse_int(text):
+    """The int darknet reads, or None when atoi would not read all of text as an ASCII integer."""
+    return _c_int(text) if _INT.fullmatch(text) else None
+
+
+def parse_float(text):
+    """The float darknet reads, or None when atof would not read all of text as a number."""
+    bare = text.lstrip(C_SPACE)
+    if _FLOAT.fullmatch(text):
+        return float(bare)
+    if _HEX_FLOAT.fullmatch(text):
+        return float.fromhex(bare)
+    m = _SPECIAL_FLOAT.fullmatch(text)
+    if m:  # refused as not finite by the caller, as every value darknet would take for inf or nan
+        return float(f"{m.group(1)}inf") if m.group(2) else math.nan
+    return None
 
 
 @dataclass
@@ -45,10 +106,7 @@ class Section:
                 raise self._err(key, f"missing required option '{key}'")
             return default
         text = self.raw(key)[0]
-        try:
-            value = int(text, 10)
-        except ValueError:
-            raise self._err(key, f"{key}={text!r} is not an integer") from None
+        value = self._int(key, text, text)
         if min is not None and value < min:
             raise self._err(key, f"{key}={value} must be >= {min}")
         return value
@@ -59,12 +117,7 @@ class Section:
                 raise self._err(key, f"missing required option '{key}'")
             return default
         text = self.raw(key)[0]
-        try:
-            value = float(text)
-        except ValueError:
-            raise self._err(key, f"{key}={text!r} is not a number") from None
-        if not math.isfinite(value):
-            raise self._err(key, f"{key}={text!r} is not a finite number")
+        value = self._float(key, text, text)
         if positive and value <= 0:
             raise self._err(key, f"{key}={text} must be > 0")
         return value
@@ -75,15 +128,29 @@ class Section:
                 raise self._err(key, f"missing required option '{key}'")
             return default
         text = self.raw(key)[0]
-        out = []
-        for item in text.split(","):
-            try:
-                out.append(kind(item))
-            except ValueError:
-                raise self._err(key, f"{key}={text!r}: {item!r} is not a{'n integer' if kind is int else ' number'}") from None
-            if kind is float and not math.isfinite(out[-1]):
-                raise self._err(key, f"{key}={text!r}: {item!r} is not finite")
-        return out
+        parse = self._int if kind is int else self._float
+        return [parse(key, text, item) for item in text.split(",")]
+
+    # -- one value, as darknet's atoi/atof would read it wholly, else an error naming it --
+    def _int(self, key, text, item):
+        value = parse_int(item)
+        what = f"{key}={text!r}" + (f": {item!r}" if item != text else "")
+        if value is None:
+            raise self._err(key, f"{what} is not an integer (darknet's atoi reads ASCII digits only "
+                                 f"and would take {atoi(item)})")
+        if not INT32[0] <= value <= INT32[1]:
+            raise self._err(key, f"{what} is out of range of darknet's 32-bit int")
+        return value
+
+    def _float(self, key, text, item):
+        value = parse_float(item)
+        what = f"{key}={text!r}" + (f": {item!r}" if item != text else "")
+        if value is None:
+            raise self._err(key, f"{what} is not a number (darknet's atof reads ASCII digits only and "
+                                 "would not read all of it)")
+        if not math.isfinite(value):
+            raise self._err(key, f"{what} is not a finite number")
+        return value
 
     def unused(self):
         return [k for k in self.options if k not in self.used]
@@ -105,25 +172,25 @@ def read_text(path):
     if os.path.isdir(path):
         raise DarkbenchError("is a directory, not a cfg file", path)
     try:
-        size = os.path.getsize(path)
-        if size > MAX_CFG_BYTES:
-            raise DarkbenchError(f"file is {size} bytes; not a cfg file (limit {MAX_CFG_BYTES})", path)
         with open(path, "rb") as f:
-            data = f.read()
+            # one byte past the limit, whatever the size says: /dev/zero, pipes and /dev/stdin have none
+            data = f.read(MAX_CFG_BYTES + 1)
     except FileNotFoundError:
         raise DarkbenchError("no such file", path) from None
     except PermissionError:
         raise DarkbenchError("permission denied", path) from None
     except OSError as e:
         raise DarkbenchError(f"cannot read: {e.strerror}", path) from None
+    if len(data) > MAX_CFG_BYTES:
+        raise DarkbenchError(f"more than {MAX_CFG_BYTES} bytes; not a cfg file", path)
     return _decode(data, path)
 
 
 def parse(text, path="<cfg>"):
     """Parse cfg text into sections (the [net] section included)."""
     sections = []
-    for n, line in enumerate(text.splitlines(), 1):
-        line = "".join(line.split())  # darknet strips all whitespace, anywhere
+    for n, line in enumerate(lines(text), 1):
+        line = strip(line)
         if not line or line[0] in "#;":
             continue
         if line[0] == "[":

@@ -47,6 +47,9 @@ def check_single_output(model):
 def classify(model, image_path):
     """(probabilities, seconds) for one image, preprocessed exactly as darknet's classifier."""
     import torch
+    if len(model.input_shape) != 3:
+        raise DarkbenchError(f"the network has no image input ([net] gives inputs={model.input_shape[0]}, not "
+                             "width, height and channels): nothing to classify an image with", model.spec.path)
     check_single_output(model)
     c, h, w = model.input_shape
     x = torch.from_numpy(letterbox(load_color(image_path), w, h))[None]

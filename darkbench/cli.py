@@ -38,6 +38,8 @@ def main(argv=None):
         mod.add_arguments(p)
         p.set_defaults(_run=mod.run)
     args = parser.parse_args(argv)
+    from .network import print_warnings
+    print_warnings()  # unknown options etc., once each on stderr, whatever the command
     try:
         return args._run(args) or 0
     except DarkbenchError as e:
@@ -53,6 +55,8 @@ def main(argv=None):
         print(f"darkbench {args.command}: internal error: {type(e).__name__}: {msg[0] if msg else ''} "
               "(please report this)", file=sys.stderr)
         return 3
+    finally:
+        print_warnings(False)
 
 
 if __name__ == "__main__":

@@ -36,9 +36,12 @@ def is_keras(path):
 
 def analyse(name, width=None, height=None):
     """Network (cfg) or KerasNetwork (.json/.keras) for a name or path."""
+    from .network import analyse as analyse_cfg, announce
     path = resolve(name)
     if is_keras(path):
         from . import keras
-        return keras.analyse(path, width=width, height=height)
-    from .network import analyse as analyse_cfg
-    return analyse_cfg(path, width=width, height=height)
+        net = keras.analyse(path, width=width, height=height)
+    else:
+        net = analyse_cfg(path, width=width, height=height)
+    announce(net)  # every command that reads a model warns, as darknet prints its unused options
+    return net

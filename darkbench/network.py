@@ -141,6 +141,26 @@ def _build(sections, path, width, height):
                    net=netopts, warnings=warnings)
 
 
-def warn(network, stream=sys.stderr):
+# Warnings already printed in this command run (the CLI turns printing on; library calls stay quiet).
+_shown = None
+
+
+def print_warnings(on=True):
+    """From now on (until turned off) models.analyse prints each new warning once to stderr."""
+    global _shown
+    _shown = set() if on else None
+
+
+def announce(network):
+    """Print the network's warnings not printed before in this run, when printing is on."""
+    if _shown is not None:
+        warn(network)
+
+
+def warn(network, stream=None):
+    """Each warning once per run (a cfg may be analysed several times: sizes, devices, octaves)."""
+    seen = _shown if _shown is not None else set()
     for w in network.warnings:
-        print(f"warning: {w}", file=stream)
+        if w not in seen:
+            seen.add(w)
+            print(f"warning: {w}", file=stream or sys.stderr)

@@ -101,12 +101,15 @@ class Dreamer:
             raise DarkbenchError("--device cuda but CUDA is not available")
         self.path, self.device = resolve(cfg), device
         self.full = load(self.path, weights)  # at the cfg's own size, as darknet's load_network
+        if len(self.full.input_shape) != 3:
+            raise DarkbenchError(f"the network has no image input ([net] gives inputs={self.full.input_shape[0]}, "
+                                 "not width, height and channels): nothing to dream an image with", self.path)
         self.n_layers = len(self.full.spec.layers)
         self.last = self.n_layers - 1 if last is None else min(max(last, 0), self.n_layers - 1)
         text = cfgmod.read_text(self.path)
         sections = cfgmod.parse(text, self.path)  # [net], then one section per layer
         if self.last + 2 < len(sections):
-            text = "\n".join(text.splitlines()[:sections[self.last + 2].line - 1]) + "\n"
+            text = "\n".join(cfgmod.lines(text)[:sections[self.last + 2].line - 1]) + "\n"  # darknet's lines
         self.text = text
         self.models = {}
 

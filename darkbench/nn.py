@@ -3,6 +3,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .layers.base import c_div
+
 BN_EPS = 1e-6  # darknet CPU: (x - mean) / (sqrt(var) + .000001)
 
 
@@ -96,16 +98,20 @@ class Layer(nn.Module):
 class Conv(Layer):
     """convolutional / deconvolutional: conv, then darknet BN (or bias), then activation."""
 
-    def __init__(self, conv, n, bn, activation):
+    def __init__(self, conv, n, bn, activation, extra=(0, 0)):
         super().__init__()
         self.conv = conv
         self.bn = DarknetBN(n) if bn else None
         self.act = Activation(activation, inplace=True)
+        # zeros right/bottom where darknet's C-division size lets the last window hang over the input
+        self.extra = (0, extra[0], 0, extra[1]) if any(extra) else None
 
     def tensors(self):
         return weight_tensors(self.conv.weight, self.conv.bias, self.bn)
 
     def forward(self, x, outs):
+        if self.extra is not None:
+            x = F.pad(x, self.extra)
         x = self.conv(x)
         if self.bn is not None:
             x = self.bn(x)
@@ -145,8 +151,8 @@ class Elementwise(Layer):
 def maxpool(x, size, stride, padding):
     """darknet's maxpool: windows start at -padding/2, padded cells are -FLT_MAX, extra on right/bottom."""
     h, w = x.shape[-2:]
-    oh = (h + padding - size) // stride + 1
-    ow = (w + padding - size) // stride + 1
+    oh = c_div(h + padding - size, stride) + 1  # darknet's C division
+    ow = c_div(w + padding - size, stride) + 1
     lo = padding // 2
     right = max(0, (ow - 1) * stride + size - w - lo)
     bottom = max(0, (oh - 1) * stride + size - h - lo)

@@ -30,7 +30,7 @@ class Darknet(nn.Module):
     def __init__(self, net):
         super().__init__()
         self.spec = net
-        self.input_shape = (net.channels, net.height, net.width)
+        self.input_shape = input_shape(net)
         self.layers = nn.ModuleList(REGISTRY[l.type].module(l, net) for l in net.layers)
         # darknet's buffers are flat: a connected output (N, c), or one passed on by dropout or a route,
         # is a c x 1 x 1 image to the layer that reads an image from it
@@ -45,10 +45,10 @@ class Darknet(nn.Module):
         self.last = max(self.heads)
 
     def _check(self, x):
-        if x.dim() != 4 or tuple(x.shape[1:]) != self.input_shape:
-            c, h, w = self.input_shape
-            raise DarkbenchError(f"{self.spec.path}: input of shape {tuple(x.shape)}; expected (N, {c}, {h}, {w})"
-                                 " (N, channels, height, width)")
+        if x.dim() != 1 + len(self.input_shape) or tuple(x.shape[1:]) != self.input_shape:
+            want = ", ".join(map(str, self.input_shape))
+            what = "(N, channels, height, width)" if len(self.input_shape) == 3 else "(N, inputs)"
+            raise DarkbenchError(f"{self.spec.path}: input of shape {tuple(x.shape)}; expected (N, {want}) {what}")
 
     def input_of(self, i, x):
         """The previous output x as layer i reads it."""
@@ -57,7 +57,7 @@ class Darknet(nn.Module):
 
     def forward(self, x):
         self._check(x)
-        x = x.contiguous(memory_format=torch.channels_last)  # oneDNN's fast layout on CPU
+        x = _channels_last(x)
         outs = [None] * (self.last + 1)
         for i in range(self.last + 1):
             x = self.layers[i](self.input_of(i, x), outs)
@@ -67,7 +67,7 @@ class Darknet(nn.Module):
 
     def forward_to(self, x, last):
         """Layers 0..last only, differentiable (any input size the layers allow): for nightmare."""
-        x = x.contiguous(memory_format=torch.channels_last)
+        x = _channels_last(x)
         outs = [None] * (last + 1)
         for i in range(last + 1):
             x = self.layers[i](self.input_of(i, x), outs)
@@ -83,10 +83,10 @@ class Darknet(nn.Module):
             outs.append(x)
         return outs
 
-    def named_weights(self):
-        """(layer, name, tensor) in .weights file order, for saved layers."""
+    def named_weights(self, saved_only=True):
+        """(layer, name, tensor) in .weights file order, for saved layers (all with saved_only=False)."""
         for spec, layer in zip(self.spec.layers, self.layers):
-            if not spec.saved:
+            if saved_only and not spec.saved:
                 continue
             t = layer.tensors()
             for name, shape in spec.weights:
@@ -107,6 +107,18 @@ class Darknet(nn.Module):
     def save_weights(self, path, overwrite=False):
         from . import weights
         weights.save_from(self, path, overwrite=overwrite)
+
+
+def input_shape(net):
+    """(C, H, W) for an image input; (inputs,) for a [net] that gives only inputs= (a flat vector, as
+    darknet's network input is then: connected/recurrent/softmax layers read it as is)."""
+    image = net.channels and net.height and net.width
+    return (net.channels, net.height, net.width) if image else (net.inputs,)
+
+
+def _channels_last(x):
+    """oneDNN's fast layout on CPU, for image tensors (a flat input stays as it is)."""
+    return x.contiguous(memory_format=torch.channels_last) if x.dim() == 4 else x
 
 
 def estimate_bytes(net, batch=1):

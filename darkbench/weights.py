@@ -6,8 +6,10 @@ import numpy as np
 
 from . import files
 from .errors import DarkbenchError
+from .layers.base import INITIAL
 
 DEFAULT_HEADER = dict(major=0, minor=2, revision=0, seen=0)
+HEADER_BYTES = 20  # as DEFAULT_HEADER is written
 # connected matrices (also those inside recurrent layers) are stored (in, out) when major or minor > 1000
 TRANSPOSED = ("connected", "rnn", "gru", "lstm")
 
@@ -47,64 +49,96 @@ def read_header(path):
     return dict(major=major, minor=minor, revision=revision, seen=seen, header_bytes=hsize, file_bytes=size)
 
 
+def save_layout(net):
+    """[(layer, name, shape)] as darknet's save_weights writes them: dontsave=1 layers left out."""
+    return [(l, name, shape) for l in net.layers if l.saved for name, shape in l.weights]
+
+
+def load_layout(net):
+    """[(layer, name, shape)] as darknet's load_weights reads them: every layer (it ignores dontsave),
+    less what dontload/dontloadscales skip."""
+    return [(l, name, shape) for l in net.layers for name, shape in l.weights if name not in l.unloaded]
+
+
+def _floats(layout):
+    return sum(int(np.prod(shape)) for _, _, shape in layout)
+
+
 def expected_floats(net):
-    return sum(l.weight_floats for l in net.layers if l.saved)
+    return _floats(load_layout(net))
+
+
+def check_loadable(net):
+    """Refuse options whose effect on darknet's loader darkbench cannot reproduce."""
+    for l in net.layers:
+        if l.load_error and l.weights:
+            raise DarkbenchError(f"[{l.type}] {l.load_error}; darkbench refuses to load weights for it "
+                                 "(analysis works)", net.path, l.line, l.index)
+
+
+def _misfit(net, h, body, want):
+    got = f"{body // 4} floats" + (f" and {body % 4} stray bytes" if body % 4 else "")
+    more = "too short" if body < 4 * want else "bytes left over"
+    why = ""
+    if _floats(save_layout(net)) != want and body == 4 * _floats(save_layout(net)):
+        why = ("; it is the size darknet saves, but darknet's loader reads dontsave=1 layers and skips "
+               "dontload/dontloadscales ones, so darknet would misread it")
+    return (f"does not fit {net.path}: expected {want} floats after the {h['header_bytes']}-byte header, "
+            f"found {got} ({more}){why}")
 
 
 def read(path, net):
-    """Header and [(layer, name, array)] in file order; raises before anything is used if the size is off."""
+    """Header and [(layer, name, array)] in the order darknet's loader reads them; raises before anything
+    is used if the size is off or the cfg asks darknet's loader for what cannot be reproduced."""
     path = os.fspath(path)
+    check_loadable(net)
     h = read_header(path)
-    want = expected_floats(net)
+    layout = load_layout(net)
+    want = _floats(layout)
     body = h["file_bytes"] - h["header_bytes"]
     if body != 4 * want:
-        got = f"{body // 4} floats" + (f" and {body % 4} stray bytes" if body % 4 else "")
-        more = "too short" if body < 4 * want else "bytes left over"
-        raise DarkbenchError(f"does not fit {net.path}: expected {want} floats after the "
-                             f"{h['header_bytes']}-byte header, found {got} ({more})", path)
+        raise DarkbenchError(_misfit(net, h, body, want), path)
     data = np.fromfile(path, dtype="<f4", offset=h["header_bytes"])
     out, pos = [], 0
-    for l in net.layers:
-        if not l.saved:
-            continue
-        for name, shape in l.weights:
-            n = int(np.prod(shape))
-            a = data[pos:pos + n]
-            pos += n
-            if _transposed(l, name, h):
-                a = a.reshape(shape[1], shape[0]).T
-            out.append((l, name, a.reshape(shape)))
+    for l, name, shape in layout:
+        n = int(np.prod(shape))
+        a = data[pos:pos + n]
+        pos += n
+        if _transposed(l, name, h):
+            a = a.reshape(shape[1], shape[0]).T
+        out.append((l, name, a.reshape(shape)))
     return h, out
 
 
 def load_into(model, path):
     import torch
     h, arrays = read(path, model.spec)
-    tensors = {(l.index, name): t for l, name, t in model.named_weights()}
+    tensors = {(l.index, name): t for l, name, t in model.named_weights(saved_only=False)}
     with torch.no_grad():
         for l, name, a in arrays:
             t = tensors[(l.index, name)]
             t.copy_(torch.from_numpy(np.ascontiguousarray(a)).reshape(t.shape))
+        for l in model.spec.layers:  # what darknet's loader skipped keeps the value darknet made it with
+            for name in l.unloaded:
+                tensors[(l.index, name)].fill_(INITIAL[name.rsplit(".", 1)[-1]])
     model.weights_header = {k: h[k] for k in DEFAULT_HEADER}
 
 
-def write(path, net, arrays, header=None, overwrite=False):
-    """arrays: {(layer index, name): ndarray} for every saved weight; written atomically, only ever over a
-    regular file (see files.target)."""
+def write(path, net, arrays, header=None, overwrite=False, for_loading=False):
+    """arrays: {(layer index, name): ndarray} for every weight; written atomically. As darknet's
+    save_weights lays the file out, or with for_loading as its loader reads it (the two differ only
+    for dontsave/dontload/dontloadscales)."""
     path = os.fspath(path)
     files.target(path, overwrite)  # refused before anything is converted
     h = dict(DEFAULT_HEADER, **(header or {}))
     hsize = header_size(h["major"], h["minor"])
     parts = [struct.pack("<3i", h["major"], h["minor"], h["revision"]),
              struct.pack("<Q" if hsize == 20 else "<I", h["seen"])]
-    for l in net.layers:
-        if not l.saved:
-            continue
-        for name, shape in l.weights:
-            a = np.asarray(arrays[(l.index, name)], dtype="<f4").reshape(shape)
-            if _transposed(l, name, h):
-                a = a.T
-            parts.append(np.ascontiguousarray(a).tobytes())
+    for l, name, shape in (load_layout if for_loading else save_layout)(net):
+        a = np.asarray(arrays[(l.index, name)], dtype="<f4").reshape(shape)
+        if _transposed(l, name, h):
+            a = a.T
+        parts.append(np.ascontiguousarray(a).tobytes())
     files.write(path, parts, overwrite, suffix=".weights")
 
 

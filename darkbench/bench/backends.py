@@ -193,12 +193,11 @@ def onnxruntime(path, device, dtype, batch, width=None, height=None, threads=Non
 def resized_cfg(path, width, height):
     """darknet speed reads sizes from the cfg: a temporary copy with [net] width/height replaced (only the
     one(s) given: --width alone keeps the cfg's height)."""
+    from .. import cfg as cfgmod
     new = {k: v for k, v in (("width", width), ("height", height)) if v is not None}
     lines, in_net = [], False
-    with open(path) as f:
-        text = f.read()
-    for line in text.split("\n"):
-        s = "".join(line.split())
+    for line in cfgmod.lines(cfgmod.read_text(path)):  # darknet's lines and strip, as darkbench read it
+        s = cfgmod.strip(line)
         if s.startswith("["):
             if in_net:
                 lines += [f"{k}={v}" for k, v in new.items()]

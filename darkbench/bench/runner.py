@@ -172,7 +172,7 @@ def _random_weights(net, d, i, seed):
     torch's default init shrinks activations layer by layer towards denormals, which time differently)."""
     from .. import weights
     path = os.path.join(d, f"{i}.weights")
-    weights.write(path, net, weights.random_arrays(net, seed))
+    weights.write(path, net, weights.random_arrays(net, seed), for_loading=True)  # read back by the backends
     return path
 
 

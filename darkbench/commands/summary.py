@@ -1,6 +1,5 @@
 """darkbench summary: the per-layer table with every count."""
 from .. import models
-from ..network import warn
 from ..tables import add_format_argument, render, shape_text
 
 HELP = "Per-layer table (darknet's printout columns plus params, BFLOPs, MACs, bytes, intensity) and totals."
@@ -45,8 +44,7 @@ KERAS_COLUMNS = [("layer", "layer"), ("name", "name"), ("type", "type"), ("outpu
 
 
 def run(args):
-    net = models.analyse(args.model, args.width, args.height)
-    warn(net)
+    net = models.analyse(args.model, args.width, args.height)  # warnings: models.analyse
     rows = layer_rows(net)
     totals = net.summary()
     if args.format == "json":

@@ -1,5 +1,6 @@
 """darkbench weights: make a random .weights file, or check a file against a cfg."""
 import os
+import sys
 
 from .. import models, weights
 from ..errors import DarkbenchError
@@ -31,12 +32,22 @@ def add_arguments(p):
     f.add_argument("file", metavar="FILE")
 
 
+def _init(args, net):
+    """A file laid out as darknet's loader reads it (for most cfgs also exactly what darknet saves)."""
+    weights.write(args.out, net, weights.random_arrays(net, args.seed), overwrite=args.force, for_loading=True)
+    floats = weights.expected_floats(net)
+    print(f"{args.out}: {floats} floats, {weights.HEADER_BYTES + 4 * floats} bytes for {net.path}")
+    if floats != net.weight_floats:
+        print(f"note: laid out as darknet's loader reads it (dontsave/dontload/dontloadscales); darknet's save "
+              f"would write {net.weight_floats} floats", file=sys.stderr)
+    return 0
+
+
 def run(args):
     net = models.analyse(args.cfg)
     if args.action == "init":
-        weights.write(args.out, net, weights.random_arrays(net, args.seed), overwrite=args.force)
-        print(f"{args.out}: {net.weight_floats} floats, {net.weights_bytes} bytes for {net.path}")
-        return 0
+        return _init(args, net)
+    weights.check_loadable(net)  # an error of the cfg, not of the file
     h = weights.read_header(os.fspath(args.file))
     print(f"{args.file}: version {h['major']}.{h['minor']}.{h['revision']}, seen {h['seen']}, "
           f"{h['header_bytes']}-byte header, {h['file_bytes']} bytes"
@@ -46,5 +57,5 @@ def run(args):
     except DarkbenchError as e:
         print(e.message)  # it already says "does not fit CFG: ..."
         return 1
-    print(f"fits {net.path}: {net.weight_floats} floats")
+    print(f"fits {net.path}: {weights.expected_floats(net)} floats")
     return 0

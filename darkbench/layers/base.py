@@ -12,6 +12,11 @@ COMMON_KEYS = {"clip", "truncation", "onlyforward", "stopbackward", "dontsave", 
 
 RUNNING_STATS = ("rolling_mean", "rolling_variance")
 
+# What a darknet layer holds before its weights are read (make_*_layer): a vector darknet's loader skips
+# keeps this. Kernels ("weights") start random there, so skipping them cannot be reproduced.
+INITIAL = {"biases": 0.0, "scales": 1.0, "rolling_mean": 0.0, "rolling_variance": 0.0}
+BN_VECTORS = ("scales", "rolling_mean", "rolling_variance")
+
 
 class Traffic:
     """fp32 bytes a layer moves and its arithmetic intensity (shared by darknet and Keras layers)."""
@@ -47,7 +52,9 @@ class Layer(Traffic):
     ops: int = 0               # darknet numops() contribution
     sources: tuple = ()        # other layers read (route, shortcut)
     extra_read: int = 0        # floats read from sources besides the previous layer
-    saved: bool = True         # False when dontsave=1: not in the .weights file
+    saved: bool = True         # False when dontsave=1: darknet's save leaves it out (its loader does not)
+    unloaded: tuple = ()       # weight names darknet's loader skips (dontload, dontloadscales)
+    load_error: str = ""       # why darknet's loader cannot be reproduced for this layer (dontload, numload)
     desc: str = ""             # filters / size text for tables
     reads_image: bool = False  # reads its input as a (c, h, w) image (torch reshapes a flat one to it)
 
@@ -115,11 +122,36 @@ class Context:
 
     def layer(self, sec, type, out_shape, outputs=None, **kw):
         c, h, w = out_shape
-        return Layer(index=self.index, type=type, line=sec.line,
-                     in_shape=(self.c, self.h, self.w) if self.image else (0, 0, 0),
-                     out_shape=out_shape, inputs=self.inputs,
-                     outputs=c * h * w if outputs is None else outputs,
-                     saved=not sec.get_int("dontsave", 0), reads_image=self.reads_image, **kw)
+        layer = Layer(index=self.index, type=type, line=sec.line,
+                      in_shape=(self.c, self.h, self.w) if self.image else (0, 0, 0),
+                      out_shape=out_shape, inputs=self.inputs,
+                      outputs=c * h * w if outputs is None else outputs,
+                      saved=not sec.get_int("dontsave", 0), reads_image=self.reads_image, **kw)
+        layer.unloaded, layer.load_error = load_rules(sec, layer)
+        return layer
+
+
+def load_rules(sec, layer):
+    """(names darknet's load_weights_upto skips, why it cannot be reproduced or ""), from the options
+    every layer takes: dontload skips the layer, dontloadscales the batch-norm vectors of conv/deconv/
+    connected (not [batchnorm], not inner recurrent layers), numload reads only the first N conv filters."""
+    names = tuple(name for name, _ in layer.weights)
+    if sec.get_int("dontload", 0):
+        random = [n for n in names if n.rsplit(".", 1)[-1] not in INITIAL]
+        return names, ("dontload=1: darknet skips this layer when reading weights and keeps the random "
+                       "weights it initialised it with" if random else "")
+    skipped = ()
+    if sec.get_int("dontloadscales", 0) and layer.type in ("convolutional", "deconvolutional", "connected"):
+        skipped = tuple(n for n in names if n in BN_VECTORS)
+    numload = sec.get_int("numload", 0)
+    n = layer.out_shape[0]
+    if numload and numload != n and layer.type in ("convolutional", "deconvolutional"):
+        if 0 < numload < n:
+            return skipped, (f"numload={numload}: darknet reads only the first {numload} of {n} filters and "
+                             "keeps random weights for the rest")
+        return skipped, (f"numload={numload} with {n} filters: darknet would read outside its buffers "
+                         "(its result would be garbage)")
+    return skipped, ""
 
 
 def bn_weights(n, batch_normalize):
@@ -127,6 +159,20 @@ def bn_weights(n, batch_normalize):
     if not batch_normalize:
         return []
     return [("scales", (n,)), ("rolling_mean", (n,)), ("rolling_variance", (n,))]
+
+
+def c_div(a, b):
+    """C integer division, truncating toward zero: darknet's output sizes (-1/2 is 0, not -1)."""
+    q = a // b
+    if q < 0 and q * b != a:  # floor went one below; only ops a traced size (a tensor there) supports
+        q = q + 1
+    return q
+
+
+def overhang(size_in, padding, size, stride, out):
+    """Cells past the right/bottom edge that darknet's last window covers when C division rounded
+    a negative span up to one output; its im2col reads them as 0 (bounds-checked), so zero-pad them."""
+    return max(0, (out - 1) * stride + size - size_in - 2 * padding)
 
 
 def check_positive(sec, **values):

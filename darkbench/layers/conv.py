@@ -1,5 +1,5 @@
 """[convolutional] / [conv]: grouped 2-D convolution, optional batch norm."""
-from .base import bn_weights, check_positive
+from .base import bn_weights, c_div, check_positive, overhang
 
 NAMES = ("convolutional", "conv")
 KEYS = {"filters", "size", "stride", "pad", "padding", "groups", "activation", "batch_normalize",
@@ -23,10 +23,11 @@ def build(sec, ctx):
     c, h, w = ctx.need_image(sec)
     if c % groups or n % groups:
         raise sec._err("groups", f"groups={groups} does not divide input channels {c} and filters {n}")
-    oh = (h + 2 * padding - size) // stride + 1
-    ow = (w + 2 * padding - size) // stride + 1
-    if oh <= 0 or ow <= 0:
-        raise ctx.fail(sec, f"kernel {size}x{size} with padding {padding} is larger than its {w}x{h} input")
+    oh = c_div(h + 2 * padding - size, stride) + 1
+    ow = c_div(w + 2 * padding - size, stride) + 1
+    if oh <= 0 or ow <= 0:  # darknet's output would be empty
+        raise ctx.fail(sec, f"kernel {size}x{size} with padding {padding} is larger than its {w}x{h} input "
+                            f"(darknet's output would be {ow}x{oh}, empty)")
     macs = n * (c // groups) * size * size * oh * ow
     return ctx.layer(
         sec, "convolutional", (n, oh, ow),
@@ -41,15 +42,18 @@ def module(layer, net):
     from torch import nn
     from ..nn import Conv
     o = layer.opts
-    c = layer.in_shape[0]
-    if o["size"] == 1:  # stride and padding do not apply: see _raw_1x1
+    c, h, w = layer.in_shape
+    _, oh, ow = layer.out_shape
+    if o["size"] == 1:  # stride and padding do not apply: see _raw_1x1 (and no window can overhang)
         conv = nn.Conv2d(c, o["filters"], 1, groups=o["groups"], bias=not o["batch_normalize"])
         if layer.in_shape[1:] != layer.out_shape[1:]:
             return _raw_1x1(layer, net, conv)
-    else:
-        conv = nn.Conv2d(c, o["filters"], o["size"], o["stride"], o["padding"], groups=o["groups"],
-                         bias=not o["batch_normalize"])
-    return Conv(conv, o["filters"], o["batch_normalize"], o["activation"])
+        return Conv(conv, o["filters"], o["batch_normalize"], o["activation"])
+    conv = nn.Conv2d(c, o["filters"], o["size"], o["stride"], o["padding"], groups=o["groups"],
+                     bias=not o["batch_normalize"])
+    extra = (overhang(w, o["padding"], o["size"], o["stride"], ow),
+             overhang(h, o["padding"], o["size"], o["stride"], oh))
+    return Conv(conv, o["filters"], o["batch_normalize"], o["activation"], extra=extra)
 
 
 def _raw_1x1(layer, net, conv):

@@ -16,7 +16,8 @@ def build(sec, ctx):
         raise ctx.fail(sec, f"crop {cw}x{ch} must be positive")
     c, h, w = ctx.need_image(sec)
     if ch > h or cw > w:
-        raise ctx.fail(sec, f"crop {cw}x{ch} is larger than its {w}x{h} input")
+        raise ctx.fail(sec, f"crop {cw}x{ch} is larger than its {w}x{h} input (darknet would read outside "
+                            "its input: its result would be garbage)")
     return ctx.layer(sec, "crop", (c, ch, cw), opts=dict(noadjust=sec.get_int("noadjust", 0)),
                      desc=f"{cw}x{ch}")
 

@@ -1,5 +1,5 @@
 """[local]: unshared convolution, one filter bank per output location."""
-from .base import check_positive
+from .base import c_div, check_positive, overhang
 
 NAMES = ("local",)
 KEYS = {"filters", "size", "stride", "pad", "activation"}
@@ -14,10 +14,11 @@ def build(sec, ctx):
     check_positive(sec, filters=n, size=size, stride=stride)
     c, h, w = ctx.need_image(sec)
     # darknet: with pad the output is (in-1)/stride+1 and im2col pads by `pad` itself
-    oh = (h - (1 if pad else size)) // stride + 1
-    ow = (w - (1 if pad else size)) // stride + 1
-    if oh <= 0 or ow <= 0:
-        raise ctx.fail(sec, f"kernel {size}x{size} is larger than its {w}x{h} input")
+    oh = c_div(h - (1 if pad else size), stride) + 1
+    ow = c_div(w - (1 if pad else size), stride) + 1
+    if oh <= 0 or ow <= 0:  # darknet's output would be empty
+        raise ctx.fail(sec, f"kernel {size}x{size} is larger than its {w}x{h} input "
+                            f"(darknet's output would be {ow}x{oh}, empty)")
     loc = oh * ow
     return ctx.layer(
         sec, "local", (n, oh, ow),
@@ -36,9 +37,12 @@ def module(layer, net):
     c, h, w = layer.in_shape
     n, oh, ow = layer.out_shape
     k, s, pad = o["size"], o["stride"], o["pad"]
-    if (h + 2 * pad - k) // s + 1 != oh or (w + 2 * pad - k) // s + 1 != ow:
-        raise DarkbenchError(f"[local] pad={pad} with size={k}: darknet's im2col and output size disagree",
-                             net.path, layer.line, layer.index)
+    # darknet's im2col sizes its columns itself (C division too); a different count leaves it reading
+    # and writing past its buffers
+    if c_div(h + 2 * pad - k, s) + 1 != oh or c_div(w + 2 * pad - k, s) + 1 != ow:
+        raise DarkbenchError(f"[local] pad={pad} with size={k}: darknet's im2col and output size disagree "
+                             "(darknet's result would be garbage)", net.path, layer.line, layer.index)
+    extra = (0, overhang(w, pad, k, s, ow), 0, overhang(h, pad, k, s, oh))  # im2col reads those as 0
 
     class Local(Layer):
         def __init__(self):
@@ -51,6 +55,8 @@ def module(layer, net):
             return {"weights": self.weights, "biases": self.biases}
 
         def forward(self, x, outs):
+            if any(extra):
+                x = F.pad(x, extra)
             cols = F.unfold(x, k, padding=pad, stride=s)             # (N, c*k*k, L)
             y = torch.bmm(self.weights, cols.permute(2, 1, 0))        # (L, n, N): one GEMM per location
             return self.act(y.permute(2, 1, 0).reshape(-1, n, oh, ow) + self.biases)

@@ -1,5 +1,5 @@
 """[maxpool] / [max]: darknet pads with -FLT_MAX, `padding` is the TOTAL, extra goes right/bottom."""
-from .base import check_positive
+from .base import c_div, check_positive
 
 NAMES = ("maxpool", "max")
 KEYS = {"stride", "size", "padding"}
@@ -11,10 +11,11 @@ def build(sec, ctx):
     padding = sec.get_int("padding", size - 1, min=0)
     check_positive(sec, stride=stride, size=size)
     c, h, w = ctx.need_image(sec)
-    oh = (h + padding - size) // stride + 1
-    ow = (w + padding - size) // stride + 1
-    if oh <= 0 or ow <= 0:
-        raise ctx.fail(sec, f"window {size}x{size} is larger than its {w}x{h} input")
+    oh = c_div(h + padding - size, stride) + 1
+    ow = c_div(w + padding - size, stride) + 1
+    if oh <= 0 or ow <= 0:  # darknet's output would be empty
+        raise ctx.fail(sec, f"window {size}x{size} with padding {padding} is larger than its {w}x{h} input "
+                            f"(darknet's output would be {ow}x{oh}, empty)")
     return ctx.layer(sec, "maxpool", (c, oh, ow),
                      opts=dict(size=size, stride=stride, padding=padding),
                      desc=f"{size}x{size}/{stride}")
