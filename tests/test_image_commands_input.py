@@ -276,7 +276,8 @@ def test_nightmare_octave_the_network_cannot_take_writes_nothing(tmp_path, capsy
     out.mkdir()
     err = _error(capsys, ["nightmare", str(cfg), str(w), str(img), "1", "-octaves", "100", "-prefix", str(out)])
     assert err == (f"darkbench nightmare: error: {cfg}:11 layer 1: octave 7 of -octaves 100 puts the 48x40 image at "
-                   "6x5: [convolutional] kernel 5x5 with padding 0 is larger than its 4x3 input")
+                   "6x5: [convolutional] kernel 5x5 with padding 0 is larger than its 4x3 input (darknet's output would be "
+                   "0x-1, empty)")
     assert list(out.iterdir()) == []
 
 
