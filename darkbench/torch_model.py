@@ -126,12 +126,17 @@ def estimate_bytes(net, batch=1):
     return 4 * (batch * (sum(l.outputs for l in net.layers) + net.inputs) + net.weight_floats)
 
 
-def build(net):
+def check_memory(net):
+    """Refuse a build that would not fit (cfg or Keras network: layers' outputs, inputs, weight_floats)."""
     need = estimate_bytes(net)
     avail = _available_memory()
     if avail is not None and need > 0.8 * avail:
         raise DarkbenchError(f"{net.path}: building needs about {need / 2**30:.1f} GiB at batch 1 "
                              f"(activations + weights) but only {avail / 2**30:.1f} GiB is available")
+
+
+def build(net):
+    check_memory(net)
     with torch.no_grad():
         model = Darknet(net)
     return model.eval().to(memory_format=torch.channels_last)

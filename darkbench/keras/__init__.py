@@ -133,8 +133,8 @@ def analyse(path, width=None, height=None):
     shape = inp.get("batch_shape") or inp.get("batch_input_shape")
     if (not isinstance(shape, list) or len(shape) < 2
             or not all(isinstance(d, int) and not isinstance(d, bool) and d > 0 for d in shape[1:])):
-        raise DarkbenchError(f"input shape {shape} must be fully known (positive sizes; only the batch "
-                             "may be null)", path)
+        raise DarkbenchError(f"input shape {rules.short(shape)} must be fully known (positive sizes; "
+                             "only the batch may be null)", path)
     shape = tuple(shape[1:])
     for key, v in (("width", width), ("height", height)):
         if v is not None and v <= 0:
@@ -143,6 +143,8 @@ def analyse(path, width=None, height=None):
         if len(shape) != 3:
             raise DarkbenchError("--width/--height given but the model input is not an image", path)
         shape = (height or shape[0], width or shape[1], shape[2])
+    if math.prod(shape) > rules.MAX_VALUES:
+        raise DarkbenchError(f"input {'x'.join(map(str, shape))} is too large", path)
     shapes, out, total = {nodes[0].name: shape}, [], 0
     for i, n in enumerate(nodes[1:]):
         ins = [shapes[name] for name in n.inputs]
@@ -156,28 +158,23 @@ def analyse(path, width=None, height=None):
         out.append(KerasLayer(index=i, name=n.name, type=n.cls, keras_shape=s, in_keras_shapes=ins,
                               trainable=tr, non_trainable=ntr, macs=macs, formula=formula,
                               running_total=total, inputs=sum(math.prod(x) for x in ins),
-                              outputs=math.prod(s), desc=_desc(n.config), opts=_opts(n.config),
-                              config=n.config))
+                              outputs=math.prod(s), desc=rules.window_text(n.cls, n.config),
+                              opts=_opts(n.config), config=n.config))
     return KerasNetwork(path=path, layers=out, input_keras_shape=shape, nodes=nodes,
                         outputs=graph.outputs, model_name=graph.name)
 
 
 def _opts(c):
-    o = {k: c[k] for k in ("filters", "activation") if isinstance(c.get(k), (int, str))}
+    o = {"filters": c["filters"]} if isinstance(c.get("filters"), int) else {}
+    try:  # only a name: a custom activation is counted here and refused by the builder
+        act = rules.activation(c.get("activation"))
+    except ValueError:
+        act = None
+    if act:
+        o["activation"] = act
     if isinstance(c.get("units"), int):
         o["output"] = c["units"]
     return o
-
-
-def _desc(c):
-    """Window text for tables, e.g. '3x3/2 same'."""
-    k = c.get("kernel_size", c.get("pool_size"))
-    if k is None:
-        return ""
-    s = c.get("strides") or k
-    k, s = ([v, v] if isinstance(v, int) else list(v) for v in (k, s))
-    text = f"{k[0]}x{k[1]}/{s[0] if s[0] == s[1] else f'{s[0]}x{s[1]}'}"
-    return f"{text} {c['padding']}" if isinstance(c.get("padding"), str) else text
 
 
 def load(path, width=None, height=None, **kw):

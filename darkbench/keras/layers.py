@@ -4,22 +4,32 @@ import math
 from ..errors import DarkbenchError
 
 
+MAX_VALUES = 1 << 34     # the most values in one tensor: the cfg reader's limit (network.py)
+MAX_WINDOW = 2 ** 31 - 1  # kernel, stride, padding...: torch's pooling takes 32-bit ints
+
+
 def _int(v):
     return isinstance(v, int) and not isinstance(v, bool)
 
 
 def _pair(v, key="size"):
     """Keras' int-or-pair options (kernel_size, strides, ...): two positive integers."""
-    p = (v, v) if _int(v) else tuple(v)
-    if len(p) != 2 or not all(_int(x) and x > 0 for x in p):
-        raise ValueError(f"{key}={v} must be one or two positive integers")
+    p = (v, v) if _int(v) else tuple(v) if isinstance(v, (list, tuple)) else ()
+    if len(p) != 2 or not all(_int(x) and 0 < x <= MAX_WINDOW for x in p):
+        raise ValueError(f"{key}={short(v)} must be one or two positive integers (at most {MAX_WINDOW})")
     return p
+
+
+def short(v, limit=60):
+    """A config value for a one-line message, cut short."""
+    text = " ".join(str(v).split())
+    return text if len(text) <= limit else text[:limit - 3] + "..."
 
 
 def _positive(c, key):
     v = c[key]
     if not _int(v) or v <= 0:
-        raise ValueError(f"{key}={v} must be a positive integer")
+        raise ValueError(f"{key}={short(v)} must be a positive integer")
     return v
 
 
@@ -32,13 +42,24 @@ def _window(c):
 def _padding(c):
     pad = c.get("padding", "valid")
     if pad not in ("valid", "same"):
-        raise ValueError(f"padding='{pad}' must be 'valid' or 'same'")
+        raise ValueError(f"padding='{short(pad)}' must be 'valid' or 'same'")
     return pad
 
 
 def _conv_len(n, k, s, d, padding):
     k = (k - 1) * d + 1
     return (n - k) // s + 1 if padding == "valid" else -(-n // s)
+
+
+def _check_padded(h, w, c, kh, kw, sh, sw, dh, dw, padding):
+    """'same' padding of a huge window makes a huge padded input (the builder pads explicitly)."""
+    if padding != "same":
+        return
+    extent = [(-(-n // s) - 1) * s + (k - 1) * d + 1 for n, k, s, d in ((h, kh, sh, dh), (w, kw, sw, dw))]
+    n = max(extent[0], h) * max(extent[1], w) * c
+    if n > MAX_VALUES:
+        raise ValueError(f"the padded input of {n} values is too large (a window of {kh}x{kw}, "
+                         f"dilation {dh}x{dw})")
 
 
 def _bias(c, units):
@@ -54,8 +75,9 @@ def conv2d(c, shapes):
     (kh, kw), (sh, sw), (dh, dw) = _window(c)
     f, g = _positive(c, "filters"), c.get("groups", 1)
     if not _int(g) or g <= 0 or cin % g or f % g:
-        raise ValueError(f"groups={g} does not divide {cin} input channels and {f} filters")
+        raise ValueError(f"groups={short(g)} does not divide {cin} input channels and {f} filters")
     pad = _padding(c)
+    _check_padded(h, w, cin, kh, kw, sh, sw, dh, dw, pad)
     oh, ow = _conv_len(h, kh, sh, dh, pad), _conv_len(w, kw, sw, dw, pad)
     b = _bias(c, f)
     p = kh * kw * (cin // g) * f + b
@@ -68,6 +90,7 @@ def depthwise(c, shapes):
     (kh, kw), (sh, sw), (dh, dw) = _window(c)
     m = _positive(c, "depth_multiplier") if "depth_multiplier" in c else 1
     pad = _padding(c)
+    _check_padded(h, w, cin, kh, kw, sh, sw, dh, dw, pad)
     oh, ow = _conv_len(h, kh, sh, dh, pad), _conv_len(w, kw, sw, dw, pad)
     b = _bias(c, cin * m)
     p = kh * kw * cin * m + b
@@ -81,6 +104,7 @@ def separable(c, shapes):
     m = _positive(c, "depth_multiplier") if "depth_multiplier" in c else 1
     f = _positive(c, "filters")
     pad = _padding(c)
+    _check_padded(h, w, cin, kh, kw, sh, sw, dh, dw, pad)
     oh, ow = _conv_len(h, kh, sh, dh, pad), _conv_len(w, kw, sw, dw, pad)
     b = _bias(c, f)
     p = kh * kw * cin * m + cin * m * f + b
@@ -97,17 +121,25 @@ def _deconv_len(n, k, s, d, padding, out_pad):
     return (n - 1) * s + k - 2 * pad + out_pad
 
 
+def _output_padding(op, sh, sw):
+    """Conv2DTranspose's output_padding: (None, None) when absent, else a pair below the strides."""
+    if op is None:
+        return None, None
+    pair = (op, op) if _int(op) else tuple(op) if isinstance(op, (list, tuple)) else ()
+    if len(pair) != 2 or not all(_int(x) and 0 <= x < s for x, s in zip(pair, (sh, sw))):
+        raise ValueError(f"output_padding={short(op)} must be non-negative and below the strides {(sh, sw)}")
+    return pair
+
+
 def conv2d_transpose(c, shapes):
     (h, w, cin), = shapes
     (kh, kw), (sh, sw), (dh, dw) = _window(c)
-    op = c.get("output_padding")
-    if op is None:
-        oph = opw = None
-    else:
-        oph, opw = (op, op) if _int(op) else tuple(op)
-        if not all(_int(x) and 0 <= x < s for x, s in ((oph, sh), (opw, sw))):
-            raise ValueError(f"output_padding={op} must be non-negative and below the strides {(sh, sw)}")
+    oph, opw = _output_padding(c.get("output_padding"), sh, sw)
     f, pad = _positive(c, "filters"), _padding(c)
+    full = ((h - 1) * sh + (kh - 1) * dh + 1) * ((w - 1) * sw + (kw - 1) * dw + 1) * f
+    if full > MAX_VALUES:  # the builder computes the whole transposed convolution, then crops
+        raise ValueError(f"the uncropped output of {full} values is too large (a window of {kh}x{kw}, "
+                         f"dilation {dh}x{dw})")
     oh, ow = _deconv_len(h, kh, sh, dh, pad, oph), _deconv_len(w, kw, sw, dw, pad, opw)
     b = _bias(c, f)
     p = kh * kw * f * cin + b
@@ -121,6 +153,7 @@ def pool(c, shapes):
     st = c.get("strides")
     sh, sw = _pair(st, "strides") if st is not None else (ph, pw)
     pad = _padding(c)
+    _check_padded(h, w, ch, ph, pw, sh, sw, 1, 1, pad)
     oh, ow = _conv_len(h, ph, sh, 1, pad), _conv_len(w, pw, sw, 1, pad)
     return (oh, ow, ch), 0, 0, 0, ""
 
@@ -138,14 +171,20 @@ def zero_padding(c, shapes):
 
 def zero_pads(p, key="padding"):
     """ZeroPadding2D's padding (or Cropping2D's cropping) as (top, bottom, left, right)."""
+    bad = ValueError(f"{key}={short(p)} must be one, two or two pairs of non-negative integers "
+                     f"(at most {MAX_WINDOW})")
     if _int(p):
         t = b = l = r = p
+    elif not isinstance(p, (list, tuple)) or len(p) != 2:
+        raise bad
     elif _int(p[0]):
         (t, l), (b, r) = p, p
-    else:
+    elif all(isinstance(x, (list, tuple)) and len(x) == 2 for x in p):
         (t, b), (l, r) = p
-    if not all(_int(x) and x >= 0 for x in (t, b, l, r)):
-        raise ValueError(f"{key}={p} must be non-negative integers")
+    else:
+        raise bad
+    if not all(_int(x) and 0 <= x <= MAX_WINDOW for x in (t, b, l, r)):
+        raise bad
     return t, b, l, r
 
 
@@ -153,7 +192,7 @@ def concatenate(c, shapes):
     axis = c.get("axis", -1)
     rank = len(shapes[0])
     if not _int(axis) or not -rank <= axis <= rank or axis == 0:
-        raise ValueError(f"axis={axis} is not a feature axis of rank-{rank} inputs")
+        raise ValueError(f"axis={short(axis)} is not a feature axis of rank-{rank} inputs")
     ax = axis - 1 if axis > 0 else rank + axis
     for s in shapes[1:]:
         if len(s) != rank or any(a != b for i, (a, b) in enumerate(zip(s, shapes[0])) if i != ax):
@@ -202,13 +241,21 @@ def cropping(c, shapes):
 
 def prelu(c, shapes):
     (s,) = shapes
-    shape = list(s)
-    for a in c.get("shared_axes") or []:
-        if not _int(a) or not 1 <= a <= len(s):
-            raise ValueError(f"shared_axes={c['shared_axes']} must be axes 1..{len(s)}")
-        shape[a - 1] = 1
+    shape = prelu_shape(c, s)
     p = math.prod(shape)
     return s, p, 0, 0, f"alpha {'*'.join(map(str, shape))} = {p:,}"
+
+
+def prelu_shape(c, s):
+    """PReLU's alpha shape: the input's, 1 on the shared axes (Keras takes one axis or a list)."""
+    axes = c.get("shared_axes")
+    axes = [] if axes is None else axes if isinstance(axes, (list, tuple)) else [axes]
+    shape = list(s)
+    for a in axes:
+        if not _int(a) or not 1 <= a <= len(s):
+            raise ValueError(f"shared_axes={short(c['shared_axes'])} must be axes 1..{len(s)}")
+        shape[a - 1] = 1
+    return shape
 
 
 def flatten(c, shapes):
@@ -218,10 +265,12 @@ def flatten(c, shapes):
 
 def reshape(c, shapes):
     (s,) = shapes
+    if not isinstance(c["target_shape"], (list, tuple)):
+        raise ValueError(f"target_shape={short(c['target_shape'])} must be a list of sizes")
     target = list(c["target_shape"])
     n = math.prod(s)
     if not all(_int(t) and (t > 0 or t == -1) for t in target) or target.count(-1) > 1:
-        raise ValueError(f"target_shape={tuple(target)} must be positive integers and at most one -1")
+        raise ValueError(f"target_shape={short(tuple(target))} must be positive integers and at most one -1")
     if -1 in target:
         known = math.prod(t for t in target if t != -1)
         target[target.index(-1)] = n // known
@@ -253,10 +302,10 @@ def bn_axis(c, rank):
     axis = c.get("axis", -1)
     if isinstance(axis, list):  # tf.keras 2 writes [3]
         if len(axis) != 1:
-            raise ValueError(f"axis={axis}: only one normalised axis is supported")
+            raise ValueError(f"axis={short(axis)}: only one normalised axis is supported")
         axis = axis[0]
     if not _int(axis) or not -rank <= axis <= rank or axis == 0:
-        raise ValueError(f"axis={axis} is not a feature axis of rank-{rank} inputs")
+        raise ValueError(f"axis={short(axis)} is not a feature axis of rank-{rank} inputs")
     return axis - 1 if axis > 0 else rank + axis
 
 
@@ -267,7 +316,7 @@ def feature_axes(axis, rank):
     out = []
     for a in axes:
         if not _int(a) or not -rank <= a <= rank or a == 0:
-            raise ValueError(f"axis={axis} is not a feature axis of rank-{rank} inputs")
+            raise ValueError(f"axis={short(axis)} is not a feature axis of rank-{rank} inputs")
         out.append(a - 1 if a > 0 else rank + a)
     return sorted(set(out))
 
@@ -294,6 +343,12 @@ def normalization(c, shapes):
     return s, 0, 2 * n + 1, 0, f"2*{n} (mean, variance) + 1 (count) = {2 * n + 1:,}"
 
 
+def softmax(c, shapes):
+    (s,) = shapes
+    feature_axes(c.get("axis", -1), len(s))  # Keras takes one axis or several
+    return s, 0, 0, 0, ""
+
+
 def passthrough(c, shapes):
     (s,) = shapes
     return s, 0, 0, 0, ""
@@ -307,7 +362,7 @@ RULES = {
     "GlobalMaxPool2D": global_pool, "GlobalAvgPool2D": global_pool,
     "ZeroPadding2D": zero_padding, "Concatenate": concatenate, "Add": merge, "Multiply": merge,
     "Flatten": flatten, "Reshape": reshape, "Dense": dense, "BatchNormalization": batchnorm,
-    "Activation": passthrough, "ReLU": passthrough, "LeakyReLU": passthrough, "Softmax": passthrough,
+    "Activation": passthrough, "ReLU": passthrough, "LeakyReLU": passthrough, "Softmax": softmax,
     "Dropout": passthrough,
     # beyond the list darkbench set out to support, common in small Keras models
     "Subtract": subtract, "Average": merge, "Maximum": merge, "Minimum": merge,
@@ -316,11 +371,80 @@ RULES = {
     "GaussianDropout": passthrough, "AlphaDropout": passthrough, "LayerNormalization": layernorm,
     "Normalization": normalization,
 }
+POOLS = {"MaxPooling2D", "AveragePooling2D", "MaxPool2D", "AvgPool2D"}
 # layers that need an (H, W, C) input
 IMAGE = {"Conv2D", "DepthwiseConv2D", "SeparableConv2D", "Conv2DTranspose", "MaxPooling2D",
          "AveragePooling2D", "MaxPool2D", "AvgPool2D", "GlobalMaxPooling2D", "GlobalAveragePooling2D",
          "GlobalMaxPool2D", "GlobalAvgPool2D", "ZeroPadding2D", "UpSampling2D", "Cropping2D",
          "SpatialDropout2D"}
+
+
+# Keras 3's built-in activations (keras.activations, aliases included)
+ACTIVATIONS = {
+    "celu", "elu", "exponential", "gelu", "glu", "hard_shrink", "hard_sigmoid", "hard_silu", "hard_swish",
+    "hard_tanh", "leaky_relu", "linear", "log_sigmoid", "log_softmax", "mish", "relu", "relu6", "selu",
+    "sigmoid", "silu", "soft_shrink", "softmax", "softplus", "softsign", "sparse_plus", "sparse_sigmoid",
+    "sparsemax", "squareplus", "swish", "tanh", "tanh_shrink", "threshold"}
+
+
+def activation(v):
+    """A layer's activation option as a built-in activation's name (None when absent).
+
+    Keras writes a name, or a dict: Keras 3 {"module": "builtins", "class_name": "function",
+    "config": NAME, ...}, tf.keras 2 {"class_name": NAME, "config": null}. A custom function
+    (only its name is saved), a lambda (its bytecode) or a layer object is refused: its code is the
+    user's, and darkbench never runs code from a model file."""
+    if isinstance(v, dict):
+        v = _activation_dict(v)
+    if v is None:
+        return None
+    if not isinstance(v, str):
+        raise ValueError(f"activation={short(v)} is not an activation name")
+    if v not in ACTIVATIONS:
+        raise ValueError(f"activation '{short(v)}' is not one of Keras' built-in activations (a custom "
+                         "function: darkbench never runs code from a model file)")
+    return v
+
+
+def _activation_dict(v):
+    cls, conf, module = v.get("class_name"), v.get("config"), v.get("module")
+    if cls == "function" and isinstance(conf, str):
+        if _builtin_module(module):
+            return conf
+        raise ValueError(f"activation '{short(conf)}' comes from module '{short(module)}' (a custom "
+                         "function: darkbench never runs code from a model file)")
+    if isinstance(cls, str) and cls in ACTIVATIONS and not conf:
+        return cls
+    if ("value" in v and cls is None) or cls == "__lambda__":  # Keras 3 writes a lambda's bytecode
+        raise ValueError("activation is a serialised Python lambda (darkbench never runs code from a "
+                         "model file)")
+    if isinstance(cls, str) and cls != "function":
+        raise ValueError(f"activation given as a {short(cls)} object is not supported (only Keras' "
+                         "built-in activation functions)")
+    raise ValueError(f"activation={short(v)} is not an activation name")
+
+
+def _builtin_module(module):
+    """Where Keras looks a function's name up among its own: "builtins" (Keras 3) or an activations
+    module of Keras or tf.keras."""
+    if module is None or module == "builtins":
+        return True
+    return (isinstance(module, str) and module.endswith("activations")
+            and module.split(".")[0] in ("keras", "tf_keras", "tensorflow"))
+
+
+def window_text(cls, c):
+    """Window text for tables, e.g. '3x3/2 same' (conv and pooling layers; after evaluate())."""
+    if cls in ("Conv2D", "DepthwiseConv2D", "SeparableConv2D", "Conv2DTranspose"):
+        (kh, kw), (sh, sw), _ = _window(c)
+    elif cls in POOLS:
+        (kh, kw) = _pair(c.get("pool_size", 2), "pool_size")
+        st = c.get("strides")
+        sh, sw = _pair(st, "strides") if st is not None else (kh, kw)
+    else:
+        return ""
+    text = f"{kh}x{kw}/{sh if sh == sw else f'{sh}x{sw}'}"
+    return f"{text} {_padding(c)}"
 
 
 def evaluate(node, shapes, path):
@@ -337,10 +461,13 @@ def evaluate(node, shapes, path):
     try:
         out, trainable, non_trainable, macs, formula = rule(c, shapes)
     except (KeyError, TypeError, ValueError, IndexError, ZeroDivisionError) as e:
-        what = f"missing option {e}" if isinstance(e, KeyError) else str(e)
+        what = f"missing option {e}" if isinstance(e, KeyError) else " ".join(str(e).split())
         raise DarkbenchError(f"layer '{node.name}' ({node.cls}): {what}", path) from None
     if any(d <= 0 for d in out):
         raise DarkbenchError(f"layer '{node.name}' ({node.cls}): output shape {out} is empty", path)
+    if math.prod(out) > MAX_VALUES:
+        raise DarkbenchError(f"layer '{node.name}' ({node.cls}): output of {math.prod(out)} values "
+                             f"{out} is too large", path)
     if not c.get("trainable", True):
         trainable, non_trainable = 0, trainable + non_trainable
     return out, trainable, non_trainable, macs, formula

@@ -105,17 +105,25 @@ def _endpoints(conf, key):
     return [e[0] for e in v]
 
 
+def _check_node(n, path):
+    if not isinstance(n.name, str) or not isinstance(n.cls, str) or not isinstance(n.config, dict):
+        raise DarkbenchError(f"malformed layer entry '{n.name}'", path)
+    if not (n.name.isprintable() and n.cls.isprintable()):  # messages quote them on one line
+        raise DarkbenchError(f"layer {n.name!r} ({n.cls!r}): name or class has control characters", path)
+
+
 def _sorted(nodes, path):
     """Inputs before readers; the file's order where it already is one (it normally is)."""
     by_name = {}
     for n in nodes:
+        _check_node(n, path)
         if n.name in by_name:
             raise DarkbenchError(f"two layers are named '{n.name}'", path)
         by_name[n.name] = n
     for n in nodes:
         for i in n.inputs:
             if i not in by_name:
-                raise DarkbenchError(f"layer '{n.name}' reads unknown layer '{i}'", path)
+                raise DarkbenchError(f"layer '{n.name}' reads unknown layer {i!r}", path)
     seen = set()
     for n in nodes:
         if not all(i in seen for i in n.inputs):
@@ -135,12 +143,18 @@ def _sorted(nodes, path):
     return out
 
 
+def _check_entry(l, i, path):
+    if not isinstance(l, dict):
+        raise DarkbenchError(f"malformed Keras model JSON (layer entry {i} is not an object)", path)
+
+
 def _sequential(conf, path):
     layers = conf if isinstance(conf, list) else conf.get("layers")  # Keras <= 2.1: a bare list
     if not isinstance(layers, list):
         raise DarkbenchError("Keras Sequential has no layer list", path)
     nodes, prev = [], None
-    for l in layers:
+    for i, l in enumerate(layers):
+        _check_entry(l, i, path)
         c = l.get("config", {})
         if not nodes and l.get("class_name") != "InputLayer":
             shape = (c.get("batch_input_shape") or c.get("batch_shape")
@@ -161,14 +175,15 @@ def _functional(conf, path):
     if not isinstance(layers, list):
         raise DarkbenchError("Keras Functional model has no layer list", path)
     nodes = []
-    for l in layers:
+    for i, l in enumerate(layers):
+        _check_entry(l, i, path)
         c = l.get("config", {})
         name = l.get("name") or c.get("name")
         nodes.append(Node(name, l["class_name"], c, _inbound(l, path)))
     outputs = _endpoints(conf, "output_layers") or [nodes[-1].name]
     inputs = _endpoints(conf, "input_layers")
     if len(inputs) > 1:
-        raise DarkbenchError(f"the model has {len(inputs)} inputs ({', '.join(inputs)}): only "
+        raise DarkbenchError(f"the model has {len(inputs)} inputs ({', '.join(map(repr, inputs))}): only "
                              "single-input models are supported", path)
     return _sorted(nodes, path), outputs
 
@@ -189,10 +204,7 @@ def read(path):
         names = {n.name for n in nodes}
         for o in outputs:
             if o not in names:
-                raise DarkbenchError(f"output layer '{o}' is not in the layer list", path)
-        for n in nodes:
-            if not isinstance(n.name, str) or not isinstance(n.cls, str) or not isinstance(n.config, dict):
-                raise DarkbenchError(f"malformed layer entry '{n.name}'", path)
+                raise DarkbenchError(f"output layer {o!r} is not in the layer list", path)
         trainable = not (isinstance(conf, dict) and conf.get("trainable") is False)
         name = (conf.get("name") if isinstance(conf, dict) else None) or ""
     except DarkbenchError:

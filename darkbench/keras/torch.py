@@ -6,7 +6,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..errors import DarkbenchError
-from .layers import bn_axis, feature_axes, zero_pads
+from ..torch_model import check_memory
+from .layers import activation, bn_axis, feature_axes, prelu_shape, short, zero_pads
 
 
 def _pair(v):
@@ -43,12 +44,37 @@ def _channel_dim(x):
     return 1 if x.dim() == 4 else -1
 
 
-def _activation(name, where):
-    if isinstance(name, dict):
-        name = name.get("config", {}).get("name") or name.get("class_name")
+def _activation(v, where):
+    try:
+        name = activation(v)
+    except ValueError as e:
+        raise DarkbenchError(f"{where}: {e}") from None
     if name not in ACT:
         raise DarkbenchError(f"{where}: activation '{name}' is not supported in PyTorch")
     return ACT[name]
+
+
+def _number(c, key, default, where, none=False):
+    """A numeric option (a finite JSON number; None only where Keras means 'no limit')."""
+    v = c.get(key, default)
+    if v is None and none:
+        return None
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+        raise DarkbenchError(f"{where}: {key}={short(v)} must be a number")
+    return float(v)
+
+
+def _constant(c, key, default, shape, where):
+    """A number or nested list of numbers from the config that broadcasts to shape (as Keras needs)."""
+    v = c.get(key)
+    v = default if v is None else v
+    try:
+        t = torch.tensor(v, dtype=torch.float32)
+        t.expand(shape)  # a view: raises unless t broadcasts to shape
+        return t
+    except (TypeError, ValueError, RuntimeError, OverflowError):
+        raise DarkbenchError(f"{where}: {key}={short(v)} must be a number or a list of numbers of "
+                             f"shape {tuple(shape)}") from None
 
 
 def _to_keras_axis(x, axis):
@@ -58,6 +84,18 @@ def _to_keras_axis(x, axis):
     if x.dim() == 4:
         return {1: 2, 2: 3, 3: 1}[a]
     return a
+
+
+def _softmax(c, layer):
+    """Keras' Softmax over one axis or several (validated by the analysis)."""
+    axes = [a + 1 for a in feature_axes(c.get("axis", -1), len(layer.keras_shape))]
+    if len(axes) == 1:
+        return Op(lambda x: x.softmax(_to_keras_axis(x, axes[0])))
+
+    def softmax(x):
+        dims = [_to_keras_axis(x, a) for a in axes]
+        return torch.exp(x - x.logsumexp(dims, keepdim=True))
+    return Op(softmax)
 
 
 class Op(nn.Module):
@@ -203,11 +241,8 @@ def _norm(c, layer, where):
     shape = [s[a] if a in axes else 1 for a in range(len(s))]  # broadcasts against one sample
     holder = nn.Module()
     if layer.type == "Normalization":
-        mean, var = c.get("mean"), c.get("variance")
-        holder.register_buffer("mean", torch.zeros(shape) if mean is None else
-                               torch.tensor(mean, dtype=torch.float32).expand(shape).clone())
-        holder.register_buffer("variance", torch.ones(shape) if var is None else
-                               torch.tensor(var, dtype=torch.float32).expand(shape).clone())
+        for key, default in (("mean", 0.0), ("variance", 1.0)):
+            holder.register_buffer(key, _constant(c, key, default, shape, where).expand(shape).clone())
         invert = bool(c.get("invert"))
 
         def norm(x):
@@ -218,7 +253,7 @@ def _norm(c, layer, where):
         raise DarkbenchError(f"{where}: rms_scaling is not supported in PyTorch")
     holder.weight = nn.Parameter(torch.ones(shape)) if c.get("scale", True) else None
     holder.bias = nn.Parameter(torch.zeros(shape)) if c.get("center", True) else None
-    dims, eps = [a + 1 for a in axes], c.get("epsilon", 1e-3)
+    dims, eps = [a + 1 for a in axes], _number(c, "epsilon", 1e-3, where)
 
     def layernorm(x):
         y = _nhwc(x)
@@ -227,13 +262,6 @@ def _norm(c, layer, where):
             y = y * holder.weight
         return _nchw(y + holder.bias if holder.bias is not None else y)
     return Op(layernorm, [holder])
-
-
-def _prelu_shape(c, layer):
-    shape = list(layer.keras_shape)
-    for a in c.get("shared_axes") or []:
-        shape[a - 1] = 1
-    return shape
 
 
 def _nhwc(x):
@@ -269,7 +297,7 @@ def _module(layer, cin, path):
     if t == "UpSampling2D":
         mode = c.get("interpolation", "nearest")
         if mode not in ("nearest", "bilinear"):
-            raise DarkbenchError(f"{where}: interpolation '{mode}' is not supported in PyTorch")
+            raise DarkbenchError(f"{where}: interpolation '{short(mode)}' is not supported in PyTorch")
         size = _pair(c.get("size", 2))
         opts = dict(align_corners=False) if mode == "bilinear" else {}
         return Op(lambda x: F.interpolate(x, scale_factor=size, mode=mode, **opts))
@@ -278,7 +306,7 @@ def _module(layer, cin, path):
         h, w = layer.in_keras_shapes[0][:2]
         return Op(lambda x: x[..., top:h - bottom, left:w - right])
     if t == "PReLU":
-        alpha = nn.Parameter(torch.zeros(_prelu_shape(c, layer)))
+        alpha = nn.Parameter(torch.zeros(prelu_shape(c, layer.keras_shape)))
         holder = nn.Module()
         holder.alpha = alpha  # Keras' layout (channels last), as Keras stores it
 
@@ -289,10 +317,11 @@ def _module(layer, cin, path):
     if t in ("LayerNormalization", "Normalization"):
         return _norm(c, layer, where)
     if t == "ELU":
-        alpha = c.get("alpha", 1.0)
+        alpha = _number(c, "alpha", 1.0, where)
         return Op(lambda x: F.elu(x, alpha))
     if t == "Rescaling":
-        scale, offset = torch.tensor(c.get("scale", 1.0)), torch.tensor(c.get("offset", 0.0))
+        scale, offset = (_constant(c, key, default, layer.keras_shape, where)
+                         for key, default in (("scale", 1.0), ("offset", 0.0)))
         return Op(lambda x: _nchw(_nhwc(x) * scale.to(x) + offset.to(x)))
     if t == "Flatten":  # Keras flattens in H, W, C order
         return Op(lambda x: _nhwc(x).flatten(1))
@@ -309,25 +338,26 @@ def _module(layer, cin, path):
         return Op(dense, [lin])
     if t == "BatchNormalization":
         axis = bn_axis(c, len(layer.keras_shape))
-        bn = KerasBatchNorm(layer.keras_shape[axis], axis, c.get("epsilon", 1e-3), c.get("scale", True),
-                            c.get("center", True))
+        bn = KerasBatchNorm(layer.keras_shape[axis], axis, _number(c, "epsilon", 1e-3, where),
+                            c.get("scale", True), c.get("center", True))
         return Op(bn, [bn])
     if t == "Activation":
         act = _activation(c.get("activation"), where)
         return Op(lambda x: act(x) if act else x)
     if t == "ReLU":
-        mx, slope, th = c.get("max_value"), c.get("negative_slope", 0.0) or 0.0, c.get("threshold", 0.0) or 0.0
+        mx = _number(c, "max_value", None, where, none=True)
+        slope, th = (_number(c, key, 0.0, where, none=True) or 0.0 for key in ("negative_slope", "threshold"))
 
         def relu(x):
             y = torch.where(x >= th, x, slope * (x - th))
             return y.clamp(max=mx) if mx is not None else y
         return Op(relu)
     if t == "LeakyReLU":
-        slope = c.get("negative_slope", c.get("alpha", 0.3))
+        key = "negative_slope" if "negative_slope" in c else "alpha"  # tf.keras 2 wrote alpha
+        slope = _number(c, key, 0.3, where)
         return Op(lambda x: F.leaky_relu(x, slope))
     if t == "Softmax":
-        axis = c.get("axis", -1)
-        return Op(lambda x: x.softmax(_to_keras_axis(x, axis)))
+        return _softmax(c, layer)
     if t in ("Dropout", "SpatialDropout2D", "GaussianNoise", "GaussianDropout", "AlphaDropout"):
         return Op(lambda x: x)  # inference: identity
     raise DarkbenchError(f"{where}: cannot be built in PyTorch")
@@ -384,5 +414,6 @@ class KerasModel(nn.Module):
 
 def build(knet):
     """An eval-mode torch module for a KerasNetwork: random weights, NCHW input of .input_shape."""
+    check_memory(knet)  # the cfg builder's check: refuse what would not fit, before allocating
     with torch.no_grad():
         return KerasModel(knet).eval()
