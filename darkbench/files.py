@@ -24,6 +24,18 @@ def _why(e):
     return e.strerror or str(e) or type(e).__name__
 
 
+def out_dir(root):
+    """An --out directory, made if missing; one line naming it when it cannot be."""
+    root = os.fspath(root)
+    if os.path.exists(root) and not os.path.isdir(root):
+        raise DarkbenchError("--out exists and is not a directory", root)
+    try:
+        os.makedirs(root, exist_ok=True)
+    except OSError as e:
+        raise DarkbenchError(f"--out: cannot create the directory: {_why(e)}", root) from None
+    return root
+
+
 def target(path, overwrite=False):
     """(the real file a write of `path` lands on, its os.stat_result or None when new). Refuses, naming
     `path`: an empty path, a directory, anything but a regular file (even with overwrite: --force is

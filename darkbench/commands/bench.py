@@ -122,12 +122,7 @@ def _results_file(d):
     """This run's own results file in --out, created now (exclusively: a second run in the same second
     gets -2, -3 ...), holding [] until the first result replaces it."""
     from .. import files
-    if os.path.exists(d) and not os.path.isdir(d):
-        raise DarkbenchError("--out exists and is not a directory", d)
-    try:
-        os.makedirs(d, exist_ok=True)
-    except OSError as e:
-        raise DarkbenchError(f"--out: cannot create the directory: {e.strerror or e}", d) from None
+    files.out_dir(d)
     stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
     return files.create_new(os.path.join(d, f"bench-{socket.gethostname()}-{stamp}.json"), b"[]\n")
 

@@ -33,14 +33,7 @@ class Out:
     and written by finish(), after checking that none of them would replace a file the user made."""
 
     def __init__(self, root, force=False):
-        root = os.fspath(root)
-        if os.path.exists(root) and not os.path.isdir(root):
-            raise DarkbenchError("--out exists and is not a directory", root)
-        try:
-            os.makedirs(root, exist_ok=True)
-        except OSError as e:
-            raise DarkbenchError(f"--out: cannot create the directory: {e.strerror or e}", root) from None
-        self.root = root
+        self.root = root = files.out_dir(root)
         self.force = force
         self.pending = {}   # rel -> bytes or str, in the order written
         self.previous = _read_manifest(self.path(MANIFEST))
