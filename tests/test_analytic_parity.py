@@ -10,10 +10,12 @@ import pytest
 import darkbench
 from darkbench.errors import DarkbenchError
 from darknet import ZOO
+from require import params, require
 
 ROOT = Path(__file__).resolve().parent.parent
 CFGS = ROOT / "tests" / "cfgs"
 ZOO_CFGS = sorted(ZOO.glob("*.cfg")) if ZOO.exists() else []
+NO_ZOO = f"darknet's zoo ({ZOO}) is not installed (apt-get install darknet)"
 OWN = ([pytest.param(p, id=f"own-{p.stem}") for p in sorted(CFGS.glob("*.cfg"))]
        + [pytest.param(p, id=f"own-analytic-{p.stem}") for p in sorted((CFGS / "analytic").glob("*.cfg"))]
        + [pytest.param(p, id=f"project-{p.stem}") for p in sorted((ROOT / "cfg").glob("*.cfg"))])
@@ -51,12 +53,12 @@ def _types(cfg):
 
 def test_zoo_is_complete():
     if not ZOO.exists():
-        pytest.skip("darknet's zoo is not installed")
+        require(NO_ZOO)
     assert len(ZOO_CFGS) == 45
 
 
 @pytest.mark.darknet
-@pytest.mark.parametrize("cfg", ZOO_CFGS, ids=[f"zoo-{p.stem}" for p in ZOO_CFGS])
+@pytest.mark.parametrize("cfg", params([pytest.param(p, id=f"zoo-{p.stem}") for p in ZOO_CFGS], NO_ZOO))
 def test_zoo_native(darknet, cfg):
     _check(darknet, cfg)
 
@@ -69,7 +71,7 @@ def _resized_cases():
         types = _types(p)
         w, h = HEAD if types & HEADS else CROP if "crop" in types else ODD
         out.append(pytest.param(p, w, h, id=f"zoo-{p.stem}-{w}x{h}"))
-    return out
+    return params(out, NO_ZOO, arity=3)
 
 
 @pytest.mark.darknet
@@ -79,7 +81,8 @@ def test_zoo_resized(darknet, cfg, width, height):
 
 
 def _odd_head_cases():
-    return [pytest.param(p, id=f"zoo-{p.stem}-{ODD[0]}x{ODD[1]}") for p in ZOO_CFGS if _types(p) & HEADS]
+    return params([pytest.param(p, id=f"zoo-{p.stem}-{ODD[0]}x{ODD[1]}") for p in ZOO_CFGS if _types(p) & HEADS],
+                  NO_ZOO)
 
 
 @pytest.mark.darknet
@@ -119,7 +122,7 @@ def test_crlf_and_bom(darknet, tmp_path, name):
 def test_fast_ops_is_darknet_ops(darknet, cfg):
     """The preloaded fast rand() (tests/harness/fastrand.c) changes darknet's initial values only."""
     if not cfg.exists():
-        pytest.skip(f"{cfg} is not installed")
+        require(f"{cfg} is not installed (apt-get install darknet)")
     dcfg = darknet.batch1(cfg)
     assert darknet.ops(dcfg, fast=True) == darknet.ops(dcfg, fast=False)
 

@@ -1,11 +1,11 @@
 """Our cfg/ networks count exactly like darknet's own zoo cfgs of the same network."""
-import os
 from pathlib import Path
 
 import pytest
 
 import darkbench
 from darkbench import published
+from require import require
 
 ROOT = Path(__file__).resolve().parent.parent
 ZOO = Path("/usr/share/darknet/cfg")
@@ -14,9 +14,7 @@ ZOO = Path("/usr/share/darknet/cfg")
 def _zoo(name):
     p = ZOO / name
     if not p.exists():
-        if os.environ.get("DARKBENCH_REQUIRE_DARKNET") == "1":
-            pytest.fail(f"darknet's zoo cfg {p} is missing (install the darknet package)")
-        pytest.skip(f"darknet's zoo cfg {p} is not installed")
+        require(f"darknet's zoo cfg {p} is not installed (apt-get install darknet)")
     return p
 
 

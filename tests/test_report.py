@@ -17,6 +17,7 @@ import pytest
 import darkbench
 from darkbench import published
 from darkbench.cli import main
+from require import require
 
 FIX = Path(__file__).resolve().parent / "fixtures"
 PNG = b"\x89PNG\r\n\x1a\n"
@@ -196,7 +197,7 @@ def test_html_is_self_contained(report):
 def test_html_renders_in_chromium(report, tmp_path):
     exe = shutil.which("chromium") or shutil.which("chromium-browser")
     if not exe:
-        pytest.skip("chromium is not installed (apt-get install chromium)")
+        require("chromium is not installed (apt-get install chromium)")
     shot = tmp_path / "shot.png"
     args = [exe, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--window-size=1280,4000",
             f"--user-data-dir={tmp_path / 'profile'}"]
