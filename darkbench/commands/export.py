@@ -1,5 +1,6 @@
 """darkbench export: a network as an ONNX file."""
 from ..errors import DarkbenchError
+from ..models import traits
 
 HELP = "Export a cfg (with optional .weights) or Keras model to ONNX."
 
@@ -19,8 +20,7 @@ def run(args):
     from ..export import check_opset, check_output, export_onnx
     check_output(args.output, args.force)
     check_opset(args.opset)
-    from ..models import is_keras, resolve
-    if args.weights and is_keras(resolve(args.model)):
+    if args.weights and not traits(args.model).supports_weights:
         raise DarkbenchError("WEIGHTS is for darknet cfgs; a Keras model is exported with random weights",
                              args.weights)
     model = darkbench.load(args.model, args.weights, width=args.width, height=args.height)
