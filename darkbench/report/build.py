@@ -5,7 +5,7 @@ import os
 
 import pandas as pd
 
-from .. import models, published
+from .. import published
 from . import data, plots
 from .files import Out
 
