@@ -1,11 +1,10 @@
-"""darkbench: count, build and time Darknet-style networks."""
+"""darkbench: count, build and time Darknet-style networks.
+
+darkbench.analyse(model) counts a darknet cfg or a Keras model (.json/.keras) without importing torch;
+darkbench.load(model) builds it as a torch module. Both are darkbench.models' (the one door to every model)."""
 __version__ = "0.1.0"
 
 from .errors import DarkbenchError  # noqa: E402
-from .network import analyse  # noqa: E402
+from .models import analyse, load  # noqa: E402
 
-
-def load(*args, **kwargs):
-    """Build a torch.nn.Module from a cfg (imports torch only here)."""
-    from .torch_model import load as _load
-    return _load(*args, **kwargs)
+__all__ = ["DarkbenchError", "analyse", "load", "__version__"]

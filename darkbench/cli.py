@@ -3,6 +3,7 @@ import argparse
 import importlib
 import sys
 
+from . import __version__, models
 from .errors import DarkbenchError
 
 # name -> module in darkbench.commands; each has help, add_arguments(parser), run(args) -> int
@@ -24,7 +25,6 @@ COMMANDS = {
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="darkbench", description=(
         "Count, build and time Darknet-style networks. 'darkbench COMMAND --help' for each command."))
-    from . import __version__
     parser.add_argument("--version", action="version", version=f"darkbench {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
@@ -38,10 +38,17 @@ def main(argv=None):
         mod.add_arguments(p)
         p.set_defaults(_run=mod.run)
     args = parser.parse_args(argv)
-    from .network import print_warnings
-    print_warnings()  # unknown options etc., once each on stderr, whatever the command
+    seen = set()  # warnings printed in this command run: a model may be analysed several times (sizes, devices)
+
+    def show(warnings):  # unknown options etc., once each on stderr, whatever the command
+        for w in warnings:
+            if w not in seen:
+                seen.add(w)
+                print(f"warning: {w}", file=sys.stderr)
+
     try:
-        return args._run(args) or 0
+        with models.warnings_to(show):
+            return args._run(args) or 0
     except DarkbenchError as e:
         print(f"darkbench {args.command}: error: {e}", file=sys.stderr)
         return 2
@@ -55,8 +62,6 @@ def main(argv=None):
         print(f"darkbench {args.command}: internal error: {type(e).__name__}: {msg[0] if msg else ''} "
               "(please report this)", file=sys.stderr)
         return 3
-    finally:
-        print_warnings(False)
 
 
 if __name__ == "__main__":

@@ -1,47 +1,78 @@
-"""Finding a model file by name and analysing it, whatever its kind (cfg or Keras)."""
+"""The one door to every kind of model: `analyse` and `load` for a darknet cfg or a Keras model (.json/.keras).
+
+Only this module tells the kinds apart (by the file's suffix). Everyone else asks the analysed network what it
+supports, or `traits(name)` before reading the file:
+    kind                      "darknet" or "keras"
+    has_darknet_layers        its layers are darknet's (per-layer joins, crosscheck's rules)
+    supports_weights          darknet .weights files can be read into it and written from it
+    supports_darknet_backend  the installed darknet program can run it
+Analysis never prints: a network carries its warnings (net.warnings), and whoever runs a command (the CLI) may
+watch every analysis through this door with `warnings_to(callback)`."""
+import contextlib
+import contextvars
 import os
-from pathlib import Path
 
+from . import keras, network
 from .errors import DarkbenchError
+from .paths import DARKNET_ZOO, PROJECT_CFG, resolve, search_path  # noqa: F401 (models.resolve as before)
 
-PROJECT_CFG = Path(__file__).resolve().parent.parent / "cfg"
-DARKNET_ZOO = Path("/usr/share/darknet/cfg")
 KERAS_SUFFIXES = (".json", ".keras")
 
+# (analyse, network class) for each kind of file
+_CFG = (network.analyse, network.Network)
+_KERAS = (keras.analyse, keras.KerasNetwork)
 
-def search_path():
-    """Where bare names are looked for after the name as given."""
-    extra = [Path(p) for p in os.environ.get("DARKBENCH_CFG_PATH", "").split(os.pathsep) if p]
-    return extra + [PROJECT_CFG, DARKNET_ZOO]
-
-
-def resolve(name):
-    """A path as given if it exists, else the project's cfg/, else darknet's installed zoo."""
-    name = os.fspath(name)
-    if os.path.exists(name):
-        return name
-    if os.sep not in name and "/" not in name:
-        for d in search_path():
-            for cand in (name, name + ".cfg"):
-                if (d / cand).exists():
-                    return str(d / cand)
-        looked = ", ".join(str(d) for d in search_path())
-        raise DarkbenchError(f"no such file (also looked in {looked})", name)
-    raise DarkbenchError("no such file", name)
+_listener = contextvars.ContextVar("darkbench_warning_listener", default=None)
 
 
-def is_keras(path):
-    return os.fspath(path).lower().endswith(KERAS_SUFFIXES)
+def _kind(path):
+    return _KERAS if os.fspath(path).lower().endswith(KERAS_SUFFIXES) else _CFG
 
 
-def analyse(name, width=None, height=None):
-    """Network (cfg) or KerasNetwork (.json/.keras) for a name or path."""
-    from .network import analyse as analyse_cfg, announce
-    path = resolve(name)
-    if is_keras(path):
-        from . import keras
-        net = keras.analyse(path, width=width, height=height)
+def traits(name):
+    """The class a model file reads as (network.Network or keras.KerasNetwork), for its capabilities (kind,
+    has_darknet_layers, supports_weights, supports_darknet_backend) without reading the file."""
+    return _kind(resolve(name))[1]
+
+
+@contextlib.contextmanager
+def warnings_to(callback):
+    """Within the block (this thread/context only), callback(warnings) is called with the warnings (a list of
+    str) of every network analysed through this module. The library never prints them itself."""
+    token = _listener.set(callback)
+    try:
+        yield
+    finally:
+        _listener.reset(token)
+
+
+def analyse(name, width=None, height=None, text=None):
+    """A Network (darknet cfg) or KerasNetwork (.json/.keras) for a name or path (see paths.resolve). With text,
+    a cfg's text read in place of the file (name then only names it). Raises DarkbenchError only."""
+    if text is not None:
+        net = network.analyse(name, width, height, text=text)
     else:
-        net = analyse_cfg(path, width=width, height=height)
-    announce(net)  # every command that reads a model warns, as darknet prints its unused options
+        path = resolve(name)
+        net = _kind(path)[0](path, width=width, height=height)
+    listener = _listener.get()
+    if listener is not None and net.warnings:
+        listener(list(net.warnings))
     return net
+
+
+def load(name, weights=None, width=None, height=None, fuse=False):
+    """An eval-mode torch.nn.Module: a cfg (optionally with darknet .weights, optionally batch norm folded) or
+    a Keras architecture (random weights). Imports torch; analyse() never does."""
+    path = resolve(name)
+    if _kind(path) is _KERAS:
+        if weights is not None:
+            raise DarkbenchError("weights cannot be loaded into a Keras model (only its architecture is read)", path)
+        return keras.load(path, width=width, height=height, fuse=fuse)
+    net = analyse(path, width, height)
+    from . import torch_model  # torch is imported only to build: the analytic path stays torch-free
+    model = torch_model.build(net)
+    if weights is not None:
+        model.load_weights(os.fspath(weights))
+    if fuse:
+        model.fuse()
+    return model

@@ -1,12 +1,12 @@
 """cfg -> layer specs and totals, without torch: the analytic path."""
 import os
-import sys
 from dataclasses import dataclass, field
 
 from . import cfg as cfgmod
 from .errors import DarkbenchError
 from .layers import REGISTRY
 from .layers.base import COMMON_KEYS, Context
+from .paths import resolve
 
 HEADER_BYTES = 20  # major, minor, revision (int32) + 8-byte seen, as darknet writes
 NET_KEYS = {"batch", "subdivisions", "width", "height", "channels", "inputs", "time_steps",
@@ -26,7 +26,13 @@ class Network:
     inputs: int
     layers: list
     net: dict = field(default_factory=dict)
-    warnings: list = field(default_factory=list)
+    warnings: list = field(default_factory=list)  # unknown options etc.: returned, never printed here
+
+    # what this kind of network supports (see darkbench.models); a KerasNetwork says otherwise
+    kind = "darknet"
+    has_darknet_layers = True
+    supports_weights = True
+    supports_darknet_backend = True
 
     @property
     def name(self):
@@ -76,7 +82,6 @@ def analyse(path, width=None, height=None, text=None):
     """Read a cfg (or its text) and infer every layer. Raises DarkbenchError only."""
     path = os.fspath(path)
     if text is None:
-        from .models import resolve
         path = resolve(path)
     sections = cfgmod.parse(text, path) if text is not None else cfgmod.read(path)
     try:
@@ -140,27 +145,3 @@ def _build(sections, path, width, height):
     return Network(path=path, width=w, height=h, channels=c, inputs=inputs, layers=ctx.layers,
                    net=netopts, warnings=warnings)
 
-
-# Warnings already printed in this command run (the CLI turns printing on; library calls stay quiet).
-_shown = None
-
-
-def print_warnings(on=True):
-    """From now on (until turned off) models.analyse prints each new warning once to stderr."""
-    global _shown
-    _shown = set() if on else None
-
-
-def announce(network):
-    """Print the network's warnings not printed before in this run, when printing is on."""
-    if _shown is not None:
-        warn(network)
-
-
-def warn(network, stream=None):
-    """Each warning once per run (a cfg may be analysed several times: sizes, devices, octaves)."""
-    seen = _shown if _shown is not None else set()
-    for w in network.warnings:
-        if w not in seen:
-            seen.add(w)
-            print(f"warning: {w}", file=stream or sys.stderr)

@@ -5,6 +5,7 @@ import random
 
 import numpy as np
 
+from . import cfg as cfgmod, models
 from .errors import DarkbenchError
 from .image import max_pixels, resize
 
@@ -93,14 +94,11 @@ class Dreamer:
     past it need not fit the image's size."""
 
     def __init__(self, cfg, weights, device="cpu", last=None):
-        import torch
-        from . import cfg as cfgmod
-        from .models import resolve
-        from .torch_model import load
+        import torch  # torch only when dreaming: importing this module stays light
         if device == "cuda" and not torch.cuda.is_available():
             raise DarkbenchError("--device cuda but CUDA is not available")
-        self.path, self.device = resolve(cfg), device
-        self.full = load(self.path, weights)  # at the cfg's own size, as darknet's load_network
+        self.path, self.device = models.resolve(cfg), device
+        self.full = models.load(self.path, weights)  # at the cfg's own size, as darknet's load_network
         if len(self.full.input_shape) != 3:
             raise DarkbenchError(f"the network has no image input ([net] gives inputs={self.full.input_shape[0]}, "
                                  "not width, height and channels): nothing to dream an image with", self.path)
@@ -124,9 +122,8 @@ class Dreamer:
         return self.models[(w, h)]
 
     def _build(self, w, h):
-        from .network import analyse
-        from .torch_model import build
-        m = build(analyse(self.path, w, h, text=self.text))
+        from .torch_model import build  # torch, as above
+        m = build(models.analyse(self.path, w, h, text=self.text))
         weights = self.full.state_dict()
         mine = m.state_dict()
         for k, t in mine.items():

@@ -4,6 +4,7 @@ from pathlib import Path
 
 from . import models
 from .errors import DarkbenchError
+from .paths import DARKNET_ZOO, PROJECT_CFG
 
 DATA = Path(__file__).with_name("data") / "published.json"
 
@@ -16,10 +17,10 @@ def _load():
 def cfg_path(name):
     """The project's own copy of a published network's file (else darknet's zoo), never one found first in the
     current directory or on DARKBENCH_CFG_PATH: a stray tiny.cfg must not change what verify reports."""
-    for d in (models.PROJECT_CFG, models.DARKNET_ZOO):
+    for d in (PROJECT_CFG, DARKNET_ZOO):
         if (d / name).is_file():
             return str(d / name)
-    raise DarkbenchError(f"published network file {name} is in neither {models.PROJECT_CFG} nor {models.DARKNET_ZOO}")
+    raise DarkbenchError(f"published network file {name} is in neither {PROJECT_CFG} nor {DARKNET_ZOO}")
 
 
 def figures_for(net):

@@ -1,24 +1,12 @@
-"""A darknet cfg as a torch.nn.Module, built from the analytic layer specs."""
-import os
-
+"""A darknet cfg as a torch.nn.Module, built from the analytic layer specs (darkbench.models.load is the door)."""
 import torch
 from torch import nn
 
-from . import models
+from . import weights
 from .errors import DarkbenchError
 from .layers import REGISTRY
+from .memory import check_memory
 from .nn import Conv
-
-
-def _available_memory():
-    try:
-        with open("/proc/meminfo") as f:
-            for line in f:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return None
 
 
 class Darknet(nn.Module):
@@ -100,12 +88,10 @@ class Darknet(nn.Module):
         return self.to(memory_format=torch.channels_last)
 
     def load_weights(self, path):
-        from . import weights
         weights.load_into(self, path)
         return self
 
     def save_weights(self, path, overwrite=False):
-        from . import weights
         weights.save_from(self, path, overwrite=overwrite)
 
 
@@ -121,39 +107,9 @@ def _channels_last(x):
     return x.contiguous(memory_format=torch.channels_last) if x.dim() == 4 else x
 
 
-def estimate_bytes(net, batch=1):
-    """Activations kept during a forward pass plus the weights, at fp32."""
-    return 4 * (batch * (sum(l.outputs for l in net.layers) + net.inputs) + net.weight_floats)
-
-
-def check_memory(net):
-    """Refuse a build that would not fit (cfg or Keras network: layers' outputs, inputs, weight_floats)."""
-    need = estimate_bytes(net)
-    avail = _available_memory()
-    if avail is not None and need > 0.8 * avail:
-        raise DarkbenchError(f"{net.path}: building needs about {need / 2**30:.1f} GiB at batch 1 "
-                             f"(activations + weights) but only {avail / 2**30:.1f} GiB is available")
-
-
 def build(net):
     check_memory(net)
     with torch.no_grad():
         model = Darknet(net)
     return model.eval().to(memory_format=torch.channels_last)
 
-
-def load(cfg, weights=None, width=None, height=None, fuse=False):
-    """Build a cfg (or Keras .json/.keras) as an eval-mode torch module; optionally load .weights."""
-    path = models.resolve(cfg)
-    if models.is_keras(path):
-        from . import keras
-        if weights is not None:
-            raise DarkbenchError("weights cannot be loaded into a Keras model (only its architecture is read)", path)
-        return keras.load(path, width=width, height=height, fuse=fuse)
-    net = models.analyse(path, width, height)
-    model = build(net)
-    if weights is not None:
-        model.load_weights(os.fspath(weights))
-    if fuse:
-        model.fuse()
-    return model

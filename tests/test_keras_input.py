@@ -10,7 +10,7 @@ import torch
 
 import darkbench
 from darkbench import keras as dkeras
-from darkbench import torch_model
+from darkbench import memory
 from darkbench.cli import main
 from darkbench.errors import DarkbenchError
 
@@ -196,8 +196,8 @@ def test_keras_build_checks_memory_first(tmp_path, monkeypatch):
     """The cfg builder's check, for Keras models too (the analysis is arithmetic; building allocates)."""
     p = _big(tmp_path)
     net = dkeras.analyse(p)
-    assert torch_model.estimate_bytes(net) == 4 * (3 * 4096 * 4096 * 512 + 4096 * 4096 * 3 + net.params)
-    monkeypatch.setattr(torch_model, "_available_memory", lambda: int(20.8 * 2 ** 30))
+    assert memory.estimate_bytes(net) == 4 * (3 * 4096 * 4096 * 512 + 4096 * 4096 * 3 + net.params)
+    monkeypatch.setattr(memory, "available_memory", lambda: int(20.8 * 2 ** 30))
     with pytest.raises(DarkbenchError, match=r"big\.json: building needs about 96\.2 GiB at batch 1 "
                                              r"\(activations \+ weights\) but only 20\.8 GiB is available"):
         darkbench.load(p)
@@ -205,7 +205,7 @@ def test_keras_build_checks_memory_first(tmp_path, monkeypatch):
 
 def test_export_refuses_a_keras_model_that_does_not_fit(tmp_path, capsys, monkeypatch):
     p = _write(tmp_path, _seq(("Conv2D", dict(CONV, filters=32)), shape=(256, 256, 3)))
-    monkeypatch.setattr(torch_model, "_available_memory", lambda: 2 ** 20)
+    monkeypatch.setattr(memory, "available_memory", lambda: 2 ** 20)
     _one_line_error(capsys, ["export", str(p), "-o", str(tmp_path / "m.onnx")], "GiB is available")
     assert not (tmp_path / "m.onnx").exists()
 

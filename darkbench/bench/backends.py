@@ -234,7 +234,7 @@ def darknet(path, device, dtype, batch, width=None, height=None, threads=None, w
         raise Skip("darknet is not installed (apt-get install darknet)")
     if device != "cpu" or dtype != "fp32" or batch != 1:
         raise Skip("darknet's `speed` runs batch 1 fp32 on the CPU only")
-    if models.is_keras(path):
+    if not models.traits(path).supports_darknet_backend:
         raise Skip("darknet cannot run Keras models")
     cfg = resized_cfg(path, width, height) if (width is not None or height is not None) else path
     try:

@@ -252,7 +252,7 @@ def run(model_names, backend_names, devices, batches, dtypes, threads, min_time,
                 try:
                     path = models.resolve(name)
                     net = models.analyse(path, width, height)
-                    nets.append((mi, path, net, None if models.is_keras(path) else _random_weights(net, tmp, mi, seed)))
+                    nets.append((mi, path, net, _random_weights(net, tmp, mi, seed) if net.supports_weights else None))
                 except DarkbenchError as e:
                     bad = _entry(_stem(name), os.fspath(name), None, None, device, None, None, threads, env)
                     bad["error"] = str(e)
@@ -351,7 +351,7 @@ def _layers(nets, entries, device, dtype, batch, width, height, timed, peak):
         e = next((entries.get((mi, b)) for b in ("eager", "fused") if entries.get((mi, b))), None)
         if e is None or e["error"] or not e["samples"]:
             continue
-        if models.is_keras(path):  # its layers are not darknet's: no per-layer table to join
+        if not net.has_darknet_layers:  # its layers are not darknet's: no per-layer table to join
             e["note"] += "; per-layer timing: darknet cfgs only"
             continue
         try:

@@ -1,4 +1,5 @@
 """darkbench export: a network as an ONNX file."""
+from .. import models
 from ..errors import DarkbenchError
 
 HELP = "Export a cfg (with optional .weights) or Keras model to ONNX."
@@ -15,15 +16,13 @@ def add_arguments(p):
 
 
 def run(args):
-    import darkbench
     from ..export import check_opset, check_output, export_onnx
     check_output(args.output, args.force)
     check_opset(args.opset)
-    from ..models import is_keras, resolve
-    if args.weights and is_keras(resolve(args.model)):
+    if args.weights and not models.traits(args.model).supports_weights:
         raise DarkbenchError("WEIGHTS is for darknet cfgs; a Keras model is exported with random weights",
                              args.weights)
-    model = darkbench.load(args.model, args.weights, width=args.width, height=args.height)
+    model = models.load(args.model, args.weights, width=args.width, height=args.height)
     export_onnx(model, args.output, opset=args.opset, overwrite=args.force)
     print(f"wrote {args.output}")
     return 0

@@ -72,6 +72,11 @@ class KerasNetwork:
     nodes: list = field(default_factory=list, repr=False)   # reader Nodes: [input] + one per layer
     outputs: list = field(default_factory=list)             # names of the output layers
     model_name: str = ""
+    # what a Keras model supports (see darkbench.models): its architecture only, not darknet's layers
+    kind = "keras"
+    has_darknet_layers = False
+    supports_weights = False
+    supports_darknet_backend = False
     conventions = ("Conventions (Keras): params = Keras' count_params(), batch-norm moving mean and "
                    "variance included as non-trainable; MACs = multiply-accumulates of Conv2D, "
                    "DepthwiseConv2D, SeparableConv2D, Conv2DTranspose and Dense (no bias, batch norm, "

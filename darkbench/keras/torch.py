@@ -6,7 +6,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..errors import DarkbenchError
-from ..torch_model import check_memory
+from ..memory import check_memory
 from .layers import activation, bn_axis, feature_axes, prelu_shape, short, zero_pads
 
 

@@ -5,7 +5,7 @@ import os
 
 import pandas as pd
 
-from .. import models, published
+from .. import published
 from . import data, plots
 from .files import Out
 
@@ -75,7 +75,7 @@ def build(out, model_names=None, result_paths=None, log=print, force=False):
     names = model_names or [published.cfg_path(n) for n in data.DEFAULT_MODELS]
     log("analysing networks")
     nets = data.networks(names)
-    keras_nets = [n for n in nets if models.is_keras(n.path)]
+    keras_nets = [n for n in nets if n.kind == "keras"]
     rows, files = data.load_results(result_paths)
     results, superseded = data.latest(rows)
     t = {"networks": data.network_table(nets)}
