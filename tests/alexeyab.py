@@ -246,18 +246,19 @@ class Fork:
         result.crash = crash
         return result
 
-    def weights_bytes(self, cfg, width=None, height=None):
-        """Size of the whole weights file `darknet partial CFG /dev/null OUT 1000000` writes."""
+    def weights_bytes(self, cfg, width=None, height=None, cutoff=1000000):
+        """Size of the weights file `darknet partial CFG /dev/null OUT CUTOFF` writes: the whole file by
+        default, the first CUTOFF layers' as the fork's `yolov4.conv.137`-style files otherwise."""
         def compute():
             fd, out = tempfile.mkstemp(suffix=".weights", prefix="darkbench-ak-", dir=self.scratch)
             os.close(fd)
             try:
                 rc, stdout, err = self._run([self.exe, "partial", self._cfg(cfg, width, height), "/dev/null",
-                                             out, 1000000])
+                                             out, cutoff])
                 return dict(rc=rc, stderr=err[-2000:], stdout=stdout[-2000:], size=os.path.getsize(out))
             finally:
                 os.unlink(out)
-        r = self._cached("partial", cfg, width, height, compute)
+        r = self._cached(f"partial{cutoff}", cfg, width, height, compute)
         if r["rc"]:
             raise ForkCrash(cfg, r["rc"], r["stderr"], r["stdout"])
         return r["size"]
@@ -330,14 +331,14 @@ def fork():
 
 
 @functools.lru_cache(maxsize=None)
-def _memo(kind, cfg, mtime, width, height):
+def _memo(kind, cfg, mtime, width, height, *more):
     f = fork()
-    return {"ops": f.ops, "bytes": f.weights_bytes, "info": f.info}[kind](cfg, width, height)
+    return {"ops": f.ops, "bytes": f.weights_bytes, "info": f.info}[kind](cfg, width, height, *more)
 
 
-def _call(kind, cfg, width, height):
+def _call(kind, cfg, width, height, *more):
     cfg = str(Path(cfg).resolve())
-    return _memo(kind, cfg, os.stat(cfg).st_mtime_ns, width, height)
+    return _memo(kind, cfg, os.stat(cfg).st_mtime_ns, width, height, *more)
 
 
 def fork_ops(cfg, width=None, height=None):
@@ -345,8 +346,9 @@ def fork_ops(cfg, width=None, height=None):
     return _call("ops", cfg, width, height)
 
 
-def fork_weights_bytes(cfg, width=None, height=None):
-    return _call("bytes", cfg, width, height)
+def fork_weights_bytes(cfg, width=None, height=None, cutoff=1000000):
+    """Bytes of the weights file the fork writes (`partial`), of its first `cutoff` layers if given."""
+    return _call("bytes", cfg, width, height, cutoff)
 
 
 def fork_shapes(cfg, width=None, height=None):

@@ -305,3 +305,31 @@ def test_zoo_cfg_per_layer_agrees_with_harness(alexeyab_fork):
                 assert f"{l.bflops:.3f}" == f"{bf:.3f}"
         assert f"{total:.3f}" == f"{r.total:.3f}"
         assert nbytes == alexeyab.fork_weights_bytes(p, *size) == 35434956
+
+
+def test_published_alexeyab_claims(alexeyab_fork):
+    """darkbench/data/published_alexeyab.json against the fork: each figure either rounds from the fork's
+    value to its stated digits or records the fork's exact value as a known discrepancy."""
+    import json
+    from pathlib import Path
+    data = json.loads((Path(__file__).parents[1] / "darkbench/data/published_alexeyab.json").read_text())
+    ids = [c["id"] for c in data["claims"]]
+    assert len(ids) == len(set(ids))
+    for c in data["claims"]:
+        assert c["source"] in data["sources"], c["id"]
+        cfg = alexeyab_fork.cfg_dir / c["cfg"]
+        assert cfg.exists(), c["id"]
+        if "quoted" in c:
+            continue
+        size = c.get("width"), c.get("height")
+        if c["quantity"] in ("bflops", "fma"):
+            value = alexeyab.fork_ops(cfg, *size).total / (2 if c["quantity"] == "fma" else 1)
+        else:
+            nbytes = alexeyab.fork_weights_bytes(cfg, *size, cutoff=c.get("cutoff", 1000000))
+            value = nbytes / 2**20
+        if "known" in c:
+            assert round(value, c["digits"]) != c["value"] and c["known"]["computed"] == value, c["id"]
+            if "computed_bytes" in c["known"]:
+                assert c["known"]["computed_bytes"] == nbytes, c["id"]
+        else:
+            assert round(value, c["digits"]) == c["value"], c["id"]
