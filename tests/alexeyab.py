@@ -177,8 +177,10 @@ class Fork:
     def harness(self):
         if self._harness is None:
             inc = self.root / "include"
-            # the digest of the flags (the fork's path among them) names the binary: one per fork build dir
-            self._harness = _build(SOURCE, "", [f"-I{inc}", f"-L{self.root}", "-ldarknet", f"-Wl,-rpath,{self.root}", "-lm"])
+            # the digest of the flags names the binary: one per fork build (its path, sizes and times)
+            build = hashlib.sha256(self.build_id.encode()).hexdigest()[:12]
+            self._harness = _build(SOURCE, "", [f"-I{inc}", f"-L{self.root}", "-ldarknet", f"-Wl,-rpath,{self.root}",
+                                                "-lm", f"-DAK_BUILD={build}"])
         return self._harness
 
     @property
