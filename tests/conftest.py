@@ -1,11 +1,13 @@
 import pytest
 
+import alexeyab
 from darknet import Darknet, missing
 from require import check_item, require
 
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "darknet: needs the installed darknet (program, library, header, gcc)")
+    config.addinivalue_line("markers", "alexeyab: needs the AlexeyAB fork built in $DARKBENCH_ALEXEYAB")
     config.addinivalue_line("markers", "oracle_missing(why): stands for a parameter set that came out empty")
 
 
@@ -20,3 +22,13 @@ def darknet(tmp_path_factory):
     if why:
         require(why)
     return Darknet(tmp_path_factory.mktemp("darknet"))
+
+
+@pytest.fixture(scope="session")
+def alexeyab_fork():
+    """The AlexeyAB fork as an oracle (tests/alexeyab.py): skips with the reason when $DARKBENCH_ALEXEYAB
+    is unset or incomplete, fails instead under DARKBENCH_REQUIRE_DARKNET=1 (CI builds it, .ci/run)."""
+    why = alexeyab.missing()
+    if why:
+        require(why)
+    return alexeyab.fork()
