@@ -3,6 +3,8 @@ from .base import bn_weights, check_positive
 
 NAMES = ("connected", "conn")
 KEYS = {"output", "activation", "batch_normalize"}
+DONTLOADSCALES = TRANSPOSED = True
+COLOR = "tab:orange"
 
 
 def build(sec, ctx):

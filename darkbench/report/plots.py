@@ -5,6 +5,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from ..layers import family, trait  # noqa: E402
+
 DPI = 110
 
 
@@ -123,7 +125,12 @@ def latency_vs_ops(long):
     return _save(fig)
 
 
-TYPE_COLOR = {"convolutional": "tab:blue", "Conv2D": "tab:blue", "connected": "tab:orange", "Dense": "tab:orange"}
+KERAS_COLOR = {"Conv2D": "tab:blue", "Dense": "tab:orange"}  # darknet types: their family's COLOR
+
+
+def _color(type):
+    fam = family(type)
+    return trait(fam, "COLOR") if fam else KERAS_COLOR.get(type, "tab:gray")
 
 
 def layer_ops(layers):
@@ -134,7 +141,7 @@ def layer_ops(layers):
     for ax, name in zip(axes[:, 0], names):
         d = layers[layers["model"] == name]
         flops = d["macs"] * 2 / 1e6
-        ax.bar(d["index"], flops, color=[TYPE_COLOR.get(t, "tab:gray") for t in d["type"]])
+        ax.bar(d["index"], flops, color=[_color(t) for t in d["type"]])
         top = d.loc[flops.idxmax()] if flops.max() > 0 else None
         note = f"; largest: layer {top['index']} ({100 * flops.max() / flops.sum():.0f}%)" if top is not None else ""
         ax.set_title(f"{name}: {flops.sum() / 1e3:.2f} billion ops in {len(d)} layers{note}", fontsize=9,
