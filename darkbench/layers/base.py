@@ -47,6 +47,7 @@ DEFAULTS = dict(
     FUSE=False,            # its module folds a following batch norm in (module.fuse())
     TORCH_OPS={},          # {aten op: PER_OUTPUT...} its module runs beyond the common ones, for crosscheck
     COLOR="tab:gray",      # its bars in the report's per-layer plot
+    MARKER="o",            # its points in the report's roofline ("s": fully connected)
     DARKNET_TYPE=None,     # darknet's LAYER_TYPE enum name, when it is not the section name in capitals
 )
 

@@ -5,6 +5,7 @@ NAMES = ("connected", "conn")
 KEYS = {"output", "activation", "batch_normalize"}
 DONTLOADSCALES = TRANSPOSED = True
 COLOR = "tab:orange"
+MARKER = "s"
 
 
 def build(sec, ctx):

@@ -125,12 +125,17 @@ def latency_vs_ops(long):
     return _save(fig)
 
 
-KERAS_COLOR = {"Conv2D": "tab:blue", "Dense": "tab:orange"}  # darknet types: their family's COLOR
+KERAS_STYLE = {"Conv2D": ("tab:blue", "o"), "Dense": ("tab:orange", "s")}  # darknet types: their family's
+
+
+def _style(type):
+    """(colour, roofline marker) of a layer type."""
+    fam = family(type)
+    return (trait(fam, "COLOR"), trait(fam, "MARKER")) if fam else KERAS_STYLE.get(type, ("tab:gray", "o"))
 
 
 def _color(type):
-    fam = family(type)
-    return trait(fam, "COLOR") if fam else KERAS_COLOR.get(type, "tab:gray")
+    return _style(type)[0]
 
 
 def layer_ops(layers):
@@ -167,7 +172,7 @@ def roofline(rl):
         d = rl[(rl["host"] == host) & (rl["dtype"] == dtype) & (rl["flops"] > 0) & (rl["gflops"] > 0)]
         for i, (model, e) in enumerate(d.groupby("model")):
             color = f"C{i % 10}"
-            fc = e["type"].isin(["connected", "Dense"])
+            fc = e["type"].map(lambda t: _style(t)[1] == "s")
             ax.scatter(e[~fc]["intensity"], e[~fc]["gflops"], s=28, alpha=0.75, color=color, label=model)
             if fc.any():
                 ax.scatter(e[fc]["intensity"], e[fc]["gflops"], s=34, alpha=0.75, color=color, marker="s")
