@@ -4,28 +4,46 @@ from collections import Counter
 
 from . import models
 from .errors import DarkbenchError
+from .layers import families, trait
+from .layers.base import MOVEMENT, PER_INPUT, PER_OUTPUT, PER_WINDOW
 
 MM_OPS = ("conv", "linear", "addmm", "einsum", "matmul", "mm", "bmm")  # fvcore: 1 per multiply-accumulate
 
 # fvcore counts conv/linear/matmul (1 per MAC) and batch norm; every other op it skips with a warning (or,
 # like relu and clamp, on its ignore list) and counts 0. Our handles, so that no op is silently left out:
-ELEMENTWISE = (  # 1 per output element: activations, arithmetic, comparisons, softmax, upsample
-    "aten::add", "aten::add_", "aten::sub", "aten::rsub", "aten::mul", "aten::mul_", "aten::div", "aten::div_",
-    "aten::neg", "aten::sqrt", "aten::pow", "aten::exp", "aten::expm1", "aten::sigmoid", "aten::sigmoid_",
-    "aten::tanh", "aten::tanh_", "aten::relu", "aten::relu_", "aten::leaky_relu", "aten::leaky_relu_",
-    "aten::elu", "aten::gelu", "aten::silu", "aten::hardsigmoid", "aten::hardtanh", "aten::relu6",
-    "aten::clamp", "aten::clamp_", "aten::floor", "aten::remainder", "aten::where", "aten::lt", "aten::le",
-    "aten::gt", "aten::ge", "aten::eq", "aten::ne", "aten::maximum", "aten::minimum", "aten::softmax",
-    "aten::log_softmax", "aten::upsample_nearest2d")
-REDUCE = ("aten::mean", "aten::sum", "aten::amax", "aten::cumsum",  # 1 per input element read
-          "aten::scatter_add", "aten::scatter_reduce")
-POOL = ("aten::max_pool2d", "aten::avg_pool2d")  # kernel window per output element
-FREE = ("aten::pad", "aten::constant_pad_nd", "aten::cat", "aten::reshape", "aten::permute",  # data movement: 0
-        "aten::flatten", "aten::view", "aten::contiguous", "aten::slice", "aten::clone", "aten::ones_like",
-        "aten::to", "aten::expand_as", "aten::im2col", "aten::unfold", "aten::pixel_shuffle",
-        "aten::pixel_unshuffle")
-RULES = {"1 per output element": ELEMENTWISE, "1 per input element read": REDUCE,
-         "kernel window per output element": POOL, "0 (data movement)": FREE}
+# these for the ops darkbench's shared torch code runs (activations, arithmetic, reshapes), the rest from
+# each layer family's TORCH_OPS.
+COMMON = {
+    PER_OUTPUT: (  # activations, arithmetic, comparisons
+        "aten::add", "aten::add_", "aten::sub", "aten::rsub", "aten::mul", "aten::mul_", "aten::div",
+        "aten::div_", "aten::neg", "aten::sqrt", "aten::pow", "aten::exp", "aten::expm1", "aten::sigmoid",
+        "aten::sigmoid_", "aten::tanh", "aten::tanh_", "aten::relu", "aten::relu_", "aten::leaky_relu",
+        "aten::leaky_relu_", "aten::elu", "aten::gelu", "aten::silu", "aten::hardsigmoid", "aten::hardtanh",
+        "aten::relu6", "aten::clamp", "aten::clamp_", "aten::floor", "aten::remainder", "aten::where",
+        "aten::lt", "aten::le", "aten::gt", "aten::ge", "aten::eq", "aten::ne", "aten::maximum",
+        "aten::minimum"),
+    PER_INPUT: ("aten::mean", "aten::sum", "aten::amax"),
+    PER_WINDOW: (),  # pooling: the families' own
+    MOVEMENT: ("aten::pad", "aten::constant_pad_nd", "aten::cat", "aten::reshape", "aten::permute",
+               "aten::flatten", "aten::view", "aten::contiguous", "aten::slice", "aten::clone",
+               "aten::ones_like", "aten::to", "aten::expand_as"),
+}
+
+
+def _rules():
+    """{rule: ops}: the common ops, then each family's in family order."""
+    rules = {rule: list(ops) for rule, ops in COMMON.items()}
+    for fam in families():
+        for op, rule in trait(fam, "TORCH_OPS").items():
+            if rule not in rules:
+                raise DarkbenchError(f"layer family {fam.__name__}: TORCH_OPS rule '{rule}' for {op} is not "
+                                     f"one of: {', '.join(rules)}")
+            if op not in rules[rule]:
+                rules[rule].append(op)
+    return {rule: tuple(ops) for rule, ops in rules.items()}
+
+
+RULES = _rules()
 
 CONVENTIONS = (
     "darknet ops: darknet's numops, 2 per MAC, convolutional/connected/recurrent only. "
@@ -73,8 +91,7 @@ def _pool(inputs, outputs):
 
 def handles():
     """{aten op: fvcore handle} for the ops in RULES."""
-    fns = {"1 per output element": _elementwise, "1 per input element read": _reduce,
-           "kernel window per output element": _pool, "0 (data movement)": lambda i, o: 0}
+    fns = {PER_OUTPUT: _elementwise, PER_INPUT: _reduce, PER_WINDOW: _pool, MOVEMENT: lambda i, o: 0}
     return {op: fns[rule] for rule, ops in RULES.items() for op in ops}
 
 

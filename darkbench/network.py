@@ -4,11 +4,11 @@ from dataclasses import dataclass, field
 
 from . import cfg as cfgmod
 from .errors import DarkbenchError
-from .layers import REGISTRY
+from .header import HEADER_BYTES
+from .layers import family
 from .layers.base import COMMON_KEYS, Context
 from .paths import resolve
 
-HEADER_BYTES = 20  # major, minor, revision (int32) + 8-byte seen, as darknet writes
 NET_KEYS = {"batch", "subdivisions", "width", "height", "channels", "inputs", "time_steps",
             "learning_rate", "momentum", "decay", "policy", "steps", "scales", "max_batches",
             "burn_in", "power", "gamma", "step", "angle", "aspect", "saturation", "exposure", "hue",
@@ -66,7 +66,7 @@ class Network:
     def output_index(self):
         """darknet's network output: the last layer that is not a cost layer."""
         for l in reversed(self.layers):
-            if l.type != "cost":
+            if not l.trait("COST"):
                 return l.index
         return len(self.layers) - 1
 
@@ -120,7 +120,7 @@ def _build(sections, path, width, height):
     if len(sections) == 1:
         raise DarkbenchError("cfg has no layers after [net]", path, net.line)
     for sec in sections[1:]:
-        fam = REGISTRY.get(sec.name)
+        fam = family(sec.name)
         if fam is None:
             raise DarkbenchError(f"unknown section [{sec.name}]", path, sec.line, layer=ctx.index)
         ctx.reads_image = False

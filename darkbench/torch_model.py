@@ -4,9 +4,7 @@ from torch import nn
 
 from . import weights
 from .errors import DarkbenchError
-from .layers import REGISTRY
 from .memory import check_memory
-from .nn import Conv
 
 
 class Darknet(nn.Module):
@@ -19,13 +17,13 @@ class Darknet(nn.Module):
         super().__init__()
         self.spec = net
         self.input_shape = input_shape(net)
-        self.layers = nn.ModuleList(REGISTRY[l.type].module(l, net) for l in net.layers)
+        self.layers = nn.ModuleList(l.family.module(l, net) for l in net.layers)
         # darknet's buffers are flat: a connected output (N, c), or one passed on by dropout or a route,
         # is a c x 1 x 1 image to the layer that reads an image from it
         self.unflatten = [l.in_shape if l.reads_image and l.in_shape[1:] == (1, 1) else None
                           for l in net.layers]
-        yolo = [l.index for l in net.layers if l.type == "yolo"]
-        self.heads = yolo if len(yolo) > 1 else [net.output_index]
+        heads = [l.index for l in net.layers if l.trait("HEAD")]
+        self.heads = heads if len(heads) > 1 else [net.output_index]
         needed = set(self.heads)
         for l in net.layers:
             needed.update(l.sources)
@@ -81,9 +79,10 @@ class Darknet(nn.Module):
                 yield spec, name, t[name]
 
     def fuse(self):
-        """Fold batch norm into convolutions (inference form; channels-last like every model)."""
-        for layer in self.layers:
-            if isinstance(layer, Conv):
+        """Fold batch norm into the layers whose family can (FUSE: convolutions), in inference form;
+        channels-last like every model."""
+        for spec, layer in zip(self.spec.layers, self.layers):
+            if spec.trait("FUSE"):
                 layer.fuse()
         return self.to(memory_format=torch.channels_last)
 

@@ -6,16 +6,8 @@ import numpy as np
 
 from . import files
 from .errors import DarkbenchError
+from .header import DEFAULT_HEADER, HEADER_BYTES, header_size  # noqa: F401 (HEADER_BYTES for callers)
 from .layers.base import INITIAL
-
-DEFAULT_HEADER = dict(major=0, minor=2, revision=0, seen=0)
-HEADER_BYTES = 20  # as DEFAULT_HEADER is written
-# connected matrices (also those inside recurrent layers) are stored (in, out) when major or minor > 1000
-TRANSPOSED = ("connected", "rnn", "gru", "lstm")
-
-
-def header_size(major, minor):
-    return 12 + (8 if major * 10 + minor >= 2 and major < 1000 and minor < 1000 else 4)
 
 
 def is_transposed(header):
@@ -23,7 +15,9 @@ def is_transposed(header):
 
 
 def _transposed(layer, name, header):
-    return name.rsplit(".", 1)[-1] == "weights" and layer.type in TRANSPOSED and is_transposed(header)
+    """Families with TRANSPOSED store their matrices (in, out) under a header with major or minor > 1000
+    (those inside recurrent layers too)."""
+    return name.rsplit(".", 1)[-1] == "weights" and layer.trait("TRANSPOSED") and is_transposed(header)
 
 
 def read_header(path):
@@ -152,9 +146,7 @@ def random_arrays(net, seed=0):
     rng = np.random.default_rng(seed)
     out = {}
     for l in net.layers:
-        fan_in = max(1, (l.weight_floats - sum(int(np.prod(s)) for n, s in l.weights
-                                               if n.rsplit(".", 1)[-1] != "weights"))
-                     // max(1, l.outputs if l.type == "local" else l.out_shape[0] or l.outputs))
+        fan_in = l.trait("fan_in")(l)
         for name, shape in l.weights:
             base = name.rsplit(".", 1)[-1]
             if base == "weights":

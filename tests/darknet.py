@@ -9,6 +9,9 @@ from pathlib import Path
 
 import numpy as np
 
+from darkbench.layers import families, trait
+from darkbench.network import analyse
+
 DARKNET = "/usr/bin/darknet"
 LIB = "/usr/lib/darknet"
 HEADER = f"{LIB}/include/darknet.h"
@@ -45,8 +48,30 @@ def layer_types():
     """darknet's LAYER_TYPE enum read from its header: id -> darkbench's type name."""
     text = re.search(r"typedef enum\s*{([^}]*)}\s*LAYER_TYPE;", Path(HEADER).read_text()).group(1)
     names = [n.strip() for n in text.split(",") if n.strip()]
-    rename = {"ACTIVE": "activation", "LOGXENT": "logistic"}
+    rename = {trait(f, "DARKNET_TYPE"): f.NAMES[0] for f in families() if trait(f, "DARKNET_TYPE")}
     return {i: rename.get(n, n.lower()) for i, n in enumerate(names)}
+
+
+# Ranges of the random weights the harness fills (as weights.random_arrays draws them); kernels are
+# uniform in +-sqrt(3 / fan_in), so deep nets keep their activations in range.
+RANGES = {"biases": (-0.2, 0.2), "scales": (0.5, 1.5), "rolling_mean": (-0.2, 0.2), "rolling_variance": (0.5, 1.5)}
+ORDER = ("biases", "weights", "scales", "rolling_mean", "rolling_variance")  # the draws per (inner) layer
+
+
+def random_table(cfg, out):
+    """The harness's table of arrays to randomize, from darkbench's specs: "LAYER NAME COUNT LO HI"."""
+    lines = []
+    for l in analyse(cfg).layers:
+        r = np.sqrt(np.float32(3) / np.float32(l.trait("fan_in")(l)))  # as sqrtf(3.0f / fan_in)
+        groups = {}
+        for name, shape in l.weights:
+            groups.setdefault(name.rpartition(".")[0], []).append((name, shape))
+        for arrays in groups.values():
+            for name, shape in sorted(arrays, key=lambda a: ORDER.index(a[0].rpartition(".")[2])):
+                lo, hi = (-r, r) if name.rpartition(".")[2] == "weights" else RANGES[name.rpartition(".")[2]]
+                lines.append(f"{l.index} {name} {int(np.prod(shape))} {np.float32(lo)} {np.float32(hi)}")
+    Path(out).write_text("".join(f"{line}\n" for line in lines))
+    return Path(out)
 
 
 def rewrite_net(cfg, out, **values):
@@ -161,8 +186,13 @@ class Darknet:
         text, size = self._saved("info", cfg)
         return self._shapes(text), size
 
+    def _table(self, cfg):
+        fd, path = tempfile.mkstemp(suffix=".table", dir=self.dir)
+        os.close(fd)
+        return random_table(cfg, path)
+
     def save_random(self, cfg, out, seed=1, gain=None):
-        self._run("save", cfg, out, seed, *([gain] if gain else []))
+        self._run("save", cfg, self._table(cfg), out, seed, *([gain] if gain else []))
         return Path(out)
 
     def forward(self, cfg, weights, x, seed=None):
@@ -174,7 +204,8 @@ class Darknet:
         if seed is None:
             self._run("forward", self.batch1(cfg), weights, d / "input.bin", d)
         else:
-            self._run("randforward", self.batch1(cfg), seed, weights, d / "input.bin", d)
+            self._run("randforward", self.batch1(cfg), random_table(cfg, d / "random.table"), seed, weights,
+                      d / "input.bin", d)
         n = len(list(d.glob("[0-9]*.bin")))
         outs = [np.fromfile(d / f"{i}.bin", dtype="<f4") for i in range(n)]
         shutil.rmtree(d)

@@ -1,6 +1,7 @@
 """[activation]: an activation function on its own (default linear)."""
 NAMES = ("activation",)
 KEYS = {"activation"}
+DARKNET_TYPE = "ACTIVE"
 
 
 def build(sec, ctx):

@@ -2,6 +2,7 @@
 from dataclasses import dataclass, field
 
 from ..errors import DarkbenchError
+from .registry import family
 
 ACTIVATIONS = ("logistic", "loggy", "relu", "elu", "selu", "relie", "plse", "hardtan",
                "lhtan", "linear", "ramp", "leaky", "tanh", "stair")
@@ -16,6 +17,45 @@ RUNNING_STATS = ("rolling_mean", "rolling_variance")
 # keeps this. Kernels ("weights") start random there, so skipping them cannot be reproduced.
 INITIAL = {"biases": 0.0, "scales": 1.0, "rolling_mean": 0.0, "rolling_variance": 0.0}
 BN_VECTORS = ("scales", "rolling_mean", "rolling_variance")
+
+# How crosscheck's fvcore handles count an aten op that fvcore itself skips (a family's TORCH_OPS values).
+PER_OUTPUT = "1 per output element"
+PER_INPUT = "1 per input element read"
+PER_WINDOW = "kernel window per output element"
+MOVEMENT = "0 (data movement)"
+
+
+def kernel_floats(layer):
+    """Floats in its "weights" arrays (inner layers' too), not biases or batch-norm vectors."""
+    return sum(_count(s) for n, s in layer.weights if n.rsplit(".", 1)[-1] == "weights")
+
+
+def fan_in(layer):
+    """Kernel floats per filter (per output channel, or per output when there are no channels):
+    random weights are scaled by it."""
+    return max(1, kernel_floats(layer) // max(1, layer.out_shape[0] or layer.outputs))
+
+
+# What a family module may declare besides NAMES, KEYS, build() and module(); these are the defaults.
+# Code outside darkbench/layers asks trait() (or Layer.trait) and never branches on a type name.
+DEFAULTS = dict(
+    TRANSPOSED=False,      # its "weights" matrices are stored (in, out) when the header's major or minor > 1000
+    fan_in=fan_in,         # fan_in(layer): the fan-in random weights are scaled by
+    DONTLOADSCALES=False,  # dontloadscales=1 makes darknet's loader skip its batch-norm vectors
+    NUMLOAD=False,         # numload=N makes darknet's loader read only its first N filters
+    HEAD=False,            # an output head: a network with several returns each one's output (yolo)
+    COST=False,            # training only: never the network output
+    FUSE=False,            # its module folds a following batch norm in (module.fuse())
+    TORCH_OPS={},          # {aten op: PER_OUTPUT...} its module runs beyond the common ones, for crosscheck
+    COLOR="tab:gray",      # its bars in the report's per-layer plot
+    MARKER="o",            # its points in the report's roofline ("s": fully connected)
+    DARKNET_TYPE=None,     # darknet's LAYER_TYPE enum name, when it is not the section name in capitals
+)
+
+
+def trait(family, name):
+    """A family module's trait, or its default."""
+    return getattr(family, name, DEFAULTS[name])
 
 
 class Traffic:
@@ -57,6 +97,13 @@ class Layer(Traffic):
     load_error: str = ""       # why darknet's loader cannot be reproduced for this layer (dontload, numload)
     desc: str = ""             # filters / size text for tables
     reads_image: bool = False  # reads its input as a (c, h, w) image (torch reshapes a flat one to it)
+
+    @property
+    def family(self):
+        return family(self.type)
+
+    def trait(self, name):
+        return trait(self.family, name)
 
     @property
     def weight_floats(self):
@@ -133,19 +180,20 @@ class Context:
 
 def load_rules(sec, layer):
     """(names darknet's load_weights_upto skips, why it cannot be reproduced or ""), from the options
-    every layer takes: dontload skips the layer, dontloadscales the batch-norm vectors of conv/deconv/
-    connected (not [batchnorm], not inner recurrent layers), numload reads only the first N conv filters."""
+    every layer takes: dontload skips the layer, dontloadscales the batch-norm vectors of families with
+    DONTLOADSCALES (not [batchnorm], not inner recurrent layers), numload reads only the first N filters
+    of families with NUMLOAD."""
     names = tuple(name for name, _ in layer.weights)
     if sec.get_int("dontload", 0):
         random = [n for n in names if n.rsplit(".", 1)[-1] not in INITIAL]
         return names, ("dontload=1: darknet skips this layer when reading weights and keeps the random "
                        "weights it initialised it with" if random else "")
     skipped = ()
-    if sec.get_int("dontloadscales", 0) and layer.type in ("convolutional", "deconvolutional", "connected"):
+    if sec.get_int("dontloadscales", 0) and layer.trait("DONTLOADSCALES"):
         skipped = tuple(n for n in names if n in BN_VECTORS)
     numload = sec.get_int("numload", 0)
     n = layer.out_shape[0]
-    if numload and numload != n and layer.type in ("convolutional", "deconvolutional"):
+    if numload and numload != n and layer.trait("NUMLOAD"):
         if 0 < numload < n:
             return skipped, (f"numload={numload}: darknet reads only the first {numload} of {n} filters and "
                              "keeps random weights for the rest")

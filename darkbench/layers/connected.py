@@ -3,6 +3,9 @@ from .base import bn_weights, check_positive
 
 NAMES = ("connected", "conn")
 KEYS = {"output", "activation", "batch_normalize"}
+DONTLOADSCALES = TRANSPOSED = True
+COLOR = "tab:orange"
+MARKER = "s"
 
 
 def build(sec, ctx):

@@ -4,6 +4,8 @@ from .base import bn_weights, c_div, check_positive, overhang
 NAMES = ("convolutional", "conv")
 KEYS = {"filters", "size", "stride", "pad", "padding", "groups", "activation", "batch_normalize",
         "binary", "xnor", "flipped", "dot"}
+NUMLOAD = DONTLOADSCALES = FUSE = True
+COLOR = "tab:blue"
 
 
 def build(sec, ctx):

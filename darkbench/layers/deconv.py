@@ -3,6 +3,7 @@ from .base import bn_weights, check_positive
 
 NAMES = ("deconvolutional", "deconv")
 KEYS = {"filters", "size", "stride", "pad", "padding", "activation", "batch_normalize"}
+NUMLOAD = DONTLOADSCALES = FUSE = True
 
 
 def build(sec, ctx):

@@ -3,6 +3,7 @@ from . import recurrent
 
 NAMES = ("gru",)
 KEYS = {"output", "batch_normalize", "tanh"}
+TRANSPOSED = True
 
 
 def build(sec, ctx):

@@ -1,8 +1,14 @@
 """[local]: unshared convolution, one filter bank per output location."""
-from .base import c_div, check_positive, overhang
+from .base import MOVEMENT, c_div, check_positive, kernel_floats, overhang
 
 NAMES = ("local",)
 KEYS = {"filters", "size", "stride", "pad", "activation"}
+TORCH_OPS = {"aten::im2col": MOVEMENT, "aten::unfold": MOVEMENT}
+
+
+def fan_in(layer):
+    """Kernel floats per output value: each location has its own filters."""
+    return max(1, kernel_floats(layer) // max(1, layer.outputs))
 
 
 def build(sec, ctx):

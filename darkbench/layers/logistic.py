@@ -1,6 +1,7 @@
 """[logistic]: darknet's logistic cross-entropy layer; a sigmoid at inference."""
 NAMES = ("logistic",)
 KEYS = set()
+DARKNET_TYPE = "LOGXENT"
 
 
 def build(sec, ctx):

@@ -3,6 +3,7 @@ from . import recurrent
 
 NAMES = ("lstm",)
 KEYS = {"output", "batch_normalize"}
+TRANSPOSED = True
 
 
 def build(sec, ctx):

@@ -1,8 +1,9 @@
 """[maxpool] / [max]: darknet pads with -FLT_MAX, `padding` is the TOTAL, extra goes right/bottom."""
-from .base import c_div, check_positive
+from .base import PER_WINDOW, c_div, check_positive
 
 NAMES = ("maxpool", "max")
 KEYS = {"stride", "size", "padding"}
+TORCH_OPS = {"aten::max_pool2d": PER_WINDOW}
 
 
 def build(sec, ctx):

@@ -1,6 +1,9 @@
 """[normalization] / [lrn]: cross-channel LRN; darknet does not divide alpha by size."""
+from .base import PER_INPUT
+
 NAMES = ("normalization", "lrn")
 KEYS = {"alpha", "beta", "kappa", "size"}
+TORCH_OPS = {"aten::cumsum": PER_INPUT}
 
 
 def build(sec, ctx):

@@ -1,6 +1,9 @@
 """[reorg]: darknet's own space-to-depth (its index permutation, not pixel_unshuffle)."""
+from .base import MOVEMENT
+
 NAMES = ("reorg",)
 KEYS = {"stride", "reverse", "flatten", "extra"}
+TORCH_OPS = {"aten::pixel_shuffle": MOVEMENT, "aten::pixel_unshuffle": MOVEMENT}
 
 
 def build(sec, ctx):

@@ -3,6 +3,7 @@ from . import recurrent
 
 NAMES = ("rnn",)
 KEYS = {"output", "hidden", "activation", "batch_normalize", "shortcut"}
+TRANSPOSED = True
 
 
 def build(sec, ctx):

@@ -1,6 +1,10 @@
 """[softmax] / [soft]: softmax over `groups` equal contiguous chunks of the flat input."""
+from .base import PER_INPUT, PER_OUTPUT
+
 NAMES = ("softmax", "soft")
 KEYS = {"groups", "temperature", "tree", "spatial", "noloss"}
+TORCH_OPS = {"aten::softmax": PER_OUTPUT, "aten::log_softmax": PER_OUTPUT,
+             "aten::scatter_add": PER_INPUT, "aten::scatter_reduce": PER_INPUT}
 
 
 def build(sec, ctx):

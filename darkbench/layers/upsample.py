@@ -1,6 +1,9 @@
 """[upsample]: nearest neighbour x stride, times scale; negative stride sums blocks down."""
+from .base import PER_OUTPUT, PER_WINDOW
+
 NAMES = ("upsample",)
 KEYS = {"stride", "scale"}
+TORCH_OPS = {"aten::upsample_nearest2d": PER_OUTPUT, "aten::avg_pool2d": PER_WINDOW}
 
 
 def build(sec, ctx):

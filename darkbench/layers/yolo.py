@@ -2,6 +2,7 @@
 NAMES = ("yolo",)
 KEYS = {"classes", "num", "mask", "anchors", "max", "jitter", "ignore_thresh", "truth_thresh",
         "random", "map"}
+HEAD = True
 
 
 def build(sec, ctx):

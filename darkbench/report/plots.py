@@ -5,6 +5,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from ..layers import family, trait  # noqa: E402
+
 DPI = 110
 
 
@@ -123,7 +125,17 @@ def latency_vs_ops(long):
     return _save(fig)
 
 
-TYPE_COLOR = {"convolutional": "tab:blue", "Conv2D": "tab:blue", "connected": "tab:orange", "Dense": "tab:orange"}
+KERAS_STYLE = {"Conv2D": ("tab:blue", "o"), "Dense": ("tab:orange", "s")}  # darknet types: their family's
+
+
+def _style(type):
+    """(colour, roofline marker) of a layer type."""
+    fam = family(type)
+    return (trait(fam, "COLOR"), trait(fam, "MARKER")) if fam else KERAS_STYLE.get(type, ("tab:gray", "o"))
+
+
+def _color(type):
+    return _style(type)[0]
 
 
 def layer_ops(layers):
@@ -134,7 +146,7 @@ def layer_ops(layers):
     for ax, name in zip(axes[:, 0], names):
         d = layers[layers["model"] == name]
         flops = d["macs"] * 2 / 1e6
-        ax.bar(d["index"], flops, color=[TYPE_COLOR.get(t, "tab:gray") for t in d["type"]])
+        ax.bar(d["index"], flops, color=[_color(t) for t in d["type"]])
         top = d.loc[flops.idxmax()] if flops.max() > 0 else None
         note = f"; largest: layer {top['index']} ({100 * flops.max() / flops.sum():.0f}%)" if top is not None else ""
         ax.set_title(f"{name}: {flops.sum() / 1e3:.2f} billion ops in {len(d)} layers{note}", fontsize=9,
@@ -160,7 +172,7 @@ def roofline(rl):
         d = rl[(rl["host"] == host) & (rl["dtype"] == dtype) & (rl["flops"] > 0) & (rl["gflops"] > 0)]
         for i, (model, e) in enumerate(d.groupby("model")):
             color = f"C{i % 10}"
-            fc = e["type"].isin(["connected", "Dense"])
+            fc = e["type"].map(lambda t: _style(t)[1] == "s")
             ax.scatter(e[~fc]["intensity"], e[~fc]["gflops"], s=28, alpha=0.75, color=color, label=model)
             if fc.any():
                 ax.scatter(e[fc]["intensity"], e[fc]["gflops"], s=34, alpha=0.75, color=color, marker="s")

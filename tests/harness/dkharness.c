@@ -19,46 +19,50 @@ void srand(unsigned seed) { state = 88172645463325252ULL ^ (seed * 0x9E3779B97F4
 static float unif(float lo, float hi) { return lo + (hi - lo) * (rand() / (float)RAND_MAX); }
 
 static void fill(float *a, int n, float lo, float hi) {
-    if (!a) return;
     for (int i = 0; i < n; ++i) a[i] = unif(lo, hi);
 }
 
-static void randomize(layer *l);
-
-/* rnn/gru/lstm/crnn keep their weights in inner connected/convolutional layers */
-static void randomize_inner(layer *l) {
-    layer *inner[] = {l->input_layer, l->self_layer, l->output_layer, l->reset_layer, l->update_layer,
-                      l->state_layer, l->input_gate_layer, l->state_gate_layer, l->input_save_layer,
-                      l->state_save_layer, l->input_state_layer, l->state_state_layer, l->input_z_layer,
-                      l->state_z_layer, l->input_r_layer, l->state_r_layer, l->input_h_layer,
-                      l->state_h_layer, l->wz, l->uz, l->wr, l->ur, l->wh, l->uh, l->uo, l->wo, l->uf,
-                      l->wf, l->ui, l->wi, l->ug, l->wg};
-    for (size_t i = 0; i < sizeof inner / sizeof *inner; ++i)
-        if (inner[i]) randomize(inner[i]);
+/* A weight array by darkbench's name: "biases", "weights", "scales", "rolling_mean", "rolling_variance",
+ * or "INNER.name" for the inner layers of rnn/gru/lstm/crnn (named as darknet's struct fields). */
+static float *array(layer *l, const char *name) {
+    const char *dot = strchr(name, '.');
+    if (dot) {
+        struct { const char *name; layer *l; } inner[] = {
+            {"input_layer", l->input_layer}, {"self_layer", l->self_layer}, {"output_layer", l->output_layer},
+            {"wz", l->wz}, {"uz", l->uz}, {"wr", l->wr}, {"ur", l->ur}, {"wh", l->wh}, {"uh", l->uh},
+            {"wi", l->wi}, {"ui", l->ui}, {"wf", l->wf}, {"uf", l->uf}, {"wo", l->wo}, {"uo", l->uo},
+            {"wg", l->wg}, {"ug", l->ug}};
+        for (size_t i = 0; i < sizeof inner / sizeof *inner; ++i)
+            if (strlen(inner[i].name) == (size_t)(dot - name) && !strncmp(name, inner[i].name, dot - name))
+                return inner[i].l ? array(inner[i].l, dot + 1) : NULL;
+        return NULL;
+    }
+    if (!strcmp(name, "biases")) return l->biases;
+    if (!strcmp(name, "weights")) return l->weights;
+    if (!strcmp(name, "scales")) return l->scales;
+    if (!strcmp(name, "rolling_mean")) return l->rolling_mean;
+    if (!strcmp(name, "rolling_variance")) return l->rolling_variance;
+    return NULL;
 }
 
-/* Non-trivial values everywhere: biases, scales and means away from 0/1, variances positive,
- * weights uniform with variance 1/fan_in so deep nets keep their activations in range. */
-static void randomize(layer *l) {
-    int n = 0, nb = 0, nw = 0, fan_in = 1;
-    switch (l->type) {
-    case CONVOLUTIONAL: case DECONVOLUTIONAL:
-        n = l->n; nb = l->n; nw = l->nweights; fan_in = l->n ? l->nweights / l->n : 1; break;
-    case CONNECTED: n = l->outputs; nb = l->outputs; nw = l->inputs * l->outputs; fan_in = l->inputs; break;
-    case LOCAL:
-        n = l->n; nb = l->outputs; nw = l->c * l->n * l->size * l->size * l->out_w * l->out_h;
-        fan_in = l->c * l->size * l->size; break;
-    case BATCHNORM: n = l->c; break;
-    case RNN: case GRU: case LSTM: case CRNN: randomize_inner(l); return;
-    default: return;
+/* Fill the weights a table names: one line per array, "LAYER NAME COUNT LO HI", written by tests/darknet.py
+ * from darkbench's layer specs (so no layer type is named here). The last "weights" array is scaled by gain. */
+static void randomize(network *net, const char *table, float gain) {
+    FILE *f = fopen(table, "r");
+    if (!f) { fprintf(stderr, "cannot read %s\n", table); exit(3); }
+    int i, count;
+    char name[256], lo[64], hi[64];
+    float *last = NULL;
+    int nlast = 0;
+    while (fscanf(f, "%d %255s %d %63s %63s", &i, name, &count, lo, hi) == 5) {
+        float *a = i >= 0 && i < net->n ? array(&net->layers[i], name) : NULL;
+        if (!a) { fprintf(stderr, "layer %d has no array %s\n", i, name); exit(3); }
+        fill(a, count, strtof(lo, NULL), strtof(hi, NULL));
+        const char *base = strrchr(name, '.');
+        if (!strcmp(base ? base + 1 : name, "weights")) { last = a; nlast = count; }
     }
-    float r = fan_in > 0 ? sqrtf(3.0f / fan_in) : 1;
-    if (l->type != BATCHNORM) { fill(l->biases, nb, -0.2f, 0.2f); fill(l->weights, nw, -r, r); }
-    if (l->batch_normalize || l->type == BATCHNORM) {
-        fill(l->scales, n, 0.5f, 1.5f);
-        fill(l->rolling_mean, n, -0.2f, 0.2f);
-        fill(l->rolling_variance, n, 0.5f, 1.5f);
-    }
+    fclose(f);
+    for (int j = 0; last && j < nlast; ++j) last[j] *= gain;
 }
 
 static void print_shapes(network *net) {
@@ -88,35 +92,27 @@ int main(int argc, char **argv) {
         save_weights(net, argv[3]);
         return 0;
     }
-    /* save CFG OUT SEED [GAIN]: GAIN scales the last weighted layer, so a classifier's softmax is peaked */
-    if (!strcmp(cmd, "save") && (argc == 5 || argc == 6)) {
+    /* save CFG TABLE OUT SEED [GAIN]: random weights as TABLE lists them; GAIN scales the last weighted
+     * layer's, so a classifier's softmax is peaked */
+    if (!strcmp(cmd, "save") && (argc == 6 || argc == 7)) {
         network *net = parse_network_cfg(argv[2]);
-        srand(atoi(argv[4]));
-        int last = -1;
-        for (int i = 0; i < net->n; ++i) {
-            randomize(&net->layers[i]);
-            if (net->layers[i].weights) last = i;
-        }
-        if (argc == 6 && last >= 0) {
-            layer *l = &net->layers[last];
-            int nw = l->type == CONNECTED ? l->inputs * l->outputs : l->nweights;
-            for (int j = 0; j < nw; ++j) l->weights[j] *= atof(argv[5]);
-        }
-        save_weights(net, argv[3]);
+        srand(atoi(argv[5]));
+        randomize(net, argv[3], argc == 7 ? atof(argv[6]) : 1);
+        save_weights(net, argv[4]);
         return 0;
     }
     /* forward CFG WEIGHTS INPUT OUTDIR: darknet reads the weights;
-     * randforward CFG SEED OUTWEIGHTS INPUT OUTDIR: darknet makes and saves random weights itself
+     * randforward CFG TABLE SEED OUTWEIGHTS INPUT OUTDIR: darknet makes and saves random weights itself
      * (darknet cannot load [deconvolutional] weights: its loader divides by l.groups, which is 0) */
-    int rnd = !strcmp(cmd, "randforward") && argc == 7;
+    int rnd = !strcmp(cmd, "randforward") && argc == 8;
     if ((!strcmp(cmd, "forward") && argc == 6) || rnd) {
         network *net;
         if (rnd) {
             net = parse_network_cfg(argv[2]);
-            srand(atoi(argv[3]));
-            for (int i = 0; i < net->n; ++i) randomize(&net->layers[i]);
-            save_weights(net, argv[4]);
-            argv += 1;
+            srand(atoi(argv[4]));
+            randomize(net, argv[3], 1);
+            save_weights(net, argv[5]);
+            argv += 2;
         } else {
             net = load_network(argv[2], argv[3], 0);
         }

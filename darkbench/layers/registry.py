@@ -1,0 +1,77 @@
+"""The registry of layer families: section name -> family module (see the package docstring).
+
+It imports no family statically (they import base, which asks this module for a layer's family)."""
+import importlib
+import importlib.util
+import os
+import pkgutil
+import sys
+
+from ..errors import DarkbenchError
+
+GROUP = "darkbench.layers"
+ENV = "DARKBENCH_LAYERS"
+
+_registry = None  # {section name: family}, filled on first use so a bad plugin is a DarkbenchError
+
+
+def _builtin():
+    package = sys.modules[__package__]  # darkbench.layers, loaded before any family is looked up
+    for info in sorted(pkgutil.iter_modules(package.__path__), key=lambda i: i.name):
+        yield importlib.import_module(f"{__package__}.{info.name}"), f"{__package__}.{info.name}"
+
+
+def _entry_points():
+    from importlib.metadata import entry_points
+    for ep in entry_points(group=GROUP):
+        try:
+            yield ep.load(), f"entry point {ep.name} ({ep.value})"
+        except Exception as e:
+            raise DarkbenchError(f"cannot load layer family entry point {ep.name} ({ep.value}): "
+                                 f"{type(e).__name__}: {e}") from None
+
+
+def _files():
+    for path in filter(None, os.environ.get(ENV, "").split(os.pathsep)):
+        if not os.path.isfile(path):
+            raise DarkbenchError(f"{ENV}: no such layer family file", path)
+        name = "darkbench_layers_" + os.path.splitext(os.path.basename(path))[0]
+        spec = importlib.util.spec_from_file_location(name, path)
+        mod = importlib.util.module_from_spec(spec)
+        sys.modules[name] = mod  # torch.onnx and pickling look classes up by module name
+        try:
+            spec.loader.exec_module(mod)
+        except Exception as e:
+            del sys.modules[name]
+            raise DarkbenchError(f"{ENV}: cannot load layer family: {type(e).__name__}: {e}", path) from None
+        yield mod, path
+
+
+def _load():
+    registry, where = {}, {}
+    for gen in (_builtin, _entry_points, _files):
+        for fam, origin in gen():
+            if not hasattr(fam, "NAMES"):
+                continue
+            for name in fam.NAMES:
+                if name in registry and registry[name] is not fam:
+                    raise DarkbenchError(f"layer section [{name}] is defined by both {where[name]} and {origin}")
+                registry[name], where[name] = fam, origin
+    return registry
+
+
+def _families():
+    global _registry
+    if _registry is None:
+        _registry = _load()
+    return _registry
+
+
+def families():
+    """Every family module once, builtin ones first (alphabetically), then plugins."""
+    return tuple(dict.fromkeys(_families().values()))
+
+
+def family(name):
+    """The family module of a section or layer type name, or None."""
+    return _families().get(name)

@@ -1,0 +1,152 @@
+"""A layer type added in one file outside darkbench (tests/plugins/scale_plugin.py) works everywhere:
+analysis, summary, weights init/read/write, the torch model, crosscheck and ONNX export."""
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from darkbench import layers
+from darkbench.layers import registry
+
+ROOT = Path(__file__).resolve().parents[1]
+PLUGIN = Path(__file__).with_name("plugins") / "scale_plugin.py"
+CFG = """[net]
+width=7
+height=5
+channels=3
+
+[convolutional]
+filters=4
+size=3
+pad=1
+batch_normalize=1
+activation=linear
+
+[scale]
+activation=leaky
+
+[convolutional]
+filters=2
+size=1
+activation=linear
+"""
+
+
+@pytest.fixture
+def plugin(monkeypatch, tmp_path):
+    """The plugin loaded through DARKBENCH_LAYERS in this process (the registry reloaded, then restored)."""
+    monkeypatch.setenv(layers.ENV, str(PLUGIN))
+    monkeypatch.setattr(registry, "_registry", None)
+    cfg = tmp_path / "scaled.cfg"
+    cfg.write_text(CFG)
+    return cfg
+
+
+def _cli(*args, env_extra=None, check=True):
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, (str(ROOT), os.environ.get("PYTHONPATH")))))
+    env.update({layers.ENV: str(PLUGIN), **(env_extra or {})})
+    r = subprocess.run([sys.executable, "-m", "darkbench", *map(str, args)], capture_output=True, text=True,
+                       env=env, cwd=ROOT)
+    if check:
+        assert r.returncode == 0, r.stderr
+    return r
+
+
+def test_unknown_without_the_plugin(tmp_path):
+    cfg = tmp_path / "scaled.cfg"
+    cfg.write_text(CFG)
+    r = _cli("ops", cfg, env_extra={layers.ENV: ""}, check=False)
+    assert r.returncode != 0 and "unknown section [scale]" in r.stderr
+
+
+def test_analyse(plugin):
+    from darkbench import models
+    net = models.analyse(plugin)
+    s = net.layers[1]
+    assert (s.type, s.in_shape, s.out_shape, s.params, s.macs) == ("scale", (4, 5, 7), (4, 5, 7), 8, 0)
+    assert s.trait("COLOR") == "tab:green" and not s.trait("HEAD") and s.trait("fan_in")(s) == 1
+    assert net.weight_floats == 4 + 3 * 4 + 4 * 3 * 9 + 8 + 2 + 2 * 4
+    from darkbench.report.plots import _color
+    assert _color("scale") == "tab:green" and _color("convolutional") == "tab:blue"
+
+
+def test_summary_cli(plugin):
+    out = json.loads(_cli("summary", plugin, "--format", "json").stdout)
+    row = out["layers"][1]
+    assert (row["type"], row["params"]) == ("scale", 8)
+    assert out["params"] == (4 + 4 + 4 * 3 * 9) + 8 + (2 + 2 * 4)  # running statistics are not params
+
+
+def test_weights_round_trip_and_forward(plugin, tmp_path):
+    import torch
+
+    import darkbench
+    init = tmp_path / "init.weights"
+    _cli("weights", "init", plugin, init, "--seed", "3")
+    assert "fits" in _cli("weights", "info", plugin, init).stdout
+    model = darkbench.load(plugin, init)
+    again = tmp_path / "again.weights"
+    model.save_weights(again)
+    assert init.read_bytes() == again.read_bytes()
+
+    with torch.no_grad():
+        outs = model.layer_outputs(torch.rand(1, 3, 5, 7))
+    scale = model.layers[1]
+    w, b = scale.weights.detach().numpy(), scale.biases.detach().numpy()
+    assert np.abs(w).max() > 0.5  # random, not the initial ones
+    y = outs[0].numpy() * w[None, :, None, None] + b[None, :, None, None]
+    want = np.where(y > 0, y, 0.1 * y)
+    np.testing.assert_allclose(outs[1].numpy(), want, rtol=1e-6, atol=1e-6)
+
+
+def test_crosscheck(plugin):
+    out = json.loads(_cli("crosscheck", plugin, "--format", "json").stdout)
+    row = out["layers"][1]
+    assert row["type"] == "scale" and row["fvcore_unsupported"] == {}
+    assert row["fvcore_other"] == 4 * 5 * 7 * 2  # addcmul, then leaky relu
+    assert row["params"] == row["torch_params"] == row["fvcore_params"] == row["file_floats"] == 8
+    assert "aten::addcmul" in out["fvcore_handles"]["1 per output element"]
+
+
+def test_export_runs_in_onnxruntime(plugin, tmp_path):
+    ort = pytest.importorskip("onnxruntime", reason="onnxruntime is an optional dependency")
+    import torch
+
+    import darkbench
+    w = tmp_path / "w.weights"
+    _cli("weights", "init", plugin, w, "--seed", "5")
+    onnx = tmp_path / "scaled.onnx"
+    _cli("export", plugin, w, "-o", onnx)
+    x = torch.rand(1, 3, 5, 7)
+    with torch.no_grad():
+        want = darkbench.load(plugin, w)(x).numpy()
+    sess = ort.InferenceSession(str(onnx), providers=["CPUExecutionProvider"])
+    got = sess.run(None, {"input": x.numpy()})[0]
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
+
+
+def test_duplicate_section_names_both(tmp_path):
+    clash = tmp_path / "clash.py"
+    clash.write_text('NAMES = ("maxpool",)\nKEYS = set()\n')
+    r = _cli("ops", ROOT / "tests" / "cfgs" / "pools_routes.cfg", env_extra={layers.ENV: str(clash)}, check=False)
+    assert r.returncode != 0
+    assert "[maxpool] is defined by both darkbench.layers.maxpool and " + str(clash) in r.stderr
+
+
+def test_entry_point(tmp_path):
+    """A package that names its family module in the darkbench.layers entry-point group."""
+    site = tmp_path / "site"
+    (site / "scalepkg").mkdir(parents=True)
+    (site / "scalepkg" / "__init__.py").write_text(PLUGIN.read_text())
+    info = site / "scalepkg-1.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: scalepkg\nVersion: 1.0\n")
+    (info / "entry_points.txt").write_text("[darkbench.layers]\nscale = scalepkg\n")
+    cfg = tmp_path / "scaled.cfg"
+    cfg.write_text(CFG)
+    r = _cli("ops", cfg, "--json", env_extra={layers.ENV: "", "PYTHONPATH": f"{ROOT}{os.pathsep}{site}"})
+    assert json.loads(r.stdout)
