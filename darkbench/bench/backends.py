@@ -1,39 +1,91 @@
-"""Ways to run one network: each backend prepares a callable that runs one batch."""
+"""Ways to run one network. A backend prepares a case (one model at one device, dtype and batch) into a
+Runner: a callable that runs one batch, closed when done. Adding a backend: subclass Backend, give it a
+name and prepare(), add it to REGISTRY."""
+import dataclasses
 import os
 import re
 import shutil
 import subprocess
 import tempfile
 import time
+from typing import Callable
+
+import numpy as np
 
 from ..errors import DarkbenchError
+from . import memory
+from .measure import interleaved, warm_up
 from .peak import DTYPES
-
-BACKENDS = ("eager", "fused", "compile", "onnxruntime", "darknet")
+from .quiet import quiet
 
 
 class Skip(Exception):
     """The backend cannot run here (reason given); not an error."""
 
 
+@dataclasses.dataclass(eq=False)
 class Runner:
-    """One prepared way to run a batch. `events`: time it with CUDA events (torch work on torch's stream);
-    `measure`: a callable returning its own ms (darknet times itself), else the caller times __call__."""
+    """One prepared way to run a batch: calling it runs one. `events`: time it with CUDA events (torch work on
+    torch's stream; default: on cuda); `measure`: returns its own ms (darknet times itself), else the
+    caller times __call__."""
+    fn: Callable | None
+    device: str = "cpu"
+    note: str = ""
+    compile_s: float | None = None
+    events: bool | None = None
+    measure: Callable | None = None
+    first_ms: float | None = None  # set when preparing already timed a first run (darknet)
+    forward: Callable | None = None  # input -> output, for checks against `model`
+    model: object = None
+    cleanup: Callable | None = None  # what close() removes (temporary files)
+    extra: dict = dataclasses.field(default_factory=dict)  # extra result fields (compile choice, ...)
+    estimate_ms: float | None = None  # warm-up's median: balances the rounds
+    resident_bytes: int = 0  # GPU memory it keeps (weights, input), for peak_mem_mb
 
-    def __init__(self, fn, device, note="", compile_s=None, sync=None, events=None, measure=None):
-        self.fn, self.device, self.note, self.compile_s = fn, device, note, compile_s
-        self.sync = sync or (lambda: None)
-        self.events = device == "cuda" if events is None else events
-        self.measure = measure
-        self.extra = {}  # extra result fields (compile choice, evals per sample, ...)
-        self.first_ms = None  # set when preparing already timed a first run (darknet)
-        self.model = None
-
-    def close(self):
-        pass
+    def __post_init__(self):
+        if self.events is None:
+            self.events = self.device == "cuda"
 
     def __call__(self):
         self.fn()
+
+    def close(self):
+        if self.cleanup is not None:
+            self.cleanup()
+            self.cleanup = None
+
+
+@dataclasses.dataclass
+class Case:
+    """One model to prepare: the arguments every backend function takes."""
+    path: str
+    device: str
+    dtype: str
+    batch: int
+    width: int | None = None
+    height: int | None = None
+    threads: int | None = None
+    weights: str | None = None  # a weights file shared by every backend, None: the model's own
+
+    def args(self):
+        return dataclasses.astuple(self)
+
+
+class Backend:
+    """prepare(case, timed) -> Runner, or raises Skip (cannot run here) or any error (recorded)."""
+    name = ""
+    torch = True  # runs torch code: the run measures a GEMM peak for it
+    layers = None  # per-layer timing of its results: None = none, else fuse (False / True)
+
+    def __init__(self, config=None):
+        self.config = config  # a BenchConfig, or None for the defaults
+
+    def prepare(self, case, timed):
+        raise NotImplementedError
+
+    def weights_note(self, case):
+        return ("random (weights.random_arrays), one file for every backend" if case.weights else
+                "the model's own initialisation")
 
 
 def _input(shape, batch, device, dtype, channels_last=False):
@@ -56,16 +108,13 @@ def _model(path, device, dtype, width, height, fuse, weights):
     return model.to(device=device, dtype=getattr(torch, DTYPES[dtype]))
 
 
-def _torch_runner(fn, model, x, device, note="", compile_s=None):
+def _torch_runner(fn, model, x, device, note="", compile_s=None, cleanup=None):
     import torch
-    sync = torch.cuda.synchronize if device == "cuda" else None
 
     def run():
         with torch.inference_mode():
             fn(x)
-    r = Runner(run, device, note, compile_s, sync)
-    r.model, r.forward = model, fn
-    return r
+    return Runner(run, device, note, compile_s, forward=fn, model=model, cleanup=cleanup)
 
 
 def eager(path, device, dtype, batch, width=None, height=None, threads=None, weights=None):
@@ -115,7 +164,7 @@ def compiled(path, device, dtype, batch, width=None, height=None, threads=None, 
     sync = torch.cuda.synchronize if device == "cuda" else (lambda: None)
     t = time.perf_counter()
     fn = torch.compile(m, dynamic=False, options=dict(COMPILE_CHOICES[choice]) or None)
-    with torch.inference_mode(), ic.patch(COMPILE_CHOICES[choice]):
+    with quiet(), torch.inference_mode(), ic.patch(COMPILE_CHOICES[choice]):
         fn(x)
         sync()
     compile_s = time.perf_counter() - t
@@ -132,11 +181,11 @@ def _aot_inductor(m, x, device):
     d = tempfile.mkdtemp(prefix="darkbench-aoti-")
     try:
         t = time.perf_counter()
-        with torch.no_grad():
+        with quiet(), torch.no_grad():
             ep = torch.export.export(m, (x,))
             pkg = torch._inductor.aoti_compile_and_package(
                 ep, package_path=os.path.join(d, "model.pt2"), inductor_configs=dict(COMPILE_CHOICES["aot-inductor"]))
-        fn = torch._inductor.aoti_load_package(pkg)
+            fn = torch._inductor.aoti_load_package(pkg)
         with torch.inference_mode():
             fn(x)
         if device == "cuda":
@@ -145,9 +194,9 @@ def _aot_inductor(m, x, device):
     except BaseException:
         shutil.rmtree(d, ignore_errors=True)
         raise
-    r = _torch_runner(fn, m, x, device, "AOTInductor (torch.export, freezing)", compile_s)
+    r = _torch_runner(fn, m, x, device, "AOTInductor (torch.export, freezing)", compile_s,
+                      cleanup=lambda: shutil.rmtree(d, ignore_errors=True))
     r.extra["compile_choice"] = "aot-inductor"
-    r.close = lambda: shutil.rmtree(d, ignore_errors=True)
     return r
 
 
@@ -156,7 +205,6 @@ def onnxruntime(path, device, dtype, batch, width=None, height=None, threads=Non
         import onnxruntime as ort
     except ImportError:
         raise Skip("onnxruntime is not installed (pip install onnxruntime)") from None
-    import numpy as np
     import darkbench
     from ..export import export_onnx
     if dtype != "fp32":
@@ -244,12 +292,92 @@ def darknet(path, device, dtype, batch, width=None, height=None, threads=None, w
         if cfg != path:
             os.unlink(cfg)
         raise
-    r = Runner(None, "cpu", f"darknet speed: each sample is darknet's mean over {n} evals (no per-eval "
-               f"times), OMP_NUM_THREADS={threads}", events=False, measure=lambda: darknet_speed(cfg, n, threads, exe))
-    r.first_ms = first
-    r.extra["evals_per_sample"] = n
-    r.close = (lambda: os.unlink(cfg)) if cfg != path else (lambda: None)
+    return Runner(None, "cpu", f"darknet speed: each sample is darknet's mean over {n} evals (no per-eval "
+                  f"times), OMP_NUM_THREADS={threads}", events=False, measure=lambda: darknet_speed(cfg, n, threads, exe),
+                  first_ms=first, extra={"evals_per_sample": n},
+                  cleanup=(lambda: os.unlink(cfg)) if cfg != path else None)
+
+
+
+def pick_compiled(case, timed, choices, budget):
+    """Compile each torch.compile variant, time them briefly side by side, keep the fastest."""
+    from .record import reason
+    tried, cands = {}, {}
+    for c in choices:
+        try:
+            r = compiled(*case.args(), choice=c)
+            r.first_ms = timed(r)
+            warm_up(r, timed, max_s=1.0)
+            cands[c] = r
+            tried[c] = {"compile_s": round(r.compile_s, 3)}
+        except Skip:
+            raise
+        except Exception as ex:  # noqa: BLE001 - another variant may work
+            tried[c] = {"error": reason(ex)}
+            memory.free(case.device)
+    if not cands:
+        why = "; ".join(f"{c}: {t['error']}" for c, t in tried.items())
+        raise RuntimeError(f"no torch.compile variant worked: {why}")
+    best = next(iter(cands))
+    if len(cands) > 1:
+        s = interleaved(cands, timed, min(1.0, budget), max(1.0, min(3.0, budget)), errors={}, rebalance=True,
+                        reps={c: 1 for c in cands})
+        for c, v in s.items():
+            if v and c in cands:
+                tried[c]["median_ms"] = round(float(np.median(v)), 4)
+        best = min((c for c in cands if "median_ms" in tried[c]), key=lambda c: tried[c]["median_ms"], default=best)
+    for c in list(cands):
+        if c != best:
+            cands.pop(c).close()
+    memory.free(case.device)
+    r = cands[best]
+    timed_ = ", ".join(f"{c} {t['median_ms']:.3f} ms" if "median_ms" in t else f"{c} failed"
+                       for c, t in tried.items())
+    r.note = f"torch.compile {best}" + (f" (fastest of {timed_})" if len(tried) > 1 else "")
+    r.extra = {"compile_choice": best, "compile_tried": tried}
     return r
 
 
-PREPARE = {"eager": eager, "fused": fused, "compile": compiled, "onnxruntime": onnxruntime, "darknet": darknet}
+class Eager(Backend):
+    name, layers = "eager", False
+
+    def prepare(self, case, timed):
+        return eager(*case.args())
+
+
+class Fused(Backend):
+    name, layers = "fused", True
+
+    def prepare(self, case, timed):
+        return fused(*case.args())
+
+
+class Compile(Backend):
+    """The fastest of the torch.compile variants in config.compile_choices (default: COMPILE_DEFAULT)."""
+    name = "compile"
+
+    def prepare(self, case, timed):
+        choices = (self.config and self.config.compile_choices) or COMPILE_DEFAULT[case.device]
+        return pick_compiled(case, timed, choices, self.config.min_time if self.config else 2.0)
+
+
+class OnnxRuntime(Backend):
+    name = "onnxruntime"
+
+    def prepare(self, case, timed):
+        return onnxruntime(*case.args(), spin=bool(self.config and self.config.spin))
+
+
+class Darknet(Backend):
+    name, torch = "darknet", False
+
+    def prepare(self, case, timed):
+        return darknet(*case.args())
+
+    def weights_note(self, case):
+        return "darknet's own initialisation (speed takes no weights)"
+
+
+# name -> Backend class, in the order runs and reports list them
+REGISTRY = {b.name: b for b in (Eager, Fused, Compile, OnnxRuntime, Darknet)}
+BACKENDS = tuple(REGISTRY)
