@@ -83,8 +83,8 @@ def test_settling_call_is_untimed_and_only_between_runners():
     assert "".join(order) == "AABB" * 3  # one untimed call opens each block
     assert len(timed_calls) == 6 and len(s["A"]) == len(s["B"]) == 3
     calls, clock = [], Clock()
-    measure.interleaved({"A": lambda: (calls.append("A"), clock.advance(4)), "B": lambda: (calls.append("B"), clock.advance(10))},
-                        lambda fn: (fn(), 1.0)[1], 0, 10, min_samples=2, settle=20, clock=clock)
+    runners = {"A": lambda: (calls.append("A"), clock.advance(4)), "B": lambda: (calls.append("B"), clock.advance(10))}
+    measure.interleaved(runners, lambda fn: (fn(), 1.0)[1], 0, 10, min_samples=2, settle=20, clock=clock)
     first_a = calls[:calls.index("B")]
     assert len(first_a) == 6  # 20 ms of 4 ms calls untimed (5), then the timed one
     order = []
@@ -258,6 +258,24 @@ def test_interrupt_keeps_partial_samples():
 
 # --- results as data ----------------------------------------------------------------------------------
 
+def test_record_keeps_every_field_of_old_and_new_results():
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    paths = [os.path.join(root, "tests", "fixtures", f) for f in ("results-cpu.json", "results-gpu.json",
+                                                                  "results-cpu-older.json")]
+    paths += [os.path.join(root, "reports", "results", f) for f in os.listdir(os.path.join(root, "reports", "results"))
+              if f.endswith(".json")]
+    for p in paths:
+        with open(p) as f:
+            for i, row in enumerate(json.load(f)):
+                back = record.Record.from_json(row, p, i).to_json()
+                assert back == {**{k: None for k in FIELDS}, **row}, (p, i)
+    fresh = record.Record(model="m", env={}).to_json()
+    assert set(FIELDS) <= set(fresh) and not {"weights", "samples_ms", "compile_choice"} & set(fresh)
+    assert record.Record.from_json({"model": "m", "backend": "eager"}).batch == 1  # before --batch: batch 1
+    with pytest.raises(darkbench.DarkbenchError, match=r"r.json: result 3 \('m' 'eager'\): ci95_ms is not a list"):
+        record.Record.from_json({"model": "m", "backend": "eager", "ci95_ms": [1, float("nan")]}, "r.json", 3)
+
+
 def test_write_atomic_keeps_old_file_on_failure(tmp_path, monkeypatch):
     p = tmp_path / "x.json"
     runner.write_atomic(p, [{"a": 1}])
@@ -286,7 +304,7 @@ def fake_backend(prepare):
     return type("Fake", (backends.Backend,), {"prepare": lambda self, case, timed: prepare(case)})
 
 
-def config(out, backends_, min_time=0, max_time=0.2):
+def config(out, backends_, min_time=0, max_time=30):  # fake runners' constant times stop a group, not the clock
     return BenchConfig(["tiny.cfg"], list(backends_), ["cpu"], [1], ["fp32"], 1, min_time, max_time, out, 32, 32)
 
 

@@ -293,8 +293,8 @@ def darknet(path, device, dtype, batch, width=None, height=None, threads=None, w
             os.unlink(cfg)
         raise
     return Runner(None, "cpu", f"darknet speed: each sample is darknet's mean over {n} evals (no per-eval "
-                  f"times), OMP_NUM_THREADS={threads}", events=False, measure=lambda: darknet_speed(cfg, n, threads, exe),
-                  first_ms=first, extra={"evals_per_sample": n},
+                  f"times), OMP_NUM_THREADS={threads}", events=False,
+                  measure=lambda: darknet_speed(cfg, n, threads, exe), first_ms=first, extra={"evals_per_sample": n},
                   cleanup=(lambda: os.unlink(cfg)) if cfg != path else None)
 
 
