@@ -28,7 +28,7 @@ import torch  # noqa: E402
 
 import darkbench  # noqa: E402
 from darkbench import weights  # noqa: E402
-from darkbench.bench import backends, measure, runner, stats  # noqa: E402
+from darkbench.bench import backends, inductor, measure, runner, stats  # noqa: E402
 from darkbench.bench.env import environment, loadavg, strict_fp32  # noqa: E402
 
 DOG = "/usr/share/darknet/data/dog.jpg"
@@ -80,21 +80,21 @@ def variants(cfg, w, threads, spin=False):
         ("fused", "+ batch norm folded (fuse=True)", "fp32", bk(backends.fused)),
         ("jit-freeze", "fused, TorchScript freeze + optimize_for_inference", "fp32",
          lambda: jit_frozen(cfg, w, threads)),
-        ("compile", "fused + torch.compile (inductor, no freezing)", "fp32", bk(backends.compiled, choice="default")),
+        ("compile", "fused + torch.compile (inductor, no freezing)", "fp32", bk(inductor.compiled, choice="default")),
         ("compile-freezing", "+ freezing (oneDNN prepacked conv + fused activation)", "fp32",
-         bk(backends.compiled, choice="freezing")),
+         bk(inductor.compiled, choice="freezing")),
         ("compile-max-autotune", "+ max-autotune-no-cudagraphs", "fp32",
-         bk(backends.compiled, choice="max-autotune-no-cudagraphs")),
+         bk(inductor.compiled, choice="max-autotune-no-cudagraphs")),
         ("compile-cpp-wrapper", "freezing + C++ wrapper (cpp_wrapper)", "fp32",
-         bk(backends.compiled, choice="freezing-cpp-wrapper")),
+         bk(inductor.compiled, choice="freezing-cpp-wrapper")),
         ("aot-inductor", "freezing, AOTInductor (torch.export; no dynamo guards per call)", "fp32",
-         bk(backends.compiled, choice="aot-inductor")),
+         bk(inductor.compiled, choice="aot-inductor")),
         ("onnxruntime", "ONNX Runtime (reference)", "fp32", bk(backends.onnxruntime, spin=spin)),
         ("fused-bf16", "fused, bf16 weights and activations", "bf16", bk(backends.fused, "bf16")),
-        ("compile-freezing-bf16", "compile + freezing, bf16", "bf16", bk(backends.compiled, "bf16", choice="freezing")),
+        ("compile-freezing-bf16", "compile + freezing, bf16", "bf16", bk(inductor.compiled, "bf16", choice="freezing")),
         ("compile-cpp-wrapper-bf16", "compile + freezing + C++ wrapper, bf16", "bf16",
-         bk(backends.compiled, "bf16", choice="freezing-cpp-wrapper")),
-        ("aot-inductor-bf16", "AOTInductor, bf16", "bf16", bk(backends.compiled, "bf16", choice="aot-inductor")),
+         bk(inductor.compiled, "bf16", choice="freezing-cpp-wrapper")),
+        ("aot-inductor-bf16", "AOTInductor, bf16", "bf16", bk(inductor.compiled, "bf16", choice="aot-inductor")),
     ]
 
 

@@ -8,7 +8,7 @@ import pytest
 
 import darkbench
 import darkbench.models
-from darkbench.bench import backends, measure, record, runner, stats
+from darkbench.bench import backends, inductor, measure, record, registry, runner, stats
 from darkbench.bench.config import BenchConfig
 from darkbench.cli import main
 
@@ -310,7 +310,7 @@ def config(out, backends_, min_time=0, max_time=30):  # fake runners' constant t
 
 def fake_run(monkeypatch, tmp_path, prepare, backends_=("eager", "fused")):
     for name, fn in prepare.items():
-        monkeypatch.setitem(backends.REGISTRY, name, fake_backend(fn))
+        monkeypatch.setitem(registry.REGISTRY, name, fake_backend(fn))
     monkeypatch.setattr(runner, "gemm_peak", lambda device, dtype: 100.0)
     out = tmp_path / "r.json"
     res = runner.run(config(out, backends_), log=lambda e: None)
@@ -357,8 +357,8 @@ def test_interrupt_saves_finished_and_partial(tmp_path, monkeypatch):
     def skip(case):
         raise backends.Skip("not here")
     out = tmp_path / "r.json"
-    monkeypatch.setitem(backends.REGISTRY, "eager", fake_backend(lambda case: fake_runner(1, interrupt_at=40)))
-    monkeypatch.setitem(backends.REGISTRY, "fused", fake_backend(skip))
+    monkeypatch.setitem(registry.REGISTRY, "eager", fake_backend(lambda case: fake_runner(1, interrupt_at=40)))
+    monkeypatch.setitem(registry.REGISTRY, "fused", fake_backend(skip))
     monkeypatch.setattr(runner, "gemm_peak", lambda device, dtype: None)
     with pytest.raises(KeyboardInterrupt):
         runner.run(config(out, ["eager", "fused"], 5, 10), log=lambda e: None)
@@ -430,8 +430,8 @@ def test_compile_variants_do_not_share_a_graph():
     import torch
     from torch._dynamo.utils import counters
     before = counters["stats"]["unique_graphs"]
-    plain = backends.compiled("tiny.cfg", "cpu", "fp32", 1, 32, 32, 1, choice="default")
-    frozen = backends.compiled("tiny.cfg", "cpu", "fp32", 1, 32, 32, 1, choice="freezing")
+    plain = inductor.compiled("tiny.cfg", "cpu", "fp32", 1, 32, 32, 1, choice="default")
+    frozen = inductor.compiled("tiny.cfg", "cpu", "fp32", 1, 32, 32, 1, choice="freezing")
     assert counters["stats"]["unique_graphs"] - before == 2
     assert frozen.extra["compile_choice"] == "freezing" and frozen.compile_s > 0
     x = torch.rand(1, 3, 32, 32)
@@ -444,7 +444,7 @@ def test_aot_inductor_variant_matches_the_model_and_cleans_up(monkeypatch):
     import torch
     made, mkdtemp = [], tempfile.mkdtemp  # this run's own package directory, not others' in the shared temp dir
     monkeypatch.setattr(tempfile, "mkdtemp", lambda *a, **k: made.append(mkdtemp(*a, **k)) or made[-1])
-    r = backends.compiled("tiny.cfg", "cpu", "fp32", 1, 32, 32, 1, choice="aot-inductor")
+    r = inductor.compiled("tiny.cfg", "cpu", "fp32", 1, 32, 32, 1, choice="aot-inductor")
     monkeypatch.undo()
     assert r.extra["compile_choice"] == "aot-inductor" and r.compile_s > 0
     x = torch.rand(1, 3, 32, 32).contiguous(memory_format=torch.channels_last)

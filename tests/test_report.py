@@ -44,6 +44,7 @@ def report(tmp_path_factory):
     import darkbench.bench.layers as layers
     import darkbench.bench.measure as measure
     import darkbench.bench.peak as peak
+    import darkbench.bench.registry as registry
     import darkbench.bench.runner as runner
     out = tmp_path_factory.mktemp("rep")
 
@@ -51,7 +52,7 @@ def report(tmp_path_factory):
         raise AssertionError("the report must not measure")
     patched = [(runner, "run"), (measure, "interleaved"), (layers, "per_layer"), (peak, "gemm_peak"),
                (backends, "darknet_speed"), (backends.Backend, "prepare")]
-    patched += [(b, "prepare") for b in backends.REGISTRY.values()]
+    patched += [(b, "prepare") for b in registry.REGISTRY.values()]
     saved = [getattr(m, n) for m, n in patched]
     for m, n in patched:
         setattr(m, n, forbidden)

@@ -11,11 +11,12 @@ import tempfile
 
 from .. import files, models
 from ..errors import DarkbenchError
-from . import backends, memory, stats
-from .backends import Case
+from . import memory, stats
+from .backends import Case, Skip
 from .env import environment, loadavg, sha256
 from .measure import balance, interleaved, timer, warm_up
 from .record import Record, reason
+from .registry import BACKENDS, REGISTRY
 
 
 def write_atomic(path, data):
@@ -71,7 +72,7 @@ def run(config, log=print, on_progress=None):
     import torch
     torch.set_num_threads(config.threads)
     strict_fp32()
-    chosen = {b: backends.REGISTRY[b](config) for b in config.backends}
+    chosen = {b: REGISTRY[b](config) for b in config.backends}
     results, order, peaks = [], {}, {}
 
     def ordered():
@@ -147,7 +148,7 @@ def _measure_group(config, chosen, nets, group, on_progress, add, save):
                 try:
                     runners[(mi, b)] = _prepare(backend, case, group, e)
                     entries[(mi, b)] = e
-                except backends.Skip as s:
+                except Skip as s:
                     e.skipped = str(s)
                     add(e, mi, b)
                 except Exception as ex:  # noqa: BLE001 - recorded, the run goes on
@@ -194,7 +195,7 @@ def _measure_group(config, chosen, nets, group, on_progress, add, save):
 
 def _layers(config, chosen, nets, entries, group):
     from .layers import per_layer
-    timing = sorted((b for b in chosen.values() if b.layers is not None), key=lambda b: backends.BACKENDS.index(b.name))
+    timing = sorted((b for b in chosen.values() if b.layers is not None), key=lambda b: BACKENDS.index(b.name))
     for mi, path, net, wfile in nets:
         e = next((entries[(mi, b.name)] for b in timing if (mi, b.name) in entries), None)
         if e is None or e.error or not e.samples:

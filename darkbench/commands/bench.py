@@ -28,7 +28,8 @@ def _csv(kind, choices=None):
 
 
 def add_arguments(p):
-    from ..bench.backends import BACKENDS, COMPILE_CHOICES, COMPILE_DEFAULT
+    from ..bench.inductor import COMPILE_CHOICES, COMPILE_DEFAULT
+    from ..bench.registry import BACKENDS
     p.add_argument("models", nargs="+", metavar="MODEL", help="cfg or Keras model")
     p.add_argument("--device", type=_csv("device", ("cpu", "cuda")), help="default: cpu (and cuda when present)")
     p.add_argument("--backend", type=_csv("backend", BACKENDS), help=f"default: all of {','.join(BACKENDS)}")
@@ -43,7 +44,8 @@ def add_arguments(p):
                    help="stop when every median's 95%% CI half-width is within PCT%% of it (default 2)")
     p.add_argument("--compile", type=_csv("compile variant", tuple(COMPILE_CHOICES)), metavar="VARIANTS",
                    help="torch.compile variants to try, the fastest kept (default: CPU "
-                        f"{','.join(COMPILE_DEFAULT['cpu'])}; CUDA {','.join(COMPILE_DEFAULT['cuda'])}; choose from {','.join(COMPILE_CHOICES)})")
+                        f"{','.join(COMPILE_DEFAULT['cpu'])}; CUDA {','.join(COMPILE_DEFAULT['cuda'])}; "
+                        f"choose from {','.join(COMPILE_CHOICES)})")
     spin = p.add_mutually_exclusive_group()
     spin.add_argument("--spin", action="store_const", const=True, dest="spin",
                       help="idle torch (OpenMP) and ONNX Runtime threads spin briefly before sleeping: faster on "
@@ -143,7 +145,7 @@ def run(args):
     spin, _ = set_wait_policy(args.spin)  # before torch is imported
     import torch
     from ..bench import runner
-    from ..bench.backends import BACKENDS
+    from ..bench.registry import BACKENDS
     from ..bench.config import BenchConfig
     try:
         batches = [int(b) for b in args.batch]

@@ -6,7 +6,7 @@ import os
 import pandas as pd
 
 from .. import models, published
-from ..bench.backends import BACKENDS
+from ..bench.registry import BACKENDS
 from ..bench.record import Record
 from ..errors import DarkbenchError
 
