@@ -12,6 +12,7 @@ from typing import Callable
 import numpy as np
 
 from ..errors import DarkbenchError
+from .config import BenchConfig
 from .peak import DTYPES
 
 
@@ -68,13 +69,15 @@ class Case:
 
 
 class Backend:
-    """prepare(case, timed) -> Runner, or raises Skip (cannot run here) or any error (recorded)."""
+    """One way to run a network. prepare(case, timed) builds what the case needs and returns a Runner (one
+    call = one batch); it raises Skip when the backend cannot run here, any other error is recorded.
+    `timed` is the group's timer, for a backend that picks among variants while preparing (compile)."""
     name = ""
     torch = True  # runs torch code: the run measures a GEMM peak for it
     layers = None  # per-layer timing of its results: None = none, else fuse (False / True)
 
     def __init__(self, config=None):
-        self.config = config  # a BenchConfig, or None for the defaults
+        self.config = config if config is not None else BenchConfig([])  # the run's options
 
     def prepare(self, case, timed):
         raise NotImplementedError
@@ -242,7 +245,7 @@ class OnnxRuntime(Backend):
     name = "onnxruntime"
 
     def prepare(self, case, timed):
-        return onnxruntime(*case.args(), spin=bool(self.config and self.config.spin))
+        return onnxruntime(*case.args(), spin=bool(self.config.spin))
 
 
 class Darknet(Backend):

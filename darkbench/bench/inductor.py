@@ -87,6 +87,7 @@ def pick_compiled(case, timed, choices, budget):
     """Compile each torch.compile variant, time them briefly side by side, keep the fastest."""
     tried, cands = {}, {}
     for c in choices:
+        r = None
         try:
             r = compiled(*case.args(), choice=c)
             r.first_ms = timed(r)
@@ -96,6 +97,8 @@ def pick_compiled(case, timed, choices, budget):
         except Skip:
             raise
         except Exception as ex:  # noqa: BLE001 - another variant may work
+            if r is not None:
+                r.close()
             tried[c] = {"error": reason(ex)}
             memory.free(case.device)
     if not cands:
@@ -126,5 +129,5 @@ class Compile(Backend):
     name = "compile"
 
     def prepare(self, case, timed):
-        choices = (self.config and self.config.compile_choices) or COMPILE_DEFAULT[case.device]
-        return pick_compiled(case, timed, choices, self.config.min_time if self.config else 2.0)
+        choices = self.config.compile_choices or COMPILE_DEFAULT[case.device]
+        return pick_compiled(case, timed, choices, self.config.min_time)

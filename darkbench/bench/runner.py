@@ -16,7 +16,7 @@ from .backends import Case, Skip
 from .env import environment, loadavg, sha256
 from .measure import balance, interleaved, timer, warm_up
 from .record import Record, reason
-from .registry import BACKENDS, REGISTRY
+from .registry import REGISTRY
 
 
 def write_atomic(path, data):
@@ -110,12 +110,13 @@ def run(config, log=print, on_progress=None):
                     add(bad, (di, -1, -1, mi, -1))
             for bj, batch in enumerate(config.batches):
                 for dj, dtype in enumerate(config.dtypes):
+                    genv = dict(env, loadavg=loadavg())  # before the GEMM peak loads the CPU
                     key = (device, dtype)
                     if key not in peaks:
                         wants = any(b.torch for b in chosen.values())
                         ok = device == "cpu" or torch.cuda.is_available()
                         peaks[key] = gemm_peak(device, dtype) if wants and ok and key != ("cpu", "fp16") else None
-                    group = _Group(device, dtype, batch, timed, dict(env, loadavg=loadavg()), peaks[key])
+                    group = _Group(device, dtype, batch, timed, genv, peaks[key])
                     _measure_group(config, chosen, nets, group, on_progress,
                                    lambda e, mi, b: add(e, (di, bj, dj, mi, bi[b])), save)
         finally:
@@ -127,8 +128,12 @@ def _prepare(backend, case, group, e):
     """The backend's runner for this case, timed once and warmed up; its first call and notes in e."""
     base = memory.allocated(group.device)
     r = backend.prepare(case, group.timed)
-    e.first_ms = r.first_ms if r.first_ms is not None else group.timed(r)
-    r.estimate_ms = group.timed(r) if r.measure else warm_up(r, group.timed)
+    try:
+        e.first_ms = r.first_ms if r.first_ms is not None else group.timed(r)
+        r.estimate_ms = group.timed(r) if r.measure else warm_up(r, group.timed)
+    except BaseException:
+        r.close()
+        raise
     r.resident_bytes = memory.allocated(group.device) - base
     e.compile_s, e.note = r.compile_s, r.note
     e.update(r.extra)
@@ -195,9 +200,9 @@ def _measure_group(config, chosen, nets, group, on_progress, add, save):
 
 def _layers(config, chosen, nets, entries, group):
     from .layers import per_layer
-    timing = sorted((b for b in chosen.values() if b.layers is not None), key=lambda b: BACKENDS.index(b.name))
+    timing = [b for b in REGISTRY if b in chosen and chosen[b].layers is not None]  # registry order: eager first
     for mi, path, net, wfile in nets:
-        e = next((entries[(mi, b.name)] for b in timing if (mi, b.name) in entries), None)
+        e = next((entries[(mi, b)] for b in timing if (mi, b) in entries), None)
         if e is None or e.error or not e.samples:
             continue
         if models.is_keras(path):  # its layers are not darknet's: no per-layer table to join
