@@ -467,3 +467,24 @@ def test_layers_table_printed():
     row = next(l for l in text.splitlines() if l.startswith("0 "))
     assert row.split() == ["0", "convolutional", "0.5000", "2.00", "1.000", "2.0", "4.0", "2"]
     assert "darknet" not in text
+
+
+def test_compiler_output_is_kept_off_the_terminal_unless_it_fails(capfd):
+    from darkbench.bench.quiet import quiet
+    with quiet():
+        print("AUTOTUNE packed_linear(1x64)")
+        os.write(2, b"c++ compiler warning\n")
+    assert capfd.readouterr() == ("", "")
+    with pytest.raises(RuntimeError, match="boom"), quiet():
+        os.write(2, b"error: the compiler's own words\n")
+        raise RuntimeError("boom")
+    assert "error: the compiler's own words" in capfd.readouterr().err
+
+
+def test_compile_help_lists_every_variant(capsys):
+    with pytest.raises(SystemExit):
+        main(["bench", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    for c in inductor.COMPILE_CHOICES:
+        assert c in text.replace("- ", "-")
+    assert "default: CPU " + ",".join(inductor.COMPILE_DEFAULT["cpu"]) in text.replace("- ", "-")

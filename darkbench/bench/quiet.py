@@ -7,9 +7,9 @@ import tempfile
 
 @contextlib.contextmanager
 def quiet(tail=40):
-    """Everything written to fds 1 and 2 (Python and C alike) inside goes to a temporary log; when the block
-    raises, the log's last `tail` lines are written to stderr before the exception goes on."""
-    log = tempfile.TemporaryFile(mode="w+b", prefix="darkbench-compile-")
+    """Everything written inside to fds 1 and 2 (C and subprocesses) or to sys.stdout / sys.stderr goes to a
+    temporary log; when the block raises, the log's last `tail` lines go to stderr before the exception."""
+    log = tempfile.TemporaryFile(mode="w+", buffering=1, prefix="darkbench-compile-")  # lines in order
     for s in (sys.stdout, sys.stderr):
         s.flush()
     saved = [os.dup(1), os.dup(2)]
@@ -17,15 +17,16 @@ def quiet(tail=40):
         os.dup2(log.fileno(), 1)
         os.dup2(log.fileno(), 2)
         try:
-            yield
+            with contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
+                yield
         finally:
-            for s in (sys.stdout, sys.stderr):
-                s.flush()
+            log.flush()
             os.dup2(saved[0], 1)
             os.dup2(saved[1], 2)
     except BaseException:
-        log.seek(0)
-        lines = log.read().decode(errors="replace").splitlines()[-tail:]
+        os.lseek(log.fileno(), 0, os.SEEK_SET)
+        with open(log.fileno(), "rb", closefd=False) as f:
+            lines = f.read().decode(errors="replace").splitlines()[-tail:]
         if lines:
             print("\n".join(["compiler output before the error:"] + lines), file=sys.stderr, flush=True)
         raise
@@ -33,4 +34,3 @@ def quiet(tail=40):
         for fd in saved:
             os.close(fd)
         log.close()
-
