@@ -226,7 +226,6 @@ def darknet(path, device, dtype, batch, width=None, height=None, threads=None, w
                   cleanup=(lambda: os.unlink(cfg)) if cfg != path else None)
 
 
-
 class Eager(Backend):
     name, layers = "eager", False
 
