@@ -28,7 +28,7 @@ import torch  # noqa: E402
 
 import darkbench  # noqa: E402
 from darkbench import weights  # noqa: E402
-from darkbench.bench import backends, runner, stats  # noqa: E402
+from darkbench.bench import backends, inductor, measure, runner, stats  # noqa: E402
 from darkbench.bench.env import environment, loadavg, strict_fp32  # noqa: E402
 
 DOG = "/usr/share/darknet/data/dog.jpg"
@@ -65,9 +65,7 @@ def jit_frozen(cfg, w, threads):
     def run():
         with torch.no_grad():
             j(x)
-    r = backends.Runner(run, "cpu", "torch.jit.freeze + optimize_for_inference")
-    r.forward = j
-    return r
+    return backends.Runner(run, "cpu", "torch.jit.freeze + optimize_for_inference", forward=j)
 
 
 def variants(cfg, w, threads, spin=False):
@@ -82,21 +80,21 @@ def variants(cfg, w, threads, spin=False):
         ("fused", "+ batch norm folded (fuse=True)", "fp32", bk(backends.fused)),
         ("jit-freeze", "fused, TorchScript freeze + optimize_for_inference", "fp32",
          lambda: jit_frozen(cfg, w, threads)),
-        ("compile", "fused + torch.compile (inductor, no freezing)", "fp32", bk(backends.compiled, choice="default")),
+        ("compile", "fused + torch.compile (inductor, no freezing)", "fp32", bk(inductor.compiled, choice="default")),
         ("compile-freezing", "+ freezing (oneDNN prepacked conv + fused activation)", "fp32",
-         bk(backends.compiled, choice="freezing")),
+         bk(inductor.compiled, choice="freezing")),
         ("compile-max-autotune", "+ max-autotune-no-cudagraphs", "fp32",
-         bk(backends.compiled, choice="max-autotune-no-cudagraphs")),
+         bk(inductor.compiled, choice="max-autotune-no-cudagraphs")),
         ("compile-cpp-wrapper", "freezing + C++ wrapper (cpp_wrapper)", "fp32",
-         bk(backends.compiled, choice="freezing-cpp-wrapper")),
+         bk(inductor.compiled, choice="freezing-cpp-wrapper")),
         ("aot-inductor", "freezing, AOTInductor (torch.export; no dynamo guards per call)", "fp32",
-         bk(backends.compiled, choice="aot-inductor")),
+         bk(inductor.compiled, choice="aot-inductor")),
         ("onnxruntime", "ONNX Runtime (reference)", "fp32", bk(backends.onnxruntime, spin=spin)),
         ("fused-bf16", "fused, bf16 weights and activations", "bf16", bk(backends.fused, "bf16")),
-        ("compile-freezing-bf16", "compile + freezing, bf16", "bf16", bk(backends.compiled, "bf16", choice="freezing")),
+        ("compile-freezing-bf16", "compile + freezing, bf16", "bf16", bk(inductor.compiled, "bf16", choice="freezing")),
         ("compile-cpp-wrapper-bf16", "compile + freezing + C++ wrapper, bf16", "bf16",
-         bk(backends.compiled, "bf16", choice="freezing-cpp-wrapper")),
-        ("aot-inductor-bf16", "AOTInductor, bf16", "bf16", bk(backends.compiled, "bf16", choice="aot-inductor")),
+         bk(inductor.compiled, "bf16", choice="freezing-cpp-wrapper")),
+        ("aot-inductor-bf16", "AOTInductor, bf16", "bf16", bk(inductor.compiled, "bf16", choice="aot-inductor")),
     ]
 
 
@@ -135,7 +133,7 @@ def main(argv=None):
 
 
 def _main(a, cfg, net, w):
-    timed = runner._timer("cpu")
+    timed = measure.timer("cpu")
     load0 = loadavg()
     peak = {d: runner.gemm_peak("cpu", d) for d in ("fp32", "bf16")}
     runners, info, skipped = {}, {}, {}
@@ -146,14 +144,14 @@ def _main(a, cfg, net, w):
         try:
             r = prep()
             first = r.first_ms if r.first_ms is not None else timed(r)
-            r.estimate = timed(r) if r.measure else runner.warm_up(r, timed)
+            r.estimate_ms = timed(r) if r.measure else measure.warm_up(r, timed)
             runners[name], info[name] = r, (what, dtype, first)
             print(f"prepared {name}" + (f" (compile {r.compile_s:.1f} s)" if r.compile_s else ""),
                   file=sys.stderr, flush=True)
         except Exception as e:  # noqa: BLE001 - report and go on
             skipped[name] = f"{type(e).__name__}: {str(e).strip().splitlines()[0] if str(e).strip() else ''}"
-    s = runner.interleaved(runners, timed, a.min_time, a.max_time, target=0.01,
-                           reps=runner.balance({k: r.estimate for k, r in runners.items()}), rebalance=True)
+    s = measure.interleaved(runners, timed, a.min_time, a.max_time, target=0.01,
+                            reps=measure.balance({k: r.estimate_ms for k, r in runners.items()}), rebalance=True)
     load1 = loadavg()
     env = environment()
     med = {k: float(np.median(v)) for k, v in s.items()}

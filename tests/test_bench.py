@@ -2,14 +2,14 @@
 import json
 import os
 import tempfile
-import time
 
 import numpy as np
 import pytest
 
 import darkbench
 import darkbench.models
-from darkbench.bench import backends, runner, stats
+from darkbench.bench import backends, inductor, measure, record, registry, runner, stats
+from darkbench.bench.config import BenchConfig
 from darkbench.cli import main
 
 # the results contract (preamble of the latency issue), every key in every entry, errors and skips included
@@ -48,37 +48,54 @@ def test_ratio_ci_brackets_the_ratio():
     assert lo < r < hi and 1.9 < r < 2.1
 
 
+class Clock:
+    """A fake time.perf_counter: seconds pass only when a test says so."""
+
+    def __init__(self):
+        self.now = 100.0
+
+    def __call__(self):
+        return self.now
+
+    def advance(self, ms):
+        self.now += ms / 1000
+        return ms
+
+
 def test_interleaved_round_robin_and_stops_at_max_time():
-    order = []
+    order, clock = [], Clock()
     runners = {k: (lambda k=k: order.append(k)) for k in "ABC"}
-    clock = iter(range(10 ** 6))
-    samples = runner.interleaved(runners, lambda fn: (fn(), 1.0 + next(clock) % 7)[1], min_time=0, max_time=0.05,
-                                 settle=0)
+    n = iter(range(10 ** 6))
+    samples = measure.interleaved(runners, lambda fn: (fn(), clock.advance(1.0 + next(n) % 7))[1], min_time=0,
+                                  max_time=0.05, settle=0, clock=clock)
     assert order[:6] == list("ABCABC")
     assert len(samples["A"]) == len(samples["B"]) == len(samples["C"])
+    spent = sum(samples["A"] + samples["B"] + samples["C"]) / 1000
+    last = samples["A"][-1] + samples["B"][-1] + samples["C"][-1]
+    assert spent >= 0.05 and spent - last / 1000 < 0.05  # stopped after the round that reached max_time
 
 
 def test_settling_call_is_untimed_and_only_between_runners():
     timed_calls, order = [], []
     runners = {k: (lambda k=k: order.append(k)) for k in "AB"}
-    s = runner.interleaved(runners, lambda fn: (timed_calls.append(fn), fn(), 1.0)[2], 0, 10, min_samples=3,
-                           settle=1e-6)
+    s = measure.interleaved(runners, lambda fn: (timed_calls.append(fn), fn(), 1.0)[2], 0, 10, min_samples=3,
+                            settle=1e-6)
     assert "".join(order) == "AABB" * 3  # one untimed call opens each block
     assert len(timed_calls) == 6 and len(s["A"]) == len(s["B"]) == 3
-    calls = []
-    runner.interleaved({"A": lambda: (calls.append("A"), time.sleep(0.004)), "B": lambda: calls.append("B")},
-                       lambda fn: (fn(), 1.0)[1], 0, 10, min_samples=2, settle=20)
+    calls, clock = [], Clock()
+    runners = {"A": lambda: (calls.append("A"), clock.advance(4)), "B": lambda: (calls.append("B"), clock.advance(10))}
+    measure.interleaved(runners, lambda fn: (fn(), 1.0)[1], 0, 10, min_samples=2, settle=20, clock=clock)
     first_a = calls[:calls.index("B")]
-    assert 5 <= len(first_a) <= 7  # 20 ms of 4 ms calls untimed (5-6), then the timed one
+    assert len(first_a) == 6  # 20 ms of 4 ms calls untimed (5), then the timed one
     order = []
-    runner.interleaved({"A": lambda: order.append("A")}, lambda fn: (fn(), 1.0)[1], 0, 10, min_samples=3,
-                       settle=1e-6)
+    measure.interleaved({"A": lambda: order.append("A")}, lambda fn: (fn(), 1.0)[1], 0, 10, min_samples=3,
+                        settle=1e-6)
     assert order == ["A"] * 3  # alone: nothing to settle from
 
 
 def test_interleaved_stops_early_when_tight():
     runners = {"A": lambda: None}
-    samples = runner.interleaved(runners, lambda fn: 1.0, min_time=0, max_time=30, min_samples=10)
+    samples = measure.interleaved(runners, lambda fn: 1.0, min_time=0, max_time=30, min_samples=10)
     assert len(samples["A"]) == 10  # constant timings: CI width 0 after the minimum sample count
 
 
@@ -177,24 +194,37 @@ def test_ratio_ci_paired_exact():
 # --- adaptive stopping, interleaving ------------------------------------------------------------------
 
 def test_adaptive_stopping_bounded_by_max_time():
-    rng = np.random.default_rng(1)
-    t = time.perf_counter()
-    samples = runner.interleaved({"A": lambda: None}, lambda fn: float(rng.exponential(5)), min_time=0,
-                                 max_time=0.2, target=1e-9)  # never tight enough
-    assert 0.2 <= time.perf_counter() - t < 5 and len(samples["A"]) > 10  # one round past max_time at most
+    rng, clock = np.random.default_rng(1), Clock()
+    t = clock()
+    samples = measure.interleaved({"A": lambda: None}, lambda fn: clock.advance(float(rng.exponential(5))),
+                                  min_time=0, max_time=0.2, target=1e-9, clock=clock)  # never tight enough
+    elapsed = clock() - t
+    assert 0.2 <= elapsed and elapsed - samples["A"][-1] / 1000 < 0.2  # one round past max_time at most
+    assert len(samples["A"]) > 10
 
 
 def test_adaptive_stopping_waits_for_min_time():
-    t = time.perf_counter()
-    samples = runner.interleaved({"A": lambda: None}, lambda fn: 1.0, min_time=0.1, max_time=5)
-    assert 0.1 <= time.perf_counter() - t < 5 and len(samples["A"]) > 10
+    clock = Clock()
+    t = clock()
+    samples = measure.interleaved({"A": lambda: None}, lambda fn: clock.advance(1.0), min_time=0.1, max_time=5,
+                                  clock=clock)
+    assert 0.1 <= clock() - t < 0.1 + 1e-6 and len(samples["A"]) == 100  # tight at 10; 1 ms rounds until 0.1 s
+
+
+def test_warm_up_stops_when_settled_or_at_max_s():
+    clock = Clock()
+    times = iter([9, 7, 5, 5, 5] + [5] * 20)
+    assert measure.warm_up(None, lambda r: clock.advance(next(times)), max_s=10, window=5, clock=clock) == 5
+    clock, n = Clock(), iter(range(10 ** 6))
+    got = measure.warm_up(None, lambda r: clock.advance(1 + next(n)), max_s=0.1, window=5, clock=clock)
+    assert clock.now - 100 >= 0.1 and got > 1  # never settles: stops once max_s has passed
 
 
 def test_balance_and_round_order():
-    assert runner.balance({"A": 10.0, "B": 1.0, "C": 0.01}) == {"A": 1, "B": 10, "C": 50}  # 1000 capped at 50
+    assert measure.balance({"A": 10.0, "B": 1.0, "C": 0.01}) == {"A": 1, "B": 10, "C": 50}  # 1000 capped at 50
     order = []
     runners = {k: (lambda k=k: order.append(k)) for k in "ABC"}
-    runner.interleaved(runners, lambda fn: (fn(), 1.0)[1], min_time=0, max_time=10, min_samples=4,
+    measure.interleaved(runners, lambda fn: (fn(), 1.0)[1], min_time=0, max_time=10, min_samples=4,
                        reps={"A": 1, "B": 2, "C": 1}, settle=0)
     assert "".join(order) == "ABBC" * 4  # B twice per round; constant timings stop after 4 rounds
 
@@ -207,10 +237,10 @@ def test_failing_runner_is_dropped_others_go_on():
         if calls["n"] == 3:
             raise RuntimeError("CUDA out of memory. Tried to allocate 2.00 GiB")
     errors = {}
-    s = runner.interleaved({"ok": lambda: None, "bad": bad}, lambda fn: (fn(), 1.0)[1], 0, 10, min_samples=6,
-                           errors=errors, settle=False)
+    s = measure.interleaved({"ok": lambda: None, "bad": bad}, lambda fn: (fn(), 1.0)[1], 0, 10, min_samples=6,
+                            errors=errors, settle=False)
     assert len(s["bad"]) == 2 and len(s["ok"]) == 6 and "bad" in errors
-    assert runner._reason(errors["bad"], batch=8).startswith("out of memory at batch 8: RuntimeError")
+    assert record.reason(errors["bad"], batch=8).startswith("out of memory at batch 8: RuntimeError")
 
 
 def test_interrupt_keeps_partial_samples():
@@ -222,11 +252,29 @@ def test_interrupt_keeps_partial_samples():
             raise KeyboardInterrupt
     got = {}
     with pytest.raises(KeyboardInterrupt):
-        runner.interleaved({"A": fn}, lambda f: (f(), 2.0)[1], 0, 10, samples=got)
+        measure.interleaved({"A": fn}, lambda f: (f(), 2.0)[1], 0, 10, samples=got)
     assert got == {"A": [2.0] * 4}
 
 
 # --- results as data ----------------------------------------------------------------------------------
+
+def test_record_keeps_every_field_of_old_and_new_results():
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    paths = [os.path.join(root, "tests", "fixtures", f) for f in ("results-cpu.json", "results-gpu.json",
+                                                                  "results-cpu-older.json")]
+    paths += [os.path.join(root, "reports", "results", f) for f in os.listdir(os.path.join(root, "reports", "results"))
+              if f.endswith(".json")]
+    for p in paths:
+        with open(p) as f:
+            for i, row in enumerate(json.load(f)):
+                back = record.Record.from_json(row, p, i).to_json()
+                assert back == {**{k: None for k in FIELDS}, **row}, (p, i)
+    fresh = record.Record(model="m", env={}).to_json()
+    assert set(FIELDS) <= set(fresh) and not {"weights", "samples_ms", "compile_choice"} & set(fresh)
+    assert record.Record.from_json({"model": "m", "backend": "eager"}).batch == 1  # before --batch: batch 1
+    with pytest.raises(darkbench.DarkbenchError, match=r"r.json: result 3 \('m' 'eager'\): ci95_ms is not a list"):
+        record.Record.from_json({"model": "m", "backend": "eager", "ci95_ms": [1, float("nan")]}, "r.json", 3)
+
 
 def test_write_atomic_keeps_old_file_on_failure(tmp_path, monkeypatch):
     p = tmp_path / "x.json"
@@ -237,37 +285,43 @@ def test_write_atomic_keeps_old_file_on_failure(tmp_path, monkeypatch):
     assert json.loads(p.read_text()) == [{"a": 1}] and [f.name for f in tmp_path.iterdir()] == ["x.json"]
 
 
-class FakeRunner(backends.Runner):
+def fake_runner(ms, fail_at=None, interrupt_at=None):
     """Times itself (like darknet): `ms` per call, deterministic; fails or interrupts at call n."""
+    n = iter(range(1, 10 ** 6))
 
-    def __init__(self, ms, fail_at=None, interrupt_at=None):
-        super().__init__(None, "cpu", note="fake", measure=self._measure)
-        self.ms, self.n, self.fail_at, self.interrupt_at = ms, 0, fail_at, interrupt_at
-
-    def _measure(self):
-        self.n += 1
-        if self.n == self.fail_at:
+    def timed():
+        i = next(n)
+        if i == fail_at:
             raise RuntimeError("boom")
-        if self.n == self.interrupt_at:
+        if i == interrupt_at:
             raise KeyboardInterrupt
-        return self.ms
+        return ms
+    return backends.Runner(None, "cpu", note="fake", measure=timed)
+
+
+def fake_backend(prepare):
+    """A backend whose prepare(case, timed) is `prepare(case)`."""
+    return type("Fake", (backends.Backend,), {"prepare": lambda self, case, timed: prepare(case)})
+
+
+def config(out, backends_, min_time=0, max_time=30):  # fake runners' constant times stop a group, not the clock
+    return BenchConfig(["tiny.cfg"], list(backends_), ["cpu"], [1], ["fp32"], 1, min_time, max_time, out, 32, 32)
 
 
 def fake_run(monkeypatch, tmp_path, prepare, backends_=("eager", "fused")):
     for name, fn in prepare.items():
-        monkeypatch.setitem(backends.PREPARE, name, fn)
+        monkeypatch.setitem(registry.REGISTRY, name, fake_backend(fn))
     monkeypatch.setattr(runner, "gemm_peak", lambda device, dtype: 100.0)
     out = tmp_path / "r.json"
-    res = runner.run(["tiny.cfg"], list(backends_), ["cpu"], [1], ["fp32"], 1, 0, 0.2, out, 32, 32,
-                     log=lambda e: None)
-    return res, json.loads(out.read_text())
+    res = runner.run(config(out, backends_), log=lambda e: None)
+    return [r.to_json() for r in res], json.loads(out.read_text())
 
 
 def test_error_and_skip_entries_complete(tmp_path, monkeypatch):
-    def skip(*a, **k):
+    def skip(case):
         raise backends.Skip("not here")
 
-    def broken(*a, **k):
+    def broken(case):
         raise ValueError("cannot build\nsecond line")
     res, saved = fake_run(monkeypatch, tmp_path, {"eager": broken, "fused": skip})
     assert saved == res and [r["backend"] for r in res] == ["eager", "fused"]
@@ -283,7 +337,7 @@ def test_fp32_stays_ieee_after_a_lower_matmul_precision(tmp_path, monkeypatch):
     torch.set_float32_matmul_precision("medium")  # on the CPU this makes oneDNN's fp32 matmul bf16
     try:
         assert torch.backends.mkldnn.matmul.fp32_precision == "bf16"
-        res, _ = fake_run(monkeypatch, tmp_path, {"eager": lambda *a, **k: FakeRunner(1.0)}, ("eager",))
+        res, _ = fake_run(monkeypatch, tmp_path, {"eager": lambda case: fake_runner(1.0)}, ("eager",))
         assert torch.backends.mkldnn.matmul.fp32_precision == "ieee"
         assert res[0]["env"]["cpu_fp32_math"] == "conv=ieee matmul=ieee"
     finally:
@@ -292,23 +346,22 @@ def test_fp32_stays_ieee_after_a_lower_matmul_precision(tmp_path, monkeypatch):
 
 
 def test_failing_backend_during_measurement(tmp_path, monkeypatch):
-    res, _ = fake_run(monkeypatch, tmp_path, {"eager": lambda *a, **k: FakeRunner(1, fail_at=12),
-                                              "fused": lambda *a, **k: FakeRunner(1)})
+    res, _ = fake_run(monkeypatch, tmp_path, {"eager": lambda case: fake_runner(1, fail_at=12),
+                                              "fused": lambda case: fake_runner(1)})
     eager, fused = res
     assert eager["error"] == "RuntimeError: boom" and eager["median_ms"] is None
     assert fused["error"] is None and fused["median_ms"] > 0 and fused["note"] == "fake"
 
 
 def test_interrupt_saves_finished_and_partial(tmp_path, monkeypatch):
-    def skip(*a, **k):
+    def skip(case):
         raise backends.Skip("not here")
     out = tmp_path / "r.json"
-    monkeypatch.setitem(backends.PREPARE, "eager", lambda *a, **k: FakeRunner(1, interrupt_at=40))
-    monkeypatch.setitem(backends.PREPARE, "fused", skip)
+    monkeypatch.setitem(registry.REGISTRY, "eager", fake_backend(lambda case: fake_runner(1, interrupt_at=40)))
+    monkeypatch.setitem(registry.REGISTRY, "fused", fake_backend(skip))
     monkeypatch.setattr(runner, "gemm_peak", lambda device, dtype: None)
     with pytest.raises(KeyboardInterrupt):
-        runner.run(["tiny.cfg"], ["eager", "fused"], ["cpu"], [1], ["fp32"], 1, 5, 10, out, 32, 32,
-                   log=lambda e: None)
+        runner.run(config(out, ["eager", "fused"], 5, 10), log=lambda e: None)
     saved = json.loads(out.read_text())
     assert [r["backend"] for r in saved] == ["eager", "fused"] and saved[1]["skipped"] == "not here"
     assert saved[0]["error"].startswith("interrupted after") and saved[0]["samples"] > 0
@@ -377,8 +430,8 @@ def test_compile_variants_do_not_share_a_graph():
     import torch
     from torch._dynamo.utils import counters
     before = counters["stats"]["unique_graphs"]
-    plain = backends.compiled("tiny.cfg", "cpu", "fp32", 1, 32, 32, 1, choice="default")
-    frozen = backends.compiled("tiny.cfg", "cpu", "fp32", 1, 32, 32, 1, choice="freezing")
+    plain = inductor.compiled("tiny.cfg", "cpu", "fp32", 1, 32, 32, 1, choice="default")
+    frozen = inductor.compiled("tiny.cfg", "cpu", "fp32", 1, 32, 32, 1, choice="freezing")
     assert counters["stats"]["unique_graphs"] - before == 2
     assert frozen.extra["compile_choice"] == "freezing" and frozen.compile_s > 0
     x = torch.rand(1, 3, 32, 32)
@@ -387,19 +440,21 @@ def test_compile_variants_do_not_share_a_graph():
             assert torch.allclose(r.forward(x), r.model(x), atol=1e-5)
 
 
-def test_aot_inductor_variant_matches_the_model_and_cleans_up(tmp_path):
+def test_aot_inductor_variant_matches_the_model_and_cleans_up(monkeypatch):
     import torch
-    r = backends.compiled("tiny.cfg", "cpu", "fp32", 1, 32, 32, 1, choice="aot-inductor")
+    made, mkdtemp = [], tempfile.mkdtemp  # this run's own package directory, not others' in the shared temp dir
+    monkeypatch.setattr(tempfile, "mkdtemp", lambda *a, **k: made.append(mkdtemp(*a, **k)) or made[-1])
+    r = inductor.compiled("tiny.cfg", "cpu", "fp32", 1, 32, 32, 1, choice="aot-inductor")
+    monkeypatch.undo()
     assert r.extra["compile_choice"] == "aot-inductor" and r.compile_s > 0
     x = torch.rand(1, 3, 32, 32).contiguous(memory_format=torch.channels_last)
     with torch.inference_mode():
         got, want = r.forward(x), r.model(x)
     assert float((got - want).norm() / want.norm()) <= 1e-5
-    pkg_dirs = lambda: {p for p in os.listdir(tempfile.gettempdir()) if p.startswith("darkbench-aoti-")}  # noqa: E731
-    before = pkg_dirs()
-    assert before
+    (pkg,) = [d for d in made if os.path.basename(d).startswith("darkbench-aoti-")]
+    assert os.path.isdir(pkg)
     r.close()
-    assert len(pkg_dirs()) == len(before) - 1
+    assert not os.path.exists(pkg)
 
 
 def test_layers_table_printed():
@@ -412,3 +467,24 @@ def test_layers_table_printed():
     row = next(l for l in text.splitlines() if l.startswith("0 "))
     assert row.split() == ["0", "convolutional", "0.5000", "2.00", "1.000", "2.0", "4.0", "2"]
     assert "darknet" not in text
+
+
+def test_compiler_output_is_kept_off_the_terminal_unless_it_fails(capfd):
+    from darkbench.bench.quiet import quiet
+    with quiet():
+        print("AUTOTUNE packed_linear(1x64)")
+        os.write(2, b"c++ compiler warning\n")
+    assert capfd.readouterr() == ("", "")
+    with pytest.raises(RuntimeError, match="boom"), quiet():
+        os.write(2, b"error: the compiler's own words\n")
+        raise RuntimeError("boom")
+    assert "error: the compiler's own words" in capfd.readouterr().err
+
+
+def test_compile_help_lists_every_variant(capsys):
+    with pytest.raises(SystemExit):
+        main(["bench", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    for c in inductor.COMPILE_CHOICES:
+        assert c in text.replace("- ", "-")
+    assert "default: CPU " + ",".join(inductor.COMPILE_DEFAULT["cpu"]) in text.replace("- ", "-")

@@ -42,26 +42,26 @@ def _fixture_median(host, model, backend):
 def report(tmp_path_factory):
     """Built once, with every way of measuring replaced by a function that fails the test."""
     import darkbench.bench.backends as backends
-    import darkbench.bench.peak as peak
     import darkbench.bench.layers as layers
+    import darkbench.bench.measure as measure
+    import darkbench.bench.peak as peak
+    import darkbench.bench.registry as registry
     import darkbench.bench.runner as runner
     out = tmp_path_factory.mktemp("rep")
 
     def forbidden(*a, **k):
         raise AssertionError("the report must not measure")
-    patched = [(runner, "run"), (runner, "interleaved"), (layers, "per_layer"), (peak, "gemm_peak"),
-               (backends, "darknet_speed")]
+    patched = [(runner, "run"), (measure, "interleaved"), (layers, "per_layer"), (peak, "gemm_peak"),
+               (backends, "darknet_speed"), (backends.Backend, "prepare")]
+    patched += [(b, "prepare") for b in registry.REGISTRY.values()]
     saved = [getattr(m, n) for m, n in patched]
-    prepare = dict(backends.PREPARE)
     for m, n in patched:
         setattr(m, n, forbidden)
-    backends.PREPARE.update({k: forbidden for k in backends.PREPARE})
     try:
         assert main(["report", "--results", str(FIX), "--out", str(out)]) == 0
     finally:
         for (m, n), v in zip(patched, saved):
             setattr(m, n, v)
-        backends.PREPARE.update(prepare)
     return out
 
 

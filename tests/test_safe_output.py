@@ -15,6 +15,7 @@ import pytest
 
 from darkbench import files
 from darkbench.bench import runner
+from darkbench.bench.record import Record
 from darkbench.cli import main
 from darkbench.errors import DarkbenchError
 from darkbench.report.files import MANIFEST, Out
@@ -236,14 +237,15 @@ def fake_bench(monkeypatch):
     monkeypatch.setattr(cmd, "datetime", types.SimpleNamespace(datetime=types.SimpleNamespace(now=lambda: now)))
     runs = []
 
-    def fake_run(models, backends, devices, batches, dtypes, threads, min_time, max_time, out, *a, **k):
+    def fake_run(config, *a, **k):
+        out = config.out_path
         runs.append(out)
         if len(runs) == 3:
             raise KeyboardInterrupt  # before any result
         res = [{"run": len(runs), "model": "m", "backend": "eager"}]
         runner.write_atomic(out, res)
         runner.write_atomic(out, res + res)  # a later rewrite of the same run goes to the same file
-        return res
+        return [Record.from_json(r) for r in res]
     monkeypatch.setattr(runner, "run", fake_run)
     return runs
 

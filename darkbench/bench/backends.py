@@ -1,39 +1,90 @@
-"""Ways to run one network: each backend prepares a callable that runs one batch."""
+"""Ways to run one network. A backend prepares a case (one model at one device, dtype and batch) into a
+Runner: a callable that runs one batch, closed when done. Adding a backend: subclass Backend, give it a
+name and prepare(), list it in registry.REGISTRY (the compile backend lives in inductor.py)."""
+import dataclasses
 import os
 import re
 import shutil
 import subprocess
 import tempfile
-import time
+from typing import Callable
+
+import numpy as np
 
 from ..errors import DarkbenchError
+from .config import BenchConfig
 from .peak import DTYPES
-
-BACKENDS = ("eager", "fused", "compile", "onnxruntime", "darknet")
 
 
 class Skip(Exception):
     """The backend cannot run here (reason given); not an error."""
 
 
+@dataclasses.dataclass(eq=False)
 class Runner:
-    """One prepared way to run a batch. `events`: time it with CUDA events (torch work on torch's stream);
-    `measure`: a callable returning its own ms (darknet times itself), else the caller times __call__."""
+    """One prepared way to run a batch: calling it runs one. `events`: time it with CUDA events (torch work on
+    torch's stream; default: on cuda); `measure`: returns its own ms (darknet times itself), else the
+    caller times __call__."""
+    fn: Callable | None
+    device: str = "cpu"
+    note: str = ""
+    compile_s: float | None = None
+    events: bool | None = None
+    measure: Callable | None = None
+    first_ms: float | None = None  # set when preparing already timed a first run (darknet)
+    forward: Callable | None = None  # input -> output, for checks against `model`
+    model: object = None
+    cleanup: Callable | None = None  # what close() removes (temporary files)
+    extra: dict = dataclasses.field(default_factory=dict)  # extra result fields (compile choice, ...)
+    estimate_ms: float | None = None  # warm-up's median: balances the rounds
+    resident_bytes: int = 0  # GPU memory it keeps (weights, input), for peak_mem_mb
 
-    def __init__(self, fn, device, note="", compile_s=None, sync=None, events=None, measure=None):
-        self.fn, self.device, self.note, self.compile_s = fn, device, note, compile_s
-        self.sync = sync or (lambda: None)
-        self.events = device == "cuda" if events is None else events
-        self.measure = measure
-        self.extra = {}  # extra result fields (compile choice, evals per sample, ...)
-        self.first_ms = None  # set when preparing already timed a first run (darknet)
-        self.model = None
-
-    def close(self):
-        pass
+    def __post_init__(self):
+        if self.events is None:
+            self.events = self.device == "cuda"
 
     def __call__(self):
         self.fn()
+
+    def close(self):
+        if self.cleanup is not None:
+            self.cleanup()
+            self.cleanup = None
+
+
+@dataclasses.dataclass
+class Case:
+    """One model to prepare: the arguments every backend function takes."""
+    path: str
+    device: str
+    dtype: str
+    batch: int
+    width: int | None = None
+    height: int | None = None
+    threads: int | None = None
+    weights: str | None = None  # a weights file shared by every backend, None: the model's own
+
+    def args(self):
+        return dataclasses.astuple(self)
+
+
+class Backend:
+    """One way to run a network. prepare(case, timed) builds what the case needs and returns a Runner (one
+    call = one batch); it raises Skip when the backend cannot run here, any other error is recorded.
+    `timed` is the group's timer, for a backend that picks among variants while preparing (compile)."""
+    name = ""
+    torch = True  # runs torch code: the run measures a GEMM peak for it
+    layers = None  # per-layer timing of its results: None = none, else fuse (False / True)
+
+    def __init__(self, config=None):
+        self.config = config if config is not None else BenchConfig([])  # the run's options
+
+    def prepare(self, case, timed):
+        raise NotImplementedError
+
+    def weights_note(self, case):
+        return ("random (weights.random_arrays), one file for every backend" if case.weights else
+                "the model's own initialisation")
 
 
 def _input(shape, batch, device, dtype, channels_last=False):
@@ -56,16 +107,13 @@ def _model(path, device, dtype, width, height, fuse, weights):
     return model.to(device=device, dtype=getattr(torch, DTYPES[dtype]))
 
 
-def _torch_runner(fn, model, x, device, note="", compile_s=None):
+def _torch_runner(fn, model, x, device, note="", compile_s=None, cleanup=None):
     import torch
-    sync = torch.cuda.synchronize if device == "cuda" else None
 
     def run():
         with torch.inference_mode():
             fn(x)
-    r = Runner(run, device, note, compile_s, sync)
-    r.model, r.forward = model, fn
-    return r
+    return Runner(run, device, note, compile_s, forward=fn, model=model, cleanup=cleanup)
 
 
 def eager(path, device, dtype, batch, width=None, height=None, threads=None, weights=None):
@@ -80,83 +128,11 @@ def fused(path, device, dtype, batch, width=None, height=None, threads=None, wei
                          "darkbench.load(fuse=True): batch norm folded, channels-last")
 
 
-# torch.compile variants tried by the compile backend; the fastest is kept and named in the result.
-# Each variant's options go to torch.compile(options=...) AND config.patch around the compiling call:
-# options alone left the convolutions unpacked (torch 2.13), and the patch alone let a later variant
-# silently reuse an earlier variant's graph (same Darknet.forward, params are graph inputs) -- distinct
-# options make dynamo see a different backend and compile again.
-COMPILE_CHOICES = {
-    "freezing": {"freezing": True},  # weights constant: oneDNN prepacked conv + fused activation
-    "max-autotune-no-cudagraphs": {"freezing": True, "max_autotune": True, "triton.cudagraphs": False},
-    "freezing-cpp-wrapper": {"freezing": True, "cpp_wrapper": True},  # C++ wrapper: less Python per kernel
-    "aot-inductor": {"freezing": True},  # torch.export + AOTInductor: a compiled .so, no dynamo guards per call
-    "default": {},
-}
-# CPU: on tiny.cfg (2 threads, idle machine) the C++ wrapper took freezing from 2.80 to 2.65 ms, and
-# max-autotune (which has no CPU convolution templates to try) gave what freezing gives
-# AOTInductor (tiny.cfg, 2 threads, blocks of calls against ONNX Runtime): 1.04x ONNX Runtime, where
-# the dynamo-guarded freezing-cpp-wrapper call was 1.11x (guards skipped: 1.08x)
-COMPILE_DEFAULT = {"cpu": ("aot-inductor", "freezing-cpp-wrapper", "max-autotune-no-cudagraphs"),
-                   "cuda": ("max-autotune-no-cudagraphs", "freezing")}
-
-
-def compiled(path, device, dtype, batch, width=None, height=None, threads=None, weights=None, choice="freezing"):
-    """One torch.compile variant (COMPILE_CHOICES[choice]) of the fused model; compile time kept apart."""
-    import torch
-    import torch._dynamo
-    import torch._inductor.config as ic
-    for name in ("recompile_limit", "cache_size_limit", "accumulated_recompile_limit"):
-        if hasattr(torch._dynamo.config, name):  # every model shares Darknet.forward: room for all of them
-            setattr(torch._dynamo.config, name, max(getattr(torch._dynamo.config, name), 256))
-    m = _model(path, device, dtype, width, height, True, weights)
-    x = _input(m.input_shape, batch, device, dtype, True)
-    if choice == "aot-inductor":
-        return _aot_inductor(m, x, device)
-    sync = torch.cuda.synchronize if device == "cuda" else (lambda: None)
-    t = time.perf_counter()
-    fn = torch.compile(m, dynamic=False, options=dict(COMPILE_CHOICES[choice]) or None)
-    with torch.inference_mode(), ic.patch(COMPILE_CHOICES[choice]):
-        fn(x)
-        sync()
-    compile_s = time.perf_counter() - t
-    r = _torch_runner(fn, m, x, device, f"torch.compile ({choice})", compile_s)
-    r.extra["compile_choice"] = choice
-    return r
-
-
-def _aot_inductor(m, x, device):
-    """torch.export of the fused model, compiled ahead of time by Inductor into a package in a temporary
-    directory (removed on close); calls go straight to the compiled code."""
-    import torch
-    import torch._inductor
-    d = tempfile.mkdtemp(prefix="darkbench-aoti-")
-    try:
-        t = time.perf_counter()
-        with torch.no_grad():
-            ep = torch.export.export(m, (x,))
-            pkg = torch._inductor.aoti_compile_and_package(
-                ep, package_path=os.path.join(d, "model.pt2"), inductor_configs=dict(COMPILE_CHOICES["aot-inductor"]))
-        fn = torch._inductor.aoti_load_package(pkg)
-        with torch.inference_mode():
-            fn(x)
-        if device == "cuda":
-            torch.cuda.synchronize()
-        compile_s = time.perf_counter() - t
-    except BaseException:
-        shutil.rmtree(d, ignore_errors=True)
-        raise
-    r = _torch_runner(fn, m, x, device, "AOTInductor (torch.export, freezing)", compile_s)
-    r.extra["compile_choice"] = "aot-inductor"
-    r.close = lambda: shutil.rmtree(d, ignore_errors=True)
-    return r
-
-
 def onnxruntime(path, device, dtype, batch, width=None, height=None, threads=None, weights=None, spin=False):
     try:
         import onnxruntime as ort
     except ImportError:
         raise Skip("onnxruntime is not installed (pip install onnxruntime)") from None
-    import numpy as np
     import darkbench
     from ..export import export_onnx
     if dtype != "fp32":
@@ -244,12 +220,38 @@ def darknet(path, device, dtype, batch, width=None, height=None, threads=None, w
         if cfg != path:
             os.unlink(cfg)
         raise
-    r = Runner(None, "cpu", f"darknet speed: each sample is darknet's mean over {n} evals (no per-eval "
-               f"times), OMP_NUM_THREADS={threads}", events=False, measure=lambda: darknet_speed(cfg, n, threads, exe))
-    r.first_ms = first
-    r.extra["evals_per_sample"] = n
-    r.close = (lambda: os.unlink(cfg)) if cfg != path else (lambda: None)
-    return r
+    return Runner(None, "cpu", f"darknet speed: each sample is darknet's mean over {n} evals (no per-eval "
+                  f"times), OMP_NUM_THREADS={threads}", events=False,
+                  measure=lambda: darknet_speed(cfg, n, threads, exe), first_ms=first, extra={"evals_per_sample": n},
+                  cleanup=(lambda: os.unlink(cfg)) if cfg != path else None)
 
 
-PREPARE = {"eager": eager, "fused": fused, "compile": compiled, "onnxruntime": onnxruntime, "darknet": darknet}
+class Eager(Backend):
+    name, layers = "eager", False
+
+    def prepare(self, case, timed):
+        return eager(*case.args())
+
+
+class Fused(Backend):
+    name, layers = "fused", True
+
+    def prepare(self, case, timed):
+        return fused(*case.args())
+
+
+class OnnxRuntime(Backend):
+    name = "onnxruntime"
+
+    def prepare(self, case, timed):
+        return onnxruntime(*case.args(), spin=bool(self.config.spin))
+
+
+class Darknet(Backend):
+    name, torch = "darknet", False
+
+    def prepare(self, case, timed):
+        return darknet(*case.args())
+
+    def weights_note(self, case):
+        return "darknet's own initialisation (speed takes no weights)"

@@ -28,7 +28,8 @@ def _csv(kind, choices=None):
 
 
 def add_arguments(p):
-    from ..bench.backends import BACKENDS, COMPILE_CHOICES
+    from ..bench.inductor import COMPILE_CHOICES, COMPILE_DEFAULT
+    from ..bench.registry import BACKENDS
     p.add_argument("models", nargs="+", metavar="MODEL", help="cfg or Keras model")
     p.add_argument("--device", type=_csv("device", ("cpu", "cuda")), help="default: cpu (and cuda when present)")
     p.add_argument("--backend", type=_csv("backend", BACKENDS), help=f"default: all of {','.join(BACKENDS)}")
@@ -42,9 +43,9 @@ def add_arguments(p):
     p.add_argument("--ci", type=float, default=2.0, metavar="PCT",
                    help="stop when every median's 95%% CI half-width is within PCT%% of it (default 2)")
     p.add_argument("--compile", type=_csv("compile variant", tuple(COMPILE_CHOICES)), metavar="VARIANTS",
-                   help="torch.compile variants to try, the fastest kept (default: CPU freezing-cpp-wrapper,"
-                        "max-autotune-no-cudagraphs; CUDA max-autotune-no-cudagraphs,freezing; choose from "
-                        + ",".join(COMPILE_CHOICES) + ")")
+                   help="torch.compile variants to try, the fastest kept (default: CPU "
+                        f"{','.join(COMPILE_DEFAULT['cpu'])}; CUDA {','.join(COMPILE_DEFAULT['cuda'])}; "
+                        f"choose from {','.join(COMPILE_CHOICES)})")
     spin = p.add_mutually_exclusive_group()
     spin.add_argument("--spin", action="store_const", const=True, dest="spin",
                       help="idle torch (OpenMP) and ONNX Runtime threads spin briefly before sleeping: faster on "
@@ -144,7 +145,8 @@ def run(args):
     spin, _ = set_wait_policy(args.spin)  # before torch is imported
     import torch
     from ..bench import runner
-    from ..bench.backends import BACKENDS
+    from ..bench.registry import BACKENDS
+    from ..bench.config import BenchConfig
     try:
         batches = [int(b) for b in args.batch]
     except ValueError:
@@ -172,10 +174,9 @@ def run(args):
     def log(e):  # a bar on a terminal, a line per result otherwise (make report, CI logs)
         bar.update(1)
         if bar.disable:
-            what = (f"{e['median_ms']:.3f} ms" if e.get("median_ms") else
-                    e.get("error") or f"skipped: {e.get('skipped')}")
-            print(f"bench: {e.get('model')} {e.get('backend')} {e.get('device')} {e.get('dtype')} "
-                  f"batch {e.get('batch')}: {what}", file=sys.stderr, flush=True)
+            what = f"{e.median_ms:.3f} ms" if e.median_ms else e.error or f"skipped: {e.skipped}"
+            print(f"bench: {e.model} {e.backend} {e.device} {e.dtype} batch {e.batch}: {what}", file=sys.stderr,
+                  flush=True)
 
     def progress(samples):  # once per interleaved round
         bar.set_postfix_str(f"fewest samples {min(len(v) for v in samples.values())}", refresh=True)
@@ -186,10 +187,12 @@ def run(args):
               "share the CPU; medians will be inflated, the interleaved ratios less so (load is recorded)",
               file=sys.stderr)
     try:
-        results = runner.run(args.models, backends, devices, batches, args.dtype, args.threads, args.min_time,
-                             args.max_time, out, args.width, args.height, args.layers, on_progress=progress,
-                             log=log, compile_choices=args.compile, target=args.ci / 100,
+        config = BenchConfig(models=args.models, backends=backends, devices=devices, batches=batches,
+                             dtypes=args.dtype, threads=args.threads, min_time=args.min_time, max_time=args.max_time,
+                             out_path=out, width=args.width, height=args.height, layers=args.layers,
+                             compile_choices=args.compile, target=args.ci / 100,
                              cudnn_benchmark=args.cudnn_benchmark, tf32=args.tf32, spin=spin)
+        results = [r.to_json() for r in runner.run(config, log=log, on_progress=progress)]
     except BaseException as e:
         bar.close()
         kept = out and not _drop_if_empty(out)

@@ -1,12 +1,13 @@
 """What the report shows, as pandas tables: analysis, published claims, benchmark results (read, never measured)."""
 import glob
 import json
-import math
 import os
 
 import pandas as pd
 
 from .. import models, published
+from ..bench.registry import BACKENDS
+from ..bench.record import Record
 from ..errors import DarkbenchError
 
 DEFAULT_MODELS = ["tiny.cfg", "darknet.cfg", "alexnet.cfg", "squeezenet.cfg", "yolov3-tiny.cfg", "inception.json"]
@@ -33,43 +34,8 @@ def load_results(paths):
             raise DarkbenchError("not a darkbench results file (expected a JSON list)", f)
         for i, r in enumerate(data):
             if isinstance(r, dict) and "backend" in r and "model" in r:
-                _check(r, f, i)
-                rows.append(dict(r, source=os.path.basename(f)))
+                rows.append(dict(Record.from_json(r, f, i).to_json(), source=os.path.basename(f)))
     return rows, files
-
-
-_TEXT = ("model", "backend", "device", "dtype", "path", "error", "skipped", "note")
-_NUMBERS = ("median_ms", "mean_ms", "p90_ms", "p99_ms", "iqr_ms", "first_ms", "peak_gflops", "ops")
-
-
-def _check(r, f, i):
-    """A results row with the types the report relies on, else one line naming the file, row and field."""
-    def bad(field, what):
-        raise DarkbenchError(f"result {i} ({r.get('model')!r} {r.get('backend')!r}): {field} {what}", f)
-    for k in _TEXT:
-        if r.get(k) is not None and not isinstance(r[k], str):
-            bad(k, "is not text")
-    for k in _NUMBERS:
-        v = r.get(k)
-        if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v < 0):
-            bad(k, f"is {v!r}, not a finite number >= 0")
-    for k in ("batch", "threads", "samples"):
-        v = r.get(k)
-        if v is not None and (isinstance(v, bool) or not isinstance(v, int)):
-            bad(k, f"is {v!r}, not an integer")
-    if r.get("env") is not None and not isinstance(r["env"], dict):
-        bad("env", "is not an object")
-    for k in ("samples_ms", "ci95_ms"):
-        v = r.get(k)
-        if v is not None and not (isinstance(v, list) and all(
-                isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x) for x in v)):
-            bad(k, "is not a list of finite numbers")
-    if r.get("layers") is not None and not (isinstance(r["layers"], list)
-                                            and all(isinstance(x, dict) for x in r["layers"])):
-        bad("layers", "is not a list of objects")
-
-
-BACKENDS = ("eager", "fused", "compile", "onnxruntime", "darknet")
 
 
 def host_label(r):

@@ -1,0 +1,119 @@
+"""One measurement as written to a results file, and read back by the report (the results contract)."""
+import dataclasses
+import math
+
+from ..errors import DarkbenchError
+
+# what from_json checks: the types the report relies on (old files carry no more than this)
+TEXT = ("model", "backend", "device", "dtype", "path", "error", "skipped", "note")
+NUMBERS = ("median_ms", "mean_ms", "p90_ms", "p99_ms", "iqr_ms", "first_ms", "peak_gflops", "ops")
+INTEGERS = ("batch", "threads", "samples")
+NUMBER_LISTS = ("samples_ms", "ci95_ms")
+
+
+@dataclasses.dataclass(eq=False)
+class Record:
+    model: str | None = None
+    path: str | None = None
+    model_sha256: str | None = None
+    backend: str | None = None
+    device: str | None = None
+    dtype: str | None = None
+    batch: int | None = None
+    threads: int | None = None
+    input: list | None = None  # [channels, height, width]
+    median_ms: float | None = None
+    mean_ms: float | None = None
+    min_ms: float | None = None
+    iqr_ms: float | None = None
+    p90_ms: float | None = None
+    p99_ms: float | None = None
+    ci95_ms: list | None = None  # [lo, hi] of the median; None below 6 samples
+    samples: int | None = 0
+    first_ms: float | None = None
+    compile_s: float | None = None
+    peak_mem_mb: float | None = None
+    error: str | None = None
+    skipped: str | None = None
+    note: str | None = ""
+    ops: int | None = None
+    macs: int | None = None
+    params: int | None = None
+    layers: list | None = None  # per-layer rows (bench --layers)
+    peak_gflops: float | None = None
+    env: dict | None = None
+    # written only when set (a result without them is complete)
+    weights: str | None = None
+    compile_choice: str | None = None
+    compile_tried: dict | None = None
+    evals_per_sample: int | None = None
+    samples_ms: list | None = None
+    other: dict = dataclasses.field(default_factory=dict)  # fields this version does not know, kept as read
+
+    def update(self, fields):
+        for k, v in fields.items():
+            if k in _NAMES:
+                setattr(self, k, v)
+            else:
+                self.other[k] = v
+
+    def to_json(self):
+        d = {}
+        for k in _NAMES:
+            v = getattr(self, k)
+            if k not in _OPTIONAL or v is not None:
+                d[k] = v
+        d.update(self.other)
+        return d
+
+    @classmethod
+    def from_json(cls, d, file=None, row=None):
+        """A results row checked for the types the report relies on, else one line naming the file, row and
+        field. Rows from before --batch existed ran batch 1."""
+        check(d, file, row)
+        r = cls(**{k: d.get(k) for k in _NAMES})
+        if "batch" not in d:
+            r.batch = 1
+        r.other = {k: v for k, v in d.items() if k not in _NAMES}
+        return r
+
+
+_NAMES = tuple(f.name for f in dataclasses.fields(Record) if f.name != "other")
+_OPTIONAL = ("weights", "compile_choice", "compile_tried", "evals_per_sample", "samples_ms")
+
+
+def _finite_list(v):
+    return isinstance(v, list) and all(isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
+                                       for x in v)
+
+
+def check(r, f=None, i=None):
+    def bad(field, what):
+        raise DarkbenchError(f"result {i} ({r.get('model')!r} {r.get('backend')!r}): {field} {what}", f)
+    for k in TEXT:
+        if r.get(k) is not None and not isinstance(r[k], str):
+            bad(k, "is not text")
+    for k in NUMBERS:
+        v = r.get(k)
+        if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v < 0):
+            bad(k, f"is {v!r}, not a finite number >= 0")
+    for k in INTEGERS:
+        v = r.get(k)
+        if v is not None and (isinstance(v, bool) or not isinstance(v, int)):
+            bad(k, f"is {v!r}, not an integer")
+    if r.get("env") is not None and not isinstance(r["env"], dict):
+        bad("env", "is not an object")
+    for k in NUMBER_LISTS:
+        if r.get(k) is not None and not _finite_list(r[k]):
+            bad(k, "is not a list of finite numbers")
+    if r.get("layers") is not None and not (isinstance(r["layers"], list)
+                                            and all(isinstance(x, dict) for x in r["layers"])):
+        bad("layers", "is not a list of objects")
+
+
+def reason(ex, batch=None):
+    """An exception as a result's one-line error."""
+    text = str(ex).strip().splitlines()
+    if "out of memory" in str(ex).lower() and batch is not None:
+        return f"out of memory at batch {batch}: {type(ex).__name__}: {text[0] if text else ''}"[:300]
+    return f"{type(ex).__name__}: {text[0] if text else ''}"[:300]

@@ -1,0 +1,7 @@
+"""Every backend by name. Adding one: a Backend subclass (see backends.py) with a name and prepare(), listed here."""
+from .backends import Darknet, Eager, Fused, OnnxRuntime
+from .inductor import Compile
+
+# name -> Backend class, in the order runs and reports list them
+REGISTRY = {b.name: b for b in (Eager, Fused, Compile, OnnxRuntime, Darknet)}
+BACKENDS = tuple(REGISTRY)
