@@ -46,14 +46,17 @@ def warnings_to(callback):
         _listener.reset(token)
 
 
-def analyse(name, width=None, height=None, text=None):
+def analyse(name, width=None, height=None, text=None, dialect=network.dialects.AUTO):
     """A Network (darknet cfg) or KerasNetwork (.json/.keras) for a name or path (see paths.resolve). With text,
     a cfg's text read in place of the file (name then only names it). Raises DarkbenchError only."""
     if text is not None:
-        net = network.analyse(name, width, height, text=text)
+        net = network.analyse(name, width, height, text=text, dialect=dialect)
     else:
         path = resolve(name)
-        net = _kind(path)[0](path, width=width, height=height)
+        if _kind(path) is _CFG:
+            net = network.analyse(path, width, height, dialect=dialect)
+        else:  # a Keras model has no darknet dialect
+            net = keras.analyse(path, width=width, height=height)
     listener = _listener.get()
     if listener is not None and net.warnings:
         listener(list(net.warnings))

@@ -1,13 +1,19 @@
 """cfg -> layer specs and totals, without torch: the analytic path."""
 import os
+import struct
 from dataclasses import dataclass, field
 
 from . import cfg as cfgmod
+from . import dialect as dialects
 from .errors import DarkbenchError
 from .header import HEADER_BYTES
-from .layers import family
+from .layers import family, trait
 from .layers.base import COMMON_KEYS, Context
 from .paths import resolve
+
+def _f32(x):
+    return struct.unpack("<f", struct.pack("<f", x))[0]
+
 
 NET_KEYS = {"batch", "subdivisions", "width", "height", "channels", "inputs", "time_steps",
             "learning_rate", "momentum", "decay", "policy", "steps", "scales", "max_batches",
@@ -27,6 +33,7 @@ class Network:
     layers: list
     net: dict = field(default_factory=dict)
     warnings: list = field(default_factory=list)  # unknown options etc.: returned, never printed here
+    dialect: str = dialects.PJREDDIE  # the darknet whose rules it was read by (dialect.py)
 
     # what this kind of network supports (see darkbench.models); a KerasNetwork says otherwise
     kind = "darknet"
@@ -37,6 +44,14 @@ class Network:
     @property
     def name(self):
         return os.path.splitext(os.path.basename(self.path))[0]
+
+    @property
+    def bflops(self):
+        """The AlexeyAB fork's Total BFLOPS: its per-layer BF summed in float32, as it sums them."""
+        total = 0.0
+        for l in self.layers:
+            total = _f32(total + l.bflops)
+        return total
 
     @property
     def ops(self):
@@ -78,21 +93,48 @@ class Network:
                     weights_bytes=self.weights_bytes, size_mib=self.size_mib)
 
 
-def analyse(path, width=None, height=None, text=None):
-    """Read a cfg (or its text) and infer every layer. Raises DarkbenchError only."""
+def analyse(path, width=None, height=None, text=None, dialect=dialects.AUTO):
+    """Read a cfg (or its text) and infer every layer, in a darknet dialect (dialect.py; auto: the fork's
+    when the cfg uses anything only the fork has). Raises DarkbenchError only."""
     path = os.fspath(path)
     if text is None:
         path = resolve(path)
     sections = cfgmod.parse(text, path) if text is not None else cfgmod.read(path)
     try:
-        return _build(sections, path, width, height)
+        return _build(sections, path, width, height, _dialect(sections, path, dialect))
     except DarkbenchError:
         raise
     except (RecursionError, MemoryError, OverflowError) as e:  # absurd sizes
         raise DarkbenchError(f"cannot analyse: {type(e).__name__}", path) from None
 
 
-def _build(sections, path, width, height):
+def fork_only(sections):
+    """(section, what) for the first thing in the cfg only the AlexeyAB fork reads, or None."""
+    for sec in sections[1:]:
+        fam = family(sec.name)
+        if fam is None:
+            continue
+        if dialects.PJREDDIE not in trait(fam, "DIALECTS"):
+            return sec, f"[{sec.name}]"
+        for key in sec.options:
+            if key in trait(fam, "FORK_KEYS"):
+                return sec, f"[{sec.name}] {key}="
+        if sec.options.get("activation", ("",))[0] in dialects.FORK_ACTIVATIONS:
+            return sec, f"activation={sec.options['activation'][0]}"
+    return None
+
+
+def _dialect(sections, path, requested):
+    try:
+        dialects.check(requested)
+    except ValueError as e:
+        raise DarkbenchError(str(e), path) from None
+    if requested != dialects.AUTO:
+        return requested
+    return dialects.ALEXEYAB if fork_only(sections) else dialects.PJREDDIE
+
+
+def _build(sections, path, width, height, dialect):
     net = sections[0]
     if net.name not in ("net", "network"):
         raise DarkbenchError(f"first section is [{net.name}]; it must be [net] or [network]", path, net.line)
@@ -114,15 +156,16 @@ def _build(sections, path, width, height):
     if h * w * c > 1 << 34:
         raise DarkbenchError(f"input {w}x{h}x{c} is too large", path, net.line)
     netopts = dict(time_steps=net.get_int("time_steps", 1, min=1), batch=net.get_int("batch", 1))
-    ctx = Context(path=path, index=0, c=c, h=h, w=w, inputs=inputs, layers=[], net=netopts)
+    ctx = Context(path=path, index=0, c=c, h=h, w=w, inputs=inputs, layers=[], net=netopts, dialect=dialect)
     warnings = [f"{path}:{net.options[k][1]}: [{net.name}] unknown option '{k}'"
                 for k in net.options if k not in NET_KEYS]
     if len(sections) == 1:
         raise DarkbenchError("cfg has no layers after [net]", path, net.line)
     for sec in sections[1:]:
         fam = family(sec.name)
-        if fam is None:
-            raise DarkbenchError(f"unknown section [{sec.name}]", path, sec.line, layer=ctx.index)
+        if fam is None or dialect not in trait(fam, "DIALECTS"):
+            only = "" if fam is None else f" in the {dialect} dialect (only {'/'.join(trait(fam, 'DIALECTS'))} has it)"
+            raise DarkbenchError(f"unknown section [{sec.name}]{only}", path, sec.line, layer=ctx.index)
         ctx.reads_image = False
         try:
             layer = fam.build(sec, ctx)
@@ -132,7 +175,8 @@ def _build(sections, path, width, height):
                 e.args = (e.format(),)
             raise
         for k in sec.options:
-            if k not in fam.KEYS and k not in COMMON_KEYS:
+            fork_key = dialect == dialects.ALEXEYAB and k in trait(fam, "FORK_KEYS")
+            if k not in fam.KEYS and k not in COMMON_KEYS and not fork_key:
                 warnings.append(f"{path}:{sec.options[k][1]}: layer {ctx.index} [{sec.name}] "
                                 f"unknown option '{k}' (darknet ignores it)")
         ctx.layers.append(layer)
@@ -143,5 +187,5 @@ def _build(sections, path, width, height):
             raise DarkbenchError(f"output of {ctx.inputs} values is too large", path, sec.line,
                                  layer=layer.index)
     return Network(path=path, width=w, height=h, channels=c, inputs=inputs, layers=ctx.layers,
-                   net=netopts, warnings=warnings)
+                   net=netopts, warnings=warnings, dialect=dialect)
 

@@ -15,7 +15,7 @@ CASES = [
     ("no_net", CONV, ["bad.cfg:1", "must be [net]"]),
     ("net_twice", NET + CONV + NET, ["bad.cfg:10", "may only be the first"]),
     ("unknown_section", NET + "[convolution]\nfilters=3\n", ["bad.cfg:5", "unknown section [convolution]"]),
-    ("unknown_activation", NET + CONV.replace("leaky", "swish"), ["bad.cfg:9", "unknown activation 'swish'"]),
+    ("unknown_activation", NET + CONV.replace("leaky", "sqrt"), ["bad.cfg:9", "unknown activation 'sqrt'"]),
     ("non_numeric", NET + CONV.replace("filters=8", "filters=eight"), ["bad.cfg:6", "not an integer"]),
     ("float_for_int", NET + CONV.replace("size=3", "size=3.5"), ["bad.cfg:7", "not an integer"]),
     ("zero_filters", NET + CONV.replace("filters=8", "filters=0"), ["bad.cfg:6", "filters=0 must be > 0"]),
@@ -80,7 +80,7 @@ def test_ops_json_reports_failures_and_keeps_going(tmp_path, capsys):
 
 
 def test_real_process_prints_no_traceback(tmp_path):
-    _write(tmp_path, NET + CONV.replace("leaky", "swish"))
+    _write(tmp_path, NET + CONV.replace("leaky", "sqrt"))
     r = subprocess.run([sys.executable, "-m", "darkbench", "summary", str(tmp_path / "bad.cfg")],
                        capture_output=True, text=True)
     assert r.returncode == 2 and "Traceback" not in r.stderr

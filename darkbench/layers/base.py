@@ -1,11 +1,11 @@
 """What every layer family returns, and the small rules they share."""
 from dataclasses import dataclass, field
 
+from .. import dialect as dialects
 from ..errors import DarkbenchError
 from .registry import family
 
-ACTIVATIONS = ("logistic", "loggy", "relu", "elu", "selu", "relie", "plse", "hardtan",
-               "lhtan", "linear", "ramp", "leaky", "tanh", "stair")
+ACTIVATIONS = dialects.ACTIVATIONS[dialects.PJREDDIE]
 
 # Keys darknet reads for every layer (parse_network_cfg), used or not at inference.
 COMMON_KEYS = {"clip", "truncation", "onlyforward", "stopbackward", "dontsave", "dontload",
@@ -50,6 +50,8 @@ DEFAULTS = dict(
     COLOR="tab:gray",      # its bars in the report's per-layer plot
     MARKER="o",            # its points in the report's roofline ("s": fully connected)
     DARKNET_TYPE=None,     # darknet's LAYER_TYPE enum name, when it is not the section name in capitals
+    DIALECTS=dialects.NAMES,  # the dialects whose parser knows this section
+    FORK_KEYS=frozenset(),    # options only the AlexeyAB fork reads: a cfg using one is read in its dialect
 )
 
 
@@ -97,6 +99,7 @@ class Layer(Traffic):
     load_error: str = ""       # why darknet's loader cannot be reproduced for this layer (dontload, numload)
     desc: str = ""             # filters / size text for tables
     reads_image: bool = False  # reads its input as a (c, h, w) image (torch reshapes a flat one to it)
+    bflops: float = 0.0        # the AlexeyAB fork's per-layer BF (billions, float32 as it prints them)
 
     @property
     def family(self):
@@ -135,6 +138,7 @@ class Context:
     layers: list
     net: dict
     reads_image: bool = False  # set by need_image() while a layer is built
+    dialect: str = dialects.PJREDDIE  # the darknet whose rules this cfg is read by
 
     @property
     def image(self):
@@ -155,8 +159,10 @@ class Context:
 
     def activation(self, sec, default):
         name = sec.get_str("activation", default)
-        if name not in ACTIVATIONS:
-            raise sec._err("activation", f"unknown activation '{name}' (known: {', '.join(ACTIVATIONS)})")
+        known = dialects.ACTIVATIONS[self.dialect]
+        if name not in known:
+            raise sec._err("activation", f"unknown activation '{name}' in the {self.dialect} dialect "
+                                         f"(known: {', '.join(known)})")
         return name
 
     def ref(self, sec, key, value):
