@@ -16,6 +16,17 @@ class Node:
     cls: str
     config: dict
     inputs: list = field(default_factory=list)  # names of the layers feeding this one
+    custom: str = None  # a user's class: where Keras would look it up (registered name or module)
+
+
+def _custom(l):
+    """Keras 3 marks a user's layer class with a registered name or a module outside Keras."""
+    name, module = l.get("registered_name"), l.get("module")
+    if isinstance(name, str) and name:
+        return name
+    if isinstance(module, str) and module.split(".")[0] not in ("keras", "tf_keras", "tensorflow"):
+        return module
+    return None
 
 
 def load_config(path):
@@ -165,7 +176,7 @@ def _sequential(conf, path):
             nodes.append(Node("input", "InputLayer", {"batch_shape": shape}))
             prev = "input"
         name = c.get("name") or l.get("name") or f"layer_{len(nodes)}"
-        nodes.append(Node(name, l["class_name"], c, [prev] if prev else []))
+        nodes.append(Node(name, l["class_name"], c, [prev] if prev else [], _custom(l)))
         prev = name
     return _sorted(nodes, path), [prev]
 
@@ -179,7 +190,7 @@ def _functional(conf, path):
         _check_entry(l, i, path)
         c = l.get("config", {})
         name = l.get("name") or c.get("name")
-        nodes.append(Node(name, l["class_name"], c, _inbound(l, path)))
+        nodes.append(Node(name, l["class_name"], c, _inbound(l, path), _custom(l)))
     outputs = _endpoints(conf, "output_layers") or [nodes[-1].name]
     inputs = _endpoints(conf, "input_layers")
     if len(inputs) > 1:
