@@ -351,6 +351,22 @@ def softmax(c, shapes):
     return s, 0, 0, 0, ""
 
 
+def layer_scale(c, shapes):
+    """ConvNeXt's LayerScale: x * gamma, gamma of projection_dim values on the last axis."""
+    (s,) = shapes
+    n = _positive(c, "projection_dim")
+    if n != s[-1]:
+        raise ValueError(f"projection_dim={n} does not match the {s[-1]} input channels")
+    return s, n, 0, 0, f"gamma {n} = {n:,}"
+
+
+def custom_scale(c, shapes):
+    """InceptionResNetV2's CustomScaleLayer: inputs[0] + inputs[1] * scale."""
+    if len(shapes) != 2:
+        raise ValueError(f"takes exactly 2 inputs, got {len(shapes)}")
+    return merge(c, shapes)
+
+
 def passthrough(c, shapes):
     (s,) = shapes
     return s, 0, 0, 0, ""
@@ -402,6 +418,10 @@ KINDS = {
     "PReLU": Kind(prelu, "prelu"),
     "ELU": Kind(passthrough, "elu"),
     "Softmax": Kind(softmax, "softmax"),
+    # classes of keras.applications' own (keras/src/applications; Keras saves them as custom layers)
+    "LayerScale": Kind(layer_scale, "layer_scale"),
+    "CustomScaleLayer": Kind(custom_scale, "custom_scale"),
+    "StochasticDepth": Kind(passthrough, "identity"),
     # inference: identity
     "Dropout": Kind(passthrough, "identity"),
     "SpatialDropout2D": Kind(passthrough, "identity", image=True),

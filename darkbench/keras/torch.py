@@ -463,6 +463,19 @@ def softmax(layer, where):
 
 
 @builder
+def layer_scale(layer, where):
+    holder = nn.Module()
+    holder.gamma = nn.Parameter(torch.ones(layer.config["projection_dim"]))
+    return Op(lambda x: _nchw(_nhwc(x) * holder.gamma), [holder])
+
+
+@builder
+def custom_scale(layer, where):
+    scale = _number(layer.config, "scale", None, where)
+    return _merge(lambda xs: xs[0] + xs[1] * scale, layer)
+
+
+@builder
 def identity(layer, where):
     return Op(lambda x: x)
 
@@ -494,8 +507,12 @@ class KerasModel(nn.Module):
                                  f"({', '.join(knet.outputs)}); only single-output models can be built")
         self.input_name, self.output_name = knet.nodes[0].name, knet.outputs[0]
         self.names, self.order, mods = [], [], []
+        built = {}
         for layer, node in zip(knet.layers, knet.nodes[1:]):
-            mods.append(_module(layer, knet.path))
+            op = built[layer.name] = _module(layer, knet.path)
+            if layer.shares:
+                _tie(op, built[layer.shares])
+            mods.append(op)
             self.names.append(node.name)
             self.order.append((node.name, node.inputs))
         self.layers = nn.ModuleList(mods)
@@ -524,6 +541,13 @@ class KerasModel(nn.Module):
 
     def forward(self, x):
         return self._run(x, keep=False)[self.output_name]
+
+
+def _tie(op, first):
+    """A shared layer's later call: the first call's weights in place of its own (same structure)."""
+    for mine, theirs in zip(op.modules(), first.modules()):
+        mine._parameters.update(theirs._parameters)
+        mine._buffers.update(theirs._buffers)
 
 
 def build(knet):
