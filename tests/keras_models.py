@@ -185,7 +185,30 @@ def application_layers():
     return keras.Model(x_in, layers.Flatten()(c), name="application_layers")
 
 
-MODELS = {"inception_seed": inception_seed, "application_layers": application_layers, "conv_options": conv_options, "sequential_small": sequential_small,
+def image_layers():
+    """Resizing (up, down, to an aspect ratio), CenterCrop, Permute; augmentation layers (identity at
+    inference)."""
+    import keras
+    from keras import layers
+    x_in = layers.Input(shape=(9, 8, 3))
+    x = layers.Identity()(x_in)
+    for cls, args in [("RandomBrightness", [0.2]), ("RandomColorDegeneration", [0.2]), ("RandomColorJitter", []),
+                      ("RandomContrast", [0.2]), ("RandomElasticTransform", []), ("RandomErasing", []),
+                      ("RandomFlip", []), ("RandomGaussianBlur", []), ("RandomGrayscale", []), ("RandomHue", [0.2]),
+                      ("RandomInvert", []), ("RandomPerspective", []), ("RandomPosterization", [(1, 8)]),
+                      ("RandomRotation", [0.2]), ("RandomSaturation", [0.2]), ("RandomSharpness", [0.2]),
+                      ("RandomShear", []), ("RandomTranslation", [0.2, 0.2]), ("RandomZoom", [0.2])]:
+        x = getattr(layers, cls)(*args)(x)
+    a = layers.Resizing(13, 11)(x)                                              # bilinear, up
+    b = layers.Resizing(5, 6, interpolation="nearest", crop_to_aspect_ratio=True)(x)
+    c = layers.Resizing(4, 3, interpolation="bicubic", antialias=True)(x)
+    d = layers.CenterCrop(6, 5)(x)
+    e = layers.Permute((2, 1, 3))(x)                                            # 8 x 9
+    parts = [layers.Flatten()(t) for t in (a, b, c, d, e)]
+    return keras.Model(x_in, layers.Concatenate()(parts), name="image_layers")
+
+
+MODELS = {"inception_seed": inception_seed, "application_layers": application_layers, "image_layers": image_layers, "conv_options": conv_options, "sequential_small": sequential_small,
           "frozen": frozen, "frozen_model": frozen_model, "transpose_options": transpose_options,
           "pool_options": pool_options, "norm_options": norm_options, "extra_layers": extra_layers}
 

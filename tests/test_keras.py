@@ -98,7 +98,7 @@ def test_torch_computes_what_keras_computes(built):
     copy_weights(model, m)
     x = np.random.default_rng(2).normal(size=(2, *model.input_shape[1:])).astype("float32")
     layers = [kl for kl in model.layers if kl.__class__.__name__ != "InputLayer"]
-    want = keras.Model(model.inputs[0], [kl.output for kl in layers])(x)
+    want = keras.Model(model.inputs[0], [kl.output for kl in layers])(x, training=False)  # as predict()
     with torch.no_grad():
         got = m.trace(torch.from_numpy(x).permute(0, 3, 1, 2) if x.ndim == 4 else torch.from_numpy(x))
     for kl, w in zip(layers, want):

@@ -351,6 +351,20 @@ def softmax(c, shapes):
     return s, 0, 0, 0, ""
 
 
+def resizing(c, shapes):
+    """Resizing and CenterCrop: an image of height x width."""
+    (h, w, ch), = shapes
+    return (_positive(c, "height"), _positive(c, "width"), ch), 0, 0, 0, ""
+
+
+def permute(c, shapes):
+    (s,) = shapes
+    dims = c["dims"]
+    if not isinstance(dims, (list, tuple)) or sorted(dims) != list(range(1, len(s) + 1)):
+        raise ValueError(f"dims={short(dims)} must order the axes 1..{len(s)}")
+    return tuple(s[d - 1] for d in dims), 0, 0, 0, ""
+
+
 def layer_scale(c, shapes):
     """ConvNeXt's LayerScale: x * gamma, gamma of projection_dim values on the last axis."""
     (s,) = shapes
@@ -379,6 +393,7 @@ class Kind:
     build: str               # its builder's name in darkbench/keras/torch.py (torch loads only to build)
     image: bool = False      # needs (H, W, C) inputs
     window: str = ""         # "conv" or "pool": tables show its window, e.g. '3x3/2 same'
+    op: bool = False         # Keras' operation of this name (x + y: keras.src.ops.numpy.Add) computes the same
 
 
 _CONV, _POOL = dict(image=True, window="conv"), dict(image=True, window="pool")
@@ -399,9 +414,9 @@ KINDS = {
     "Cropping2D": Kind(cropping, "cropping", image=True),
     "UpSampling2D": Kind(upsampling, "upsampling", image=True),
     "Concatenate": Kind(concatenate, "concatenate"),
-    "Add": Kind(merge, "add"),
-    "Subtract": Kind(subtract, "subtract"),
-    "Multiply": Kind(merge, "multiply"),
+    "Add": Kind(merge, "add", op=True),
+    "Subtract": Kind(subtract, "subtract", op=True),
+    "Multiply": Kind(merge, "multiply", op=True),
     "Average": Kind(merge, "average"),
     "Maximum": Kind(merge, "maximum"),
     "Minimum": Kind(merge, "minimum"),
@@ -418,6 +433,10 @@ KINDS = {
     "PReLU": Kind(prelu, "prelu"),
     "ELU": Kind(passthrough, "elu"),
     "Softmax": Kind(softmax, "softmax"),
+    "Resizing": Kind(resizing, "resizing", image=True),
+    "CenterCrop": Kind(resizing, "center_crop", image=True),
+    "Permute": Kind(permute, "permute"),
+    "Identity": Kind(passthrough, "identity"),
     # classes of keras.applications' own (keras/src/applications; Keras saves them as custom layers)
     "LayerScale": Kind(layer_scale, "layer_scale"),
     "CustomScaleLayer": Kind(custom_scale, "custom_scale"),
@@ -428,6 +447,26 @@ KINDS = {
     "GaussianNoise": Kind(passthrough, "identity"),
     "GaussianDropout": Kind(passthrough, "identity"),
     "AlphaDropout": Kind(passthrough, "identity"),
+    # data augmentation: identity at inference
+    "RandomBrightness": Kind(passthrough, "identity", image=True),
+    "RandomColorDegeneration": Kind(passthrough, "identity", image=True),
+    "RandomColorJitter": Kind(passthrough, "identity", image=True),
+    "RandomContrast": Kind(passthrough, "identity", image=True),
+    "RandomElasticTransform": Kind(passthrough, "identity", image=True),
+    "RandomErasing": Kind(passthrough, "identity", image=True),
+    "RandomFlip": Kind(passthrough, "identity", image=True),
+    "RandomGaussianBlur": Kind(passthrough, "identity", image=True),
+    "RandomGrayscale": Kind(passthrough, "identity", image=True),
+    "RandomHue": Kind(passthrough, "identity", image=True),
+    "RandomInvert": Kind(passthrough, "identity", image=True),
+    "RandomPerspective": Kind(passthrough, "identity", image=True),
+    "RandomPosterization": Kind(passthrough, "identity", image=True),
+    "RandomRotation": Kind(passthrough, "identity", image=True),
+    "RandomSaturation": Kind(passthrough, "identity", image=True),
+    "RandomSharpness": Kind(passthrough, "identity", image=True),
+    "RandomShear": Kind(passthrough, "identity", image=True),
+    "RandomTranslation": Kind(passthrough, "identity", image=True),
+    "RandomZoom": Kind(passthrough, "identity", image=True),
 }
 RULES = {name: kind.count for name, kind in KINDS.items()}
 
@@ -503,6 +542,13 @@ def window_text(cls, c):
 
 def evaluate(node, shapes, path):
     kind = KINDS.get(node.cls)
+    if node.op and (kind is None or not kind.op):
+        ops = ", ".join(sorted(k for k, v in KINDS.items() if v.op))
+        raise DarkbenchError(f"layer '{node.name}': Keras operation {node.cls} ({short(node.op)}) is not supported "
+                             f"(supported operations: {ops}, on tensors)", path)
+    if node.op and node.constants:
+        raise DarkbenchError(f"layer '{node.name}': Keras operation {node.cls} on a constant is not supported "
+                             "(only on tensors)", path)
     if kind is None:
         raise DarkbenchError(unknown_class(node), path)
     c = node.config

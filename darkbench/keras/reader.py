@@ -20,16 +20,31 @@ class Node:
     scope: tuple = ()   # names of the nested-model calls around it, outermost first
     shares: str = None  # a shared layer's later call: the node holding its weights
     frozen: bool = False  # inside a model saved with trainable=false
+    op: str = None      # a Keras operation, not a layer: its module
+    constants: bool = False  # an operation called on constants besides tensors
 
 
 def _custom(l):
     """Keras 3 marks a user's layer class with a registered name or a module outside Keras."""
     name, module = l.get("registered_name"), l.get("module")
-    if isinstance(name, str) and name:
-        return name
-    if isinstance(module, str) and module.split(".")[0] not in ("keras", "tf_keras", "tensorflow"):
-        return module
-    return None
+    if isinstance(module, str) and module.split(".")[0] in ("keras", "tf_keras", "tensorflow"):
+        return None
+    return name if isinstance(name, str) and name else module if isinstance(module, str) else None
+
+
+def _operation(l):
+    """The module of a Keras 3 operation written among the layers (x + y: keras.src.ops.numpy.Add)."""
+    module = l.get("module")
+    return module if isinstance(module, str) and module.startswith("keras.src.ops") else None
+
+
+def _has_constants(args):
+    """Whether a Keras 3 call's arguments hold more than tensors (x * 0.5)."""
+    if isinstance(args, dict):
+        return args.get("class_name") != "__keras_tensor__"
+    if isinstance(args, (list, tuple)):
+        return any(_has_constants(a) for a in args)
+    return args is not None
 
 
 def load_config(path):
@@ -288,7 +303,11 @@ class _Flat:
                 if cls in MODELS and isinstance(c, dict) and ("layers" in c or cls == "Sequential"):
                     self._nested(l, key, ins, scope, frozen, first)
                 else:
-                    self._add(Node(key, cls, c, ins, _custom(l), scope, frozen=frozen), first)
+                    op = _operation(l)
+                    const = bool(op) and any(isinstance(n, dict) and _has_constants(n.get("args"))
+                                             for n in l.get("inbound_nodes") or [])
+                    self._add(Node(key, cls, c, ins, _custom(l), scope, frozen=frozen, op=op, constants=const),
+                              first)
         return [_value(prefix, r) for r in outputs]
 
     def _nested(self, l, key, ins, scope, frozen, first):

@@ -463,6 +463,40 @@ def softmax(layer, where):
 
 
 @builder
+def resizing(layer, where):
+    """As Keras' torch backend resizes (bilinear and bicubic without corner alignment)."""
+    c = layer.config
+    (H, W), (h, w) = layer.in_keras_shapes[0][:2], layer.keras_shape[:2]
+    mode = c.get("interpolation", "bilinear")
+    if mode not in ("bilinear", "nearest", "bicubic"):
+        raise DarkbenchError(f"{where}: interpolation '{short(mode)}' is not supported in PyTorch")
+    if c.get("pad_to_aspect_ratio"):
+        raise DarkbenchError(f"{where}: pad_to_aspect_ratio is not supported in PyTorch")
+    ch, cw = H, W
+    if c.get("crop_to_aspect_ratio"):  # Keras' own arithmetic
+        ch, cw = max(min(H, int(float(W * h) / w)), 1), max(min(W, int(float(H * w) / h)), 1)
+    top, left = int(float(H - ch) / 2), int(float(W - cw) / 2)
+    opts = dict(mode="nearest-exact") if mode == "nearest" else dict(
+        mode=mode, align_corners=False, antialias=bool(c.get("antialias")))
+    return Op(lambda x: F.interpolate(x[..., top:top + ch, left:left + cw], size=(h, w), **opts))
+
+
+@builder
+def center_crop(layer, where):
+    (H, W), (h, w) = layer.in_keras_shapes[0][:2], layer.keras_shape[:2]
+    if h > H or w > W:  # Keras then crops to the aspect ratio and resizes
+        raise DarkbenchError(f"{where}: a crop larger than its {H}x{W} input is not supported in PyTorch")
+    top, left = (H - h) // 2, (W - w) // 2
+    return Op(lambda x: x[..., top:top + h, left:left + w])
+
+
+@builder
+def permute(layer, where):
+    dims = (0, *layer.config["dims"])
+    return Op(lambda x: _nchw(_nhwc(x).permute(dims)))
+
+
+@builder
 def layer_scale(layer, where):
     holder = nn.Module()
     holder.gamma = nn.Parameter(torch.ones(layer.config["projection_dim"]))
