@@ -107,10 +107,11 @@ def test_every_name_is_swept():
     assert QUICK | set(SMALLEST) | NOT_ON_TORCH <= set(NAMES)
 
 
-@pytest.mark.parametrize("name,shape", [("ConvNeXtTiny", (32, 32, 3))])
+@pytest.mark.parametrize("name,shape", [("ConvNeXtTiny", (32, 32, 3)), ("MobileNetV3Small", (32, 32, 3))])
 def test_values_equal_keras(tmp_path, name, shape):
-    """Same weights in both: ConvNeXt's nested stem, LayerScale and Dense on images compute what Keras
-    computes (MobileNetV2 and EfficientNetB0: test_keras.py)."""
+    """Same weights in both: ConvNeXt's nested stem, LayerScale and Dense on images, MobileNetV3's
+    hard sigmoid written as Keras operations (relu6(x + 3) * (1 / 6)) compute what Keras computes
+    (MobileNetV2 and EfficientNetB0: test_keras.py)."""
     model = getattr(keras.applications, name)(weights=None, input_shape=shape, classes=5,
                                               classifier_activation=None)
     p = tmp_path / "app.json"
@@ -160,3 +161,26 @@ def test_nested_stem_in_summary(application, capsys):
     i = next(i for i, l in enumerate(lines) if "convnext_tiny_stem " in l)
     assert "Sequential" in lines[i] and f"{stem.count_params():,}" in lines[i] and "subtotal" in lines[i]
     assert ". convnext_tiny_stem_conv" in lines[i + 1] and ". convnext_tiny_stem_layernorm" in lines[i + 2]
+
+
+def test_frozen_backbone_wrapped_in_a_model(tmp_path, capsys):
+    """Transfer learning as people write it: a frozen include_top=False backbone (any image size) as a layer
+    of their own model."""
+    with _zero_init():
+        base = keras.applications.MobileNetV3Small(weights=None, include_top=False)
+    base.trainable = False
+    x = keras.Input((None, None, 3))
+    y = keras.layers.GlobalAveragePooling2D()(base(x))
+    model = keras.Model(x, keras.layers.Dense(4)(keras.layers.Dropout(0.2)(y)))
+    p = tmp_path / "wrapped.json"
+    p.write_text(model.to_json())
+    net = dkeras.analyse(p, width=64, height=64)
+    assert (net.params, net.trainable, net.non_trainable) == _counts(model)
+    assert net.trainable == 4 * (base.output.shape[-1] + 1)
+    assert {m.label for m in net.nested} == {base.name}
+    m = darkbench.load(p, width=64, height=64)
+    with torch.no_grad():
+        assert tuple(m(torch.zeros(2, 3, 64, 64)).shape) == (2, 4)
+    assert main(["summary", str(p), "--width", "64", "--height", "64"]) == 0
+    out = capsys.readouterr().out
+    assert f"{base.name}  " in out and f". {base.layers[1].name} " in out

@@ -64,3 +64,31 @@ def test_keras_layer_darkbench_does_not_count_lists_what_it_does(tmp_path):
     with pytest.raises(DarkbenchError, match=r"layer 'lstm' of class LSTM is not supported \(supported: "
                                              r"InputLayer, Activation, Add, "):
         dkeras.analyse(p)
+
+
+def test_keras_operations_compute_as_keras(tmp_path):
+    """x + y, x * 0.5, 3 - x written among the layers (keras.src.ops): counted and built; others refused."""
+    keras = pytest.importorskip("keras", reason="Keras 3 is a test-only dependency (pip install keras)")
+    import numpy as np
+    import torch
+    import darkbench
+    x = keras.Input((5, 4, 3))
+    y = keras.layers.Conv2D(3, 1)(x)
+    z = 3.0 - (x + y) * 0.5
+    z = z * keras.layers.GlobalAveragePooling2D(keepdims=True)(y)   # broadcast (5, 4, 3) * (1, 1, 3)
+    model = keras.Model(x, z)
+    p = tmp_path / "ops.json"
+    p.write_text(model.to_json())
+    assert dkeras.analyse(p).params == model.count_params() == 12
+    from keras_models import copy_weights, randomise
+    randomise(model)
+    m = darkbench.load(p)
+    copy_weights(model, m)
+    v = np.random.default_rng(0).normal(size=(2, 5, 4, 3)).astype("float32")
+    with torch.no_grad():
+        got = m(torch.from_numpy(v).permute(0, 3, 1, 2)).permute(0, 2, 3, 1).numpy()
+    np.testing.assert_allclose(got, keras.ops.convert_to_numpy(model(v)), rtol=1e-5, atol=1e-5)
+    p.write_text(keras.Model(x, keras.ops.relu(x)).to_json())
+    with pytest.raises(DarkbenchError, match=r"Keras operation Relu \(keras.src.ops.nn\) is not supported "
+                                             r"\(supported operations: Add, Multiply, Subtract\)"):
+        dkeras.analyse(p)

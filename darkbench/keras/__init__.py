@@ -37,6 +37,7 @@ class KerasLayer(Traffic):
     config: dict = field(default_factory=dict, repr=False)  # the layer's Keras config, for the builder
     scope: tuple = ()        # the nested models (calls) it is in, outermost first
     shares: str = None       # a shared layer's later call: the layer holding the weights
+    operands: tuple = None   # a Keras operation's arguments: None for each input tensor, numbers
 
     opts: dict = field(default_factory=dict)  # filters/output and activation, as for darknet layers
 
@@ -178,7 +179,8 @@ def analyse(path, width=None, height=None):
                               trainable=tr, non_trainable=ntr, macs=macs, formula=formula,
                               running_total=total, inputs=sum(math.prod(x) for x in ins),
                               outputs=math.prod(s), desc=rules.window_text(n.cls, n.config),
-                              opts=_opts(n.config), config=n.config, scope=n.scope, shares=n.shares))
+                              opts=_opts(n.config), config=n.config, scope=n.scope, shares=n.shares,
+                              operands=n.operands))
     return KerasNetwork(path=path, layers=out, input_keras_shape=shape, nodes=nodes,
                         outputs=graph.outputs, model_name=graph.name, nested=graph.nested)
 

@@ -540,15 +540,22 @@ def window_text(cls, c):
     return f"{text} {_padding(c)}"
 
 
+def _operation(node, kind, shapes, path):
+    """The Kind counting a Keras operation (x + y, x * 0.5): two operands, tensors or numbers."""
+    if kind is None or not kind.op:
+        ops = ", ".join(sorted(k for k, v in KINDS.items() if v.op))
+        raise DarkbenchError(f"layer '{node.name}': Keras operation {node.cls} ({short(node.op)}) is not "
+                             f"supported (supported operations: {ops})", path)
+    if len(node.operands or ()) != 2 or node.operands.count(None) != len(shapes):
+        raise DarkbenchError(f"layer '{node.name}': Keras operation {node.cls} is supported on two operands, "
+                             "tensors or numbers", path)
+    return Kind(merge, kind.build)
+
+
 def evaluate(node, shapes, path):
     kind = KINDS.get(node.cls)
-    if node.op and (kind is None or not kind.op):
-        ops = ", ".join(sorted(k for k, v in KINDS.items() if v.op))
-        raise DarkbenchError(f"layer '{node.name}': Keras operation {node.cls} ({short(node.op)}) is not supported "
-                             f"(supported operations: {ops}, on tensors)", path)
-    if node.op and node.constants:
-        raise DarkbenchError(f"layer '{node.name}': Keras operation {node.cls} on a constant is not supported "
-                             "(only on tensors)", path)
+    if node.op:
+        kind = _operation(node, kind, shapes, path)
     if kind is None:
         raise DarkbenchError(unknown_class(node), path)
     c = node.config

@@ -2,6 +2,7 @@
 
 Reads JSON only: never imports keras, never loads weights or anything pickled."""
 import json
+import math
 import os
 import zipfile
 import zlib
@@ -21,7 +22,7 @@ class Node:
     shares: str = None  # a shared layer's later call: the node holding its weights
     frozen: bool = False  # inside a model saved with trainable=false
     op: str = None      # a Keras operation, not a layer: its module
-    constants: bool = False  # an operation called on constants besides tensors
+    operands: tuple = None  # an operation's arguments: None for each tensor (in inputs' order), numbers
 
 
 def _custom(l):
@@ -38,13 +39,19 @@ def _operation(l):
     return module if isinstance(module, str) and module.startswith("keras.src.ops") else None
 
 
-def _has_constants(args):
-    """Whether a Keras 3 call's arguments hold more than tensors (x * 0.5)."""
-    if isinstance(args, dict):
-        return args.get("class_name") != "__keras_tensor__"
-    if isinstance(args, (list, tuple)):
-        return any(_has_constants(a) for a in args)
-    return args is not None
+def _operands(node):
+    """A Keras 3 operation call's arguments (x * 0.5: (None, 0.5)): None for a tensor, a number as it is;
+    () when one is anything else."""
+    args = node.get("args") if isinstance(node, dict) else None
+    out = []
+    for a in args if isinstance(args, list) else ():
+        if isinstance(a, dict) and a.get("class_name") == "__keras_tensor__":
+            out.append(None)
+        elif isinstance(a, (int, float)) and not isinstance(a, bool) and math.isfinite(a):
+            out.append(a)
+        else:
+            return ()
+    return tuple(out)
 
 
 def load_config(path):
@@ -304,9 +311,8 @@ class _Flat:
                     self._nested(l, key, ins, scope, frozen, first)
                 else:
                     op = _operation(l)
-                    const = bool(op) and any(isinstance(n, dict) and _has_constants(n.get("args"))
-                                             for n in l.get("inbound_nodes") or [])
-                    self._add(Node(key, cls, c, ins, _custom(l), scope, frozen=frozen, op=op, constants=const),
+                    operands = _operands(l["inbound_nodes"][i]) if op and calls else None
+                    self._add(Node(key, cls, c, ins, _custom(l), scope, frozen=frozen, op=op, operands=operands),
                               first)
         return [_value(prefix, r) for r in outputs]
 

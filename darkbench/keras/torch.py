@@ -281,6 +281,13 @@ def _fold(fn, xs):
 
 
 def _merge(fn, layer):
+    if any(v is not None for v in layer.operands or ()):  # a Keras operation on a number: x * 0.5
+        slots = layer.operands
+
+        def constant(*xs):
+            it = iter(xs)
+            return fn([next(it) if v is None else v for v in slots])
+        return Op(constant)
     shapes = layer.in_keras_shapes
     if all(s == shapes[0] for s in shapes):
         return Op(lambda *xs: fn(xs))
