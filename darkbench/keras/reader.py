@@ -280,16 +280,15 @@ class _Flat:
         else:
             entries, inputs, outputs = _functional(conf, self.path)
         frozen = frozen or (isinstance(conf, dict) and conf.get("trainable") is False)
-        names = [l["name"] for l, _ in entries]
-        classes = {l["name"]: l.get("class_name") for l, _ in entries}
+        classes = {}
+        for l, _ in entries:
+            if not isinstance(l["name"], str):
+                raise DarkbenchError(f"malformed layer entry '{l['name']}'", self.path)
+            if l["name"] in classes:
+                raise DarkbenchError(f"two layers are named '{prefix}{l['name']}'", self.path)
+            classes[l["name"]] = l.get("class_name")
         legacy = any(isinstance(n, list) for l, _ in entries for n in l.get("inbound_nodes") or [])
         outputs = _shift(outputs, classes, legacy, True)
-        for n in names:
-            if not isinstance(n, str):
-                raise DarkbenchError(f"malformed layer entry '{n}'", self.path)
-        dup = next((n for n in names if names.count(n) > 1), None)
-        if dup is not None:
-            raise DarkbenchError(f"two layers are named '{prefix}{dup}'", self.path)
         if feed is not None:
             inner = [l["name"] for l, _ in entries if l.get("class_name") == "InputLayer"]
             inputs = inputs or inner
@@ -305,8 +304,11 @@ class _Flat:
             for i, refs in enumerate(calls or [[]]):
                 key = _value(prefix, (name, i, 0))
                 ins = [_value(prefix, r) for r in _shift(refs, classes, legacy, False)]
-                first = _value(twin, (name, i, 0)) if twin is not None else (_value(prefix, (name, 0, 0))
-                                                                              if i else None)
+                first = None  # the call holding the weights, when this one shares them
+                if twin is not None:  # in a later call of a nested model: its first call's layer
+                    first = _value(twin, (name, i, 0))
+                elif i:
+                    first = _value(prefix, (name, 0, 0))
                 if cls in MODELS and isinstance(c, dict) and ("layers" in c or cls == "Sequential"):
                     self._nested(l, key, ins, scope, frozen, first)
                 else:
@@ -383,6 +385,8 @@ def read(path):
         name = (conf.get("name") if isinstance(conf, dict) else None) or ""
     except DarkbenchError:
         raise
+    except RecursionError:
+        raise DarkbenchError("models nested too deeply", path) from None
     except (KeyError, TypeError, AttributeError, IndexError, ValueError) as e:
         what = f"missing key {e}" if isinstance(e, KeyError) else " ".join(str(e).split())
         raise DarkbenchError(f"malformed Keras model JSON ({what})", path) from None
