@@ -124,3 +124,25 @@ def test_nested_model_in_a_sequential_without_input(tmp_path):
     net = dkeras.analyse(p)
     assert net.params == outer.count_params() and [l.name for l in net.layers] == ["inner/d3", "d2"]
     assert tuple(darkbench.load(p)(torch.zeros(1, 4)).shape) == (1, 2)
+
+
+def _deep(depth):
+    s = '{"class_name": "Dense", "config": {"name": "d", "units": 2}}'
+    for i in range(depth):
+        s = '{"class_name": "Sequential", "config": {"name": "m%d", "layers": [%s]}}' % (i, s)
+    return ('{"class_name": "Sequential", "config": {"name": "top", "layers": [{"class_name": "InputLayer", '
+            '"config": {"batch_shape": [null, 2], "name": "in"}}, %s]}}' % s)
+
+
+def test_any_depth_and_too_deep_in_one_line(tmp_path, capsys):
+    p = tmp_path / "deep.json"
+    p.write_text(_deep(100))
+    net = dkeras.analyse(p)
+    assert net.params == 6 and len(net.layers[0].scope) == 100 and len(net.nested) == 100
+    p.write_text(_deep(3))
+    assert main(["summary", str(p)]) == 0
+    assert ". . . d  " in capsys.readouterr().out
+    p.write_text(_deep(5000))
+    assert main(["ops", str(p)]) == 1
+    err = capsys.readouterr().err
+    assert "nested too deeply" in err and err.count("\n") == 1

@@ -3,7 +3,10 @@
 `analyse(path)` gives a KerasNetwork shaped like darkbench.network.Network, so the CLI treats both
 alike. Conventions: params as Keras' count_params() (batch-norm moving statistics included, as
 non-trainable); MACs of Conv*/Dense layers only (no bias, batch norm, activation or pooling);
-ops = 2 * MACs; weights_bytes = fp32 bytes of every weight, without any file header."""
+ops = 2 * MACs; weights_bytes = fp32 bytes of every weight, without any file header.
+
+Models used as layers are read into one graph: their layers named 'model/layer', a later call of a shared
+layer or model 'layer:1' with its weights counted once (at the first call), as Keras counts them."""
 import math
 import os
 from dataclasses import dataclass, field
