@@ -166,6 +166,8 @@ def extra_layers():
     g = layers.LayerNormalization(center=False)(g)
     g = layers.Normalization(axis=-1)(g)                                  # adapted: 2*8 + 1 weights
     g = layers.Normalization(axis=(1, 2), mean=0.5, variance=4.0, invert=True)(g)  # constants
+    g = layers.GroupNormalization(groups=4, epsilon=0.01)(g)                  # 2 channels a group
+    g = layers.GroupNormalization(groups=-1, center=False)(layers.Reshape((11 * 9, 8))(g))
     g = layers.PReLU()(layers.Flatten()(g))
     return keras.Model(x_in, layers.Dense(3)(g), name="extra_layers")
 
@@ -343,7 +345,7 @@ def copy_weights(model, module):
             elif kind == "LayerScale":
                 mods[0].gamma.copy_(ws[0])
                 continue
-            elif kind in ("LayerNormalization", "Normalization"):
+            elif kind in ("LayerNormalization", "Normalization", "GroupNormalization"):
                 holder = mods[0]
                 for w, v in zip(layer.weights, ws):
                     key = {"gamma": "weight", "beta": "bias"}.get(w.path.rsplit("/", 1)[-1], w.path.rsplit("/", 1)[-1])

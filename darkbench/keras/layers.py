@@ -333,6 +333,19 @@ def layernorm(c, shapes):
     return s, k * n, 0, 0, f"{k}*{n} ({what}) = {k * n:,}" if k else ""
 
 
+def groupnorm(c, shapes):
+    """GroupNormalization over the last axis (Keras' default; darkbench's only)."""
+    (s,) = shapes
+    if c.get("axis", -1) not in (-1, len(s)):
+        raise ValueError(f"axis={short(c.get('axis'))}: only the last axis is supported")
+    n, g = s[-1], c.get("groups", 32)
+    g = n if g == -1 else g
+    if not _int(g) or g <= 0 or n % g:
+        raise ValueError(f"groups={short(c.get('groups'))} does not divide {n} channels")
+    k = int(bool(c.get("scale", True))) + int(bool(c.get("center", True)))
+    return s, k * n, 0, 0, f"{k}*{n} = {k * n:,}" if k else ""
+
+
 def normalization(c, shapes):
     """Keras' Normalization: mean and variance given in the config are constants; otherwise
     adapted mean, variance and a count are non-trainable weights."""
@@ -425,6 +438,7 @@ KINDS = {
     "Dense": Kind(dense, "dense"),
     "BatchNormalization": Kind(batchnorm, "batch_norm"),
     "LayerNormalization": Kind(layernorm, "layer_norm"),
+    "GroupNormalization": Kind(groupnorm, "group_norm"),
     "Normalization": Kind(normalization, "normalization"),
     "Rescaling": Kind(passthrough, "rescaling"),
     "Activation": Kind(passthrough, "activation_layer"),

@@ -391,6 +391,23 @@ def layer_norm(layer, where):  # computed in Keras' layout (channels last)
 
 
 @builder
+def group_norm(layer, where):
+    c = layer.config
+    n = layer.keras_shape[-1]
+    g = n if c.get("groups", 32) == -1 else c.get("groups", 32)
+    holder = nn.Module()
+    holder.weight = nn.Parameter(torch.ones(n)) if c.get("scale", True) else None
+    holder.bias = nn.Parameter(torch.zeros(n)) if c.get("center", True) else None
+    eps = _number(c, "epsilon", 1e-3, where)
+
+    def fn(x):  # torch's channels are dim 1: images already are, other tensors move theirs there
+        y = x if x.dim() == 4 else x.movedim(-1, 1)
+        y = F.group_norm(y, g, holder.weight, holder.bias, eps)
+        return y if x.dim() == 4 else y.movedim(1, -1)
+    return Op(fn, [holder])
+
+
+@builder
 def normalization(layer, where):
     c = layer.config
     _, shape = _norm_shape(layer)
