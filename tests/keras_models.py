@@ -166,13 +166,79 @@ def extra_layers():
     g = layers.LayerNormalization(center=False)(g)
     g = layers.Normalization(axis=-1)(g)                                  # adapted: 2*8 + 1 weights
     g = layers.Normalization(axis=(1, 2), mean=0.5, variance=4.0, invert=True)(g)  # constants
+    g = layers.GroupNormalization(groups=4, epsilon=0.01)(g)                  # 2 channels a group
+    g = layers.GroupNormalization(groups=-1, center=False)(layers.Reshape((11 * 9, 8))(g))
     g = layers.PReLU()(layers.Flatten()(g))
     return keras.Model(x_in, layers.Dense(3)(g), name="extra_layers")
 
 
-MODELS = {"inception_seed": inception_seed, "conv_options": conv_options, "sequential_small": sequential_small,
+def application_layers():
+    """keras.applications' own layer classes (Keras saves them as custom layers): ConvNeXt's LayerScale
+    and StochasticDepth, InceptionResNetV2's CustomScaleLayer."""
+    import keras
+    from keras import layers
+    from keras.src.applications.convnext import LayerScale, StochasticDepth
+    from keras.src.applications.inception_resnet_v2 import CustomScaleLayer
+    x_in = layers.Input(shape=(6, 5, 4))
+    a = layers.Conv2D(4, 3, padding="same")(x_in)
+    b = LayerScale(1e-6, 4)(a)
+    b = StochasticDepth(0.1)(b)
+    c = CustomScaleLayer(0.17)([x_in, b])
+    return keras.Model(x_in, layers.Flatten()(c), name="application_layers")
+
+
+def image_layers():
+    """Resizing (up, down, to an aspect ratio), CenterCrop, Permute; augmentation layers (identity at
+    inference)."""
+    import keras
+    from keras import layers
+    x_in = layers.Input(shape=(9, 8, 3))
+    x = layers.Identity()(x_in)
+    for cls, args in [("RandomBrightness", [0.2]), ("RandomColorDegeneration", [0.2]), ("RandomColorJitter", []),
+                      ("RandomContrast", [0.2]), ("RandomElasticTransform", []), ("RandomErasing", []),
+                      ("RandomFlip", []), ("RandomGaussianBlur", []), ("RandomGrayscale", []), ("RandomHue", [0.2]),
+                      ("RandomInvert", []), ("RandomPerspective", []), ("RandomPosterization", [(1, 8)]),
+                      ("RandomRotation", [0.2]), ("RandomSaturation", [0.2]), ("RandomSharpness", [0.2]),
+                      ("RandomShear", []), ("RandomTranslation", [0.2, 0.2]), ("RandomZoom", [0.2])]:
+        x = getattr(layers, cls)(*args)(x)
+    a = layers.Resizing(13, 11)(x)                                              # bilinear, up
+    b = layers.Resizing(5, 6, interpolation="nearest", crop_to_aspect_ratio=True)(x)
+    c = layers.Resizing(4, 3, interpolation="bicubic", antialias=True)(x)
+    d = layers.CenterCrop(6, 5)(x)
+    e = layers.Permute((2, 1, 3))(x)                                            # 8 x 9
+    parts = [layers.Flatten()(t) for t in (a, b, c, d, e)]
+    return keras.Model(x_in, layers.Concatenate()(parts), name="image_layers")
+
+
+MODELS = {"inception_seed": inception_seed, "application_layers": application_layers, "image_layers": image_layers, "conv_options": conv_options, "sequential_small": sequential_small,
           "frozen": frozen, "frozen_model": frozen_model, "transpose_options": transpose_options,
           "pool_options": pool_options, "norm_options": norm_options, "extra_layers": extra_layers}
+
+
+def nested():
+    """Models used as layers, three deep: a Sequential stem; a Functional trunk with two outputs that calls
+    one block model twice (shared weights); a frozen Sequential without an Input."""
+    import keras
+    from keras import layers
+    bx = layers.Input((8, 8, 4))
+    by = layers.Conv2D(4, 3, padding="same", name="b_conv")(bx)
+    by = layers.BatchNormalization(name="b_bn")(by)
+    block = keras.Model(bx, layers.Add(name="b_add")([bx, by]), name="block")
+    tx = layers.Input((8, 8, 4))
+    t1 = block(tx)
+    t2 = block(layers.ReLU(name="t_relu")(t1))
+    trunk = keras.Model(tx, [t2, layers.GlobalAveragePooling2D(name="t_gap")(t1)], name="trunk")
+    stem = keras.Sequential([keras.Input((16, 16, 3)), layers.Conv2D(4, 3, strides=2, padding="same", name="s_conv"),
+                             layers.ReLU(name="s_relu")], name="stem")
+    frozen = keras.Sequential([layers.Dense(4, name="f_dense"), layers.BatchNormalization(name="f_bn")],
+                              name="frozen")
+    frozen.trainable = False
+    x_in = layers.Input((16, 16, 3))
+    a, v = trunk(stem(x_in))
+    v = frozen(v)
+    a = layers.GlobalMaxPooling2D(name="gmp")(a)
+    out = layers.Dense(3, name="head")(layers.Concatenate(name="cat")([a, v]))
+    return keras.Model(x_in, out, name="nested")
 
 
 def tf_keras2(cfg, ranks, input_on_first_layer=False):
@@ -244,15 +310,24 @@ def randomise(model, seed=0):
             layer.set_weights(new)
 
 
+def leaves(model, prefix=""):
+    """(darkbench's name, layer) for every layer, nested models' layers named 'model/layer'."""
+    for layer in model.layers:
+        if hasattr(layer, "layers"):  # a model used as a layer
+            yield from leaves(layer, prefix + layer.name + "/")
+        elif layer.__class__.__name__ != "InputLayer":
+            yield prefix + layer.name, layer
+
+
 def copy_weights(model, module):
     """Keras weights into darkbench.keras.torch's module (Keras' layouts -> PyTorch's)."""
     import torch
     ops = dict(zip(module.names, module.layers))
-    for layer in model.layers:
+    for name, layer in leaves(model):
         ws = [torch.from_numpy(w) for w in layer.get_weights()]
         if not ws:
             continue
-        mods = list(ops[layer.name].mods)
+        mods = list(ops[name].mods)
         kind = layer.__class__.__name__
         with torch.no_grad():
             if kind in ("Conv2D", "Conv2DTranspose"):    # (kh, kw, in, out) / (kh, kw, out, in)
@@ -267,7 +342,10 @@ def copy_weights(model, module):
             elif kind == "PReLU":
                 mods[0].alpha.copy_(ws[0])
                 continue
-            elif kind in ("LayerNormalization", "Normalization"):
+            elif kind == "LayerScale":
+                mods[0].gamma.copy_(ws[0])
+                continue
+            elif kind in ("LayerNormalization", "Normalization", "GroupNormalization"):
                 holder = mods[0]
                 for w, v in zip(layer.weights, ws):
                     key = {"gamma": "weight", "beta": "bias"}.get(w.path.rsplit("/", 1)[-1], w.path.rsplit("/", 1)[-1])

@@ -98,7 +98,7 @@ def test_torch_computes_what_keras_computes(built):
     copy_weights(model, m)
     x = np.random.default_rng(2).normal(size=(2, *model.input_shape[1:])).astype("float32")
     layers = [kl for kl in model.layers if kl.__class__.__name__ != "InputLayer"]
-    want = keras.Model(model.inputs[0], [kl.output for kl in layers])(x)
+    want = keras.Model(model.inputs[0], [kl.output for kl in layers])(x, training=False)  # as predict()
     with torch.no_grad():
         got = m.trace(torch.from_numpy(x).permute(0, 3, 1, 2) if x.ndim == 4 else torch.from_numpy(x))
     for kl, w in zip(layers, want):
@@ -288,14 +288,21 @@ def test_bad_keras_files(tmp_path, text, what):
     assert "\n" not in str(e.value) and str(p) in str(e.value)
 
 
-def test_shared_layers_are_refused(tmp_path):
+def test_shared_layer_is_counted_once(tmp_path):
+    """A layer called twice: its weights once (as Keras counts them), its MACs at every call."""
     cfg = json.loads(_fun(INPUT, ("Conv2D", "c", dict(CONV, filters=3), ["in"])))
     conv = cfg["config"]["layers"][1]
-    conv["inbound_nodes"].append(conv["inbound_nodes"][0])
+    conv["inbound_nodes"].append(json.loads(json.dumps(conv["inbound_nodes"][0])))
+    conv["inbound_nodes"][1]["args"][0]["config"]["keras_history"] = ["c", 0, 0]  # c(c(x))
+    cfg["config"]["output_layers"] = [["c", 1, 0]]
     p = tmp_path / "shared.json"
     p.write_text(json.dumps(cfg))
-    with pytest.raises(DarkbenchError, match="layer 'c' is called 2 times: shared layers are not supported"):
-        dkeras.analyse(p)
+    net = dkeras.analyse(p)
+    assert [(l.name, l.params, l.shares) for l in net.layers] == [("c", 84, None), ("c:1", 0, "c")]
+    assert net.params == 84 and net.macs == 2 * 8 * 8 * 3 * 27
+    m = darkbench.load(p)
+    assert sum(p.numel() for p in m.parameters()) == 84
+    assert tuple(m(torch.zeros(1, 3, 8, 8)).shape) == (1, 3, 8, 8)
 
 
 def test_bad_keras_archives(tmp_path):

@@ -253,13 +253,14 @@ def test_bad_values_are_refused_in_one_line(tmp_path, capsys, text, what):
     assert capsys.readouterr().err.count("\n") == 1
 
 
-def test_nested_model_is_refused(tmp_path):
+def test_nested_sequential_counts_as_keras(tmp_path):
     keras = _keras()
-    inner = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3)], name="inner")
-    outer = keras.Sequential([keras.Input((4,)), inner, keras.layers.Dense(2)], name="outer")
+    inner = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3, name="d3")], name="inner")
+    outer = keras.Sequential([keras.Input((4,)), inner, keras.layers.Dense(2, name="d2")], name="outer")
     p = _write(tmp_path, outer.to_json())
-    with pytest.raises(DarkbenchError, match="layer 'inner' of class Sequential is not supported"):
-        dkeras.analyse(p)
+    net = dkeras.analyse(p)
+    assert [(l.name, l.scope) for l in net.layers] == [("inner/d3", ("inner",)), ("d2", ())]
+    assert net.params == outer.count_params() == 15 + 8
 
 
 # 4b. options only the builder reads: counted, refused when built ------------------------------------

@@ -53,6 +53,7 @@ def run(args):
     keras = bool(rows) and "formula" in rows[0]
     cols = KERAS_COLUMNS if keras else COLUMNS
     if args.format != "csv":
+        rows = net.nest_rows(rows) if hasattr(net, "nest_rows") else rows  # nested Keras models
         rows.append(dict(layer="total", params=net.params, bflops=net.ops / 1e9, macs=net.macs,
                          running_total=net.params if keras else None,
                          bytes=sum(l.bytes_read + l.bytes_written for l in net.layers)))

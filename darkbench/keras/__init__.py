@@ -3,15 +3,22 @@
 `analyse(path)` gives a KerasNetwork shaped like darkbench.network.Network, so the CLI treats both
 alike. Conventions: params as Keras' count_params() (batch-norm moving statistics included, as
 non-trainable); MACs of Conv*/Dense layers only (no bias, batch norm, activation or pooling);
-ops = 2 * MACs; weights_bytes = fp32 bytes of every weight, without any file header."""
+ops = 2 * MACs; weights_bytes = fp32 bytes of every weight, without any file header.
+
+Models used as layers are read into one graph: their layers named 'model/layer', a later call of a shared
+layer or model 'layer:1' with its weights counted once (at the first call), as Keras counts them."""
 import math
 import os
 from dataclasses import dataclass, field
 
 from ..errors import DarkbenchError
 from ..layers.base import Traffic
+from ..tables import shape_text
 from . import layers as rules
 from .reader import read
+
+
+INDENT = ". "  # a nesting level in tables (leading spaces would be trimmed)
 
 
 @dataclass
@@ -31,6 +38,9 @@ class KerasLayer(Traffic):
     line: int = None
     desc: str = ""
     config: dict = field(default_factory=dict, repr=False)  # the layer's Keras config, for the builder
+    scope: tuple = ()        # the nested models (calls) it is in, outermost first
+    shares: str = None       # a shared layer's later call: the layer holding the weights
+    operands: tuple = None   # a Keras operation's arguments: None for each input tensor, numbers
 
     opts: dict = field(default_factory=dict)  # filters/output and activation, as for darknet layers
 
@@ -72,6 +82,8 @@ class KerasNetwork:
     nodes: list = field(default_factory=list, repr=False)   # reader Nodes: [input] + one per layer
     outputs: list = field(default_factory=list)             # names of the output layers
     model_name: str = ""
+    nested: list = field(default_factory=list)  # reader.Nested: models used as layers
+
     # what a Keras model supports (see darkbench.models): its architecture only, not darknet's layers
     kind = "keras"
     has_darknet_layers = False
@@ -128,26 +140,36 @@ class KerasNetwork:
                     params=self.params, trainable=self.trainable, non_trainable=self.non_trainable,
                     weight_floats=self.weight_floats, weights_bytes=self.weights_bytes, size_mib=self.size_mib)
 
+    def nest_rows(self, rows):
+        """Table rows (one per layer) with the layers of nested models indented under a row for the model
+        giving its output and its subtotals, as Keras' summary(expand_nested=True) shows them."""
+        if not self.nested:
+            return rows
+        models = {m.name: m for m in self.nested}
+        shapes = {l.name: l.out_shape for l in self.layers}
+        out, shown = [], set()
+        for l, row in zip(self.layers, rows):
+            for depth, key in enumerate(l.scope):
+                if key in shown:
+                    continue
+                shown.add(key)
+                m, inside = models[key], [x for x in self.layers if key in x.scope]
+                shape = shapes.get(m.outputs[0]) if m.outputs else None
+                out.append(dict(name=INDENT * depth + m.label, type=m.cls,
+                                output=shape_text(shape) if shape else "",
+                                formula=f"shares the weights of '{m.shares}'" if m.shares else "subtotal",
+                                params=sum(x.params for x in inside), macs=sum(x.macs for x in inside),
+                                bflops=sum(x.ops for x in inside) / 1e9))
+            out.append(dict(row, name=INDENT * len(l.scope) + l.name.rsplit("/", 1)[-1]))
+        return out
+
 
 def analyse(path, width=None, height=None):
     """Every layer's output shape, parameters (Keras' count) and MACs. Raises DarkbenchError only."""
     path = os.fspath(path)
     graph = read(path)
     nodes = graph.nodes
-    inp = nodes[0].config
-    shape = inp.get("batch_shape") or inp.get("batch_input_shape")
-    if (not isinstance(shape, list) or len(shape) < 2
-            or not all(isinstance(d, int) and not isinstance(d, bool) and d > 0 for d in shape[1:])):
-        raise DarkbenchError(f"input shape {rules.short(shape)} must be fully known (positive sizes; "
-                             "only the batch may be null)", path)
-    shape = tuple(shape[1:])
-    for key, v in (("width", width), ("height", height)):
-        if v is not None and v <= 0:
-            raise DarkbenchError(f"--{key} {v} must be > 0", path)
-    if width or height:
-        if len(shape) != 3:
-            raise DarkbenchError("--width/--height given but the model input is not an image", path)
-        shape = (height or shape[0], width or shape[1], shape[2])
+    shape = _input_shape(nodes[0].config, width, height, path)
     if math.prod(shape) > rules.MAX_VALUES:
         raise DarkbenchError(f"input {'x'.join(map(str, shape))} is too large", path)
     shapes, out, total = {nodes[0].name: shape}, [], 0
@@ -156,17 +178,48 @@ def analyse(path, width=None, height=None):
         if not ins:
             raise DarkbenchError(f"layer '{n.name}' ({n.cls}) has no input", path)
         s, tr, ntr, macs, formula = rules.evaluate(n, ins, path)
-        if not graph.trainable:  # a frozen model: Keras counts every weight as non-trainable
+        if n.frozen:  # in a frozen model: Keras counts every weight as non-trainable
             tr, ntr = 0, tr + ntr
+        if n.shares:  # a shared layer's later call: its weights are counted once, at the first call
+            tr, ntr, formula = 0, 0, f"shares the weights of '{n.shares}'" if tr + ntr else ""
         shapes[n.name] = s
         total += tr + ntr
         out.append(KerasLayer(index=i, name=n.name, type=n.cls, keras_shape=s, in_keras_shapes=ins,
                               trainable=tr, non_trainable=ntr, macs=macs, formula=formula,
                               running_total=total, inputs=sum(math.prod(x) for x in ins),
                               outputs=math.prod(s), desc=rules.window_text(n.cls, n.config),
-                              opts=_opts(n.config), config=n.config))
+                              opts=_opts(n.config), config=n.config, scope=n.scope, shares=n.shares,
+                              operands=n.operands))
     return KerasNetwork(path=path, layers=out, input_keras_shape=shape, nodes=nodes,
-                        outputs=graph.outputs, model_name=graph.name)
+                        outputs=graph.outputs, model_name=graph.name, nested=graph.nested)
+
+
+def _size(d):
+    return isinstance(d, int) and not isinstance(d, bool) and d > 0
+
+
+def _input_shape(conf, width, height, path):
+    """The input shape without the batch axis; width/height replace an image's (open or not)."""
+    shape = conf.get("batch_shape") or conf.get("batch_input_shape")
+    image = isinstance(shape, list) and len(shape) == 4 and _size(shape[3])
+    if (not isinstance(shape, list) or len(shape) < 2
+            or not all(_size(d) or (image and i < 2 and d is None) for i, d in enumerate(shape[1:]))):
+        raise DarkbenchError(f"input shape {rules.short(shape)} must be fully known (positive sizes; "
+                             "only the batch, or an image's height and width, may be null)", path)
+    shape = tuple(shape[1:])
+    for key, v in (("width", width), ("height", height)):
+        if v is not None and v <= 0:
+            raise DarkbenchError(f"--{key} {v} must be > 0", path)
+    if width or height:
+        if len(shape) != 3:
+            raise DarkbenchError("--width/--height given but the model input is not an image", path)
+        shape = (height or shape[0], width or shape[1], shape[2])
+    if None in shape:
+        h, w, c = ("?" if d is None else d for d in shape)
+        need = " and ".join(f"--{k}" for k, d in (("width", shape[1]), ("height", shape[0])) if d is None)
+        raise DarkbenchError(f"the model takes images of any size (input {w}x{h}x{c}): give the size with "
+                             f"{need} (width=/height= in Python)", path)
+    return shape
 
 
 def _opts(c):

@@ -1,5 +1,7 @@
 """Keras layers: output shape and parameters exactly as Keras counts them (channels-last)."""
 import math
+from dataclasses import dataclass
+from typing import Callable
 
 from ..errors import DarkbenchError
 
@@ -331,6 +333,19 @@ def layernorm(c, shapes):
     return s, k * n, 0, 0, f"{k}*{n} ({what}) = {k * n:,}" if k else ""
 
 
+def groupnorm(c, shapes):
+    """GroupNormalization over the last axis (Keras' default; darkbench's only)."""
+    (s,) = shapes
+    if c.get("axis", -1) not in (-1, len(s)):
+        raise ValueError(f"axis={short(c.get('axis'))}: only the last axis is supported")
+    n, g = s[-1], c.get("groups", 32)
+    g = n if g == -1 else g
+    if not _int(g) or g <= 0 or n % g:
+        raise ValueError(f"groups={short(c.get('groups'))} does not divide {n} channels")
+    k = int(bool(c.get("scale", True))) + int(bool(c.get("center", True)))
+    return s, k * n, 0, 0, f"{k}*{n} = {k * n:,}" if k else ""
+
+
 def normalization(c, shapes):
     """Keras' Normalization: mean and variance given in the config are constants; otherwise
     adapted mean, variance and a count are non-trainable weights."""
@@ -349,34 +364,125 @@ def softmax(c, shapes):
     return s, 0, 0, 0, ""
 
 
+def resizing(c, shapes):
+    """Resizing and CenterCrop: an image of height x width."""
+    (h, w, ch), = shapes
+    return (_positive(c, "height"), _positive(c, "width"), ch), 0, 0, 0, ""
+
+
+def permute(c, shapes):
+    (s,) = shapes
+    dims = c["dims"]
+    if not isinstance(dims, (list, tuple)) or sorted(dims) != list(range(1, len(s) + 1)):
+        raise ValueError(f"dims={short(dims)} must order the axes 1..{len(s)}")
+    return tuple(s[d - 1] for d in dims), 0, 0, 0, ""
+
+
+def layer_scale(c, shapes):
+    """ConvNeXt's LayerScale: x * gamma, gamma of projection_dim values on the last axis."""
+    (s,) = shapes
+    n = _positive(c, "projection_dim")
+    if n != s[-1]:
+        raise ValueError(f"projection_dim={n} does not match the {s[-1]} input channels")
+    return s, n, 0, 0, f"gamma {n} = {n:,}"
+
+
+def custom_scale(c, shapes):
+    """InceptionResNetV2's CustomScaleLayer: inputs[0] + inputs[1] * scale."""
+    if len(shapes) != 2:
+        raise ValueError(f"takes exactly 2 inputs, got {len(shapes)}")
+    return merge(c, shapes)
+
+
 def passthrough(c, shapes):
     (s,) = shapes
     return s, 0, 0, 0, ""
 
 
-RULES = {
-    "Conv2D": conv2d, "DepthwiseConv2D": depthwise, "SeparableConv2D": separable,
-    "Conv2DTranspose": conv2d_transpose, "MaxPooling2D": pool, "AveragePooling2D": pool,
-    "MaxPool2D": pool, "AvgPool2D": pool,
-    "GlobalMaxPooling2D": global_pool, "GlobalAveragePooling2D": global_pool,
-    "GlobalMaxPool2D": global_pool, "GlobalAvgPool2D": global_pool,
-    "ZeroPadding2D": zero_padding, "Concatenate": concatenate, "Add": merge, "Multiply": merge,
-    "Flatten": flatten, "Reshape": reshape, "Dense": dense, "BatchNormalization": batchnorm,
-    "Activation": passthrough, "ReLU": passthrough, "LeakyReLU": passthrough, "Softmax": softmax,
-    "Dropout": passthrough,
-    # beyond the list darkbench set out to support, common in small Keras models
-    "Subtract": subtract, "Average": merge, "Maximum": merge, "Minimum": merge,
-    "UpSampling2D": upsampling, "Cropping2D": cropping, "PReLU": prelu, "ELU": passthrough,
-    "Rescaling": passthrough, "SpatialDropout2D": passthrough, "GaussianNoise": passthrough,
-    "GaussianDropout": passthrough, "AlphaDropout": passthrough, "LayerNormalization": layernorm,
-    "Normalization": normalization,
+@dataclass(frozen=True)
+class Kind:
+    """One Keras layer class: its counting rule, its PyTorch builder and its traits."""
+    count: Callable          # (config, input shapes) -> (output shape, trainable, non-trainable, MACs, formula)
+    build: str               # its builder's name in darkbench/keras/torch.py (torch loads only to build)
+    image: bool = False      # needs (H, W, C) inputs
+    window: str = ""         # "conv" or "pool": tables show its window, e.g. '3x3/2 same'
+    op: bool = False         # Keras' operation of this name (x + y: keras.src.ops.numpy.Add) computes the same
+
+
+_CONV, _POOL = dict(image=True, window="conv"), dict(image=True, window="pool")
+KINDS = {
+    "Conv2D": Kind(conv2d, "conv2d", **_CONV),
+    "DepthwiseConv2D": Kind(depthwise, "depthwise", **_CONV),
+    "SeparableConv2D": Kind(separable, "separable", **_CONV),
+    "Conv2DTranspose": Kind(conv2d_transpose, "conv2d_transpose", **_CONV),
+    "MaxPooling2D": Kind(pool, "max_pool", **_POOL),
+    "MaxPool2D": Kind(pool, "max_pool", **_POOL),
+    "AveragePooling2D": Kind(pool, "average_pool", **_POOL),
+    "AvgPool2D": Kind(pool, "average_pool", **_POOL),
+    "GlobalMaxPooling2D": Kind(global_pool, "global_max", image=True),
+    "GlobalMaxPool2D": Kind(global_pool, "global_max", image=True),
+    "GlobalAveragePooling2D": Kind(global_pool, "global_average", image=True),
+    "GlobalAvgPool2D": Kind(global_pool, "global_average", image=True),
+    "ZeroPadding2D": Kind(zero_padding, "zero_padding", image=True),
+    "Cropping2D": Kind(cropping, "cropping", image=True),
+    "UpSampling2D": Kind(upsampling, "upsampling", image=True),
+    "Concatenate": Kind(concatenate, "concatenate"),
+    "Add": Kind(merge, "add", op=True),
+    "Subtract": Kind(subtract, "subtract", op=True),
+    "Multiply": Kind(merge, "multiply", op=True),
+    "Average": Kind(merge, "average"),
+    "Maximum": Kind(merge, "maximum"),
+    "Minimum": Kind(merge, "minimum"),
+    "Flatten": Kind(flatten, "flatten"),
+    "Reshape": Kind(reshape, "reshape"),
+    "Dense": Kind(dense, "dense"),
+    "BatchNormalization": Kind(batchnorm, "batch_norm"),
+    "LayerNormalization": Kind(layernorm, "layer_norm"),
+    "GroupNormalization": Kind(groupnorm, "group_norm"),
+    "Normalization": Kind(normalization, "normalization"),
+    "Rescaling": Kind(passthrough, "rescaling"),
+    "Activation": Kind(passthrough, "activation_layer"),
+    "ReLU": Kind(passthrough, "relu"),
+    "LeakyReLU": Kind(passthrough, "leaky_relu"),
+    "PReLU": Kind(prelu, "prelu"),
+    "ELU": Kind(passthrough, "elu"),
+    "Softmax": Kind(softmax, "softmax"),
+    "Resizing": Kind(resizing, "resizing", image=True),
+    "CenterCrop": Kind(resizing, "center_crop", image=True),
+    "Permute": Kind(permute, "permute"),
+    "Identity": Kind(passthrough, "identity"),
+    # classes of keras.applications' own (keras/src/applications; Keras saves them as custom layers)
+    "LayerScale": Kind(layer_scale, "layer_scale"),
+    "CustomScaleLayer": Kind(custom_scale, "custom_scale"),
+    "StochasticDepth": Kind(passthrough, "identity"),
+    # inference: identity
+    "Dropout": Kind(passthrough, "identity"),
+    "SpatialDropout2D": Kind(passthrough, "identity", image=True),
+    "GaussianNoise": Kind(passthrough, "identity"),
+    "GaussianDropout": Kind(passthrough, "identity"),
+    "AlphaDropout": Kind(passthrough, "identity"),
+    # data augmentation: identity at inference
+    "RandomBrightness": Kind(passthrough, "identity", image=True),
+    "RandomColorDegeneration": Kind(passthrough, "identity", image=True),
+    "RandomColorJitter": Kind(passthrough, "identity", image=True),
+    "RandomContrast": Kind(passthrough, "identity", image=True),
+    "RandomElasticTransform": Kind(passthrough, "identity", image=True),
+    "RandomErasing": Kind(passthrough, "identity", image=True),
+    "RandomFlip": Kind(passthrough, "identity", image=True),
+    "RandomGaussianBlur": Kind(passthrough, "identity", image=True),
+    "RandomGrayscale": Kind(passthrough, "identity", image=True),
+    "RandomHue": Kind(passthrough, "identity", image=True),
+    "RandomInvert": Kind(passthrough, "identity", image=True),
+    "RandomPerspective": Kind(passthrough, "identity", image=True),
+    "RandomPosterization": Kind(passthrough, "identity", image=True),
+    "RandomRotation": Kind(passthrough, "identity", image=True),
+    "RandomSaturation": Kind(passthrough, "identity", image=True),
+    "RandomSharpness": Kind(passthrough, "identity", image=True),
+    "RandomShear": Kind(passthrough, "identity", image=True),
+    "RandomTranslation": Kind(passthrough, "identity", image=True),
+    "RandomZoom": Kind(passthrough, "identity", image=True),
 }
-POOLS = {"MaxPooling2D", "AveragePooling2D", "MaxPool2D", "AvgPool2D"}
-# layers that need an (H, W, C) input
-IMAGE = {"Conv2D", "DepthwiseConv2D", "SeparableConv2D", "Conv2DTranspose", "MaxPooling2D",
-         "AveragePooling2D", "MaxPool2D", "AvgPool2D", "GlobalMaxPooling2D", "GlobalAveragePooling2D",
-         "GlobalMaxPool2D", "GlobalAvgPool2D", "ZeroPadding2D", "UpSampling2D", "Cropping2D",
-         "SpatialDropout2D"}
+RULES = {name: kind.count for name, kind in KINDS.items()}
 
 
 # Keras 3's built-in activations (keras.activations, aliases included)
@@ -435,9 +541,10 @@ def _builtin_module(module):
 
 def window_text(cls, c):
     """Window text for tables, e.g. '3x3/2 same' (conv and pooling layers; after evaluate())."""
-    if cls in ("Conv2D", "DepthwiseConv2D", "SeparableConv2D", "Conv2DTranspose"):
+    window = KINDS[cls].window if cls in KINDS else ""
+    if window == "conv":
         (kh, kw), (sh, sw), _ = _window(c)
-    elif cls in POOLS:
+    elif window == "pool":
         (kh, kw) = _pair(c.get("pool_size", 2), "pool_size")
         st = c.get("strides")
         sh, sw = _pair(st, "strides") if st is not None else (kh, kw)
@@ -447,19 +554,32 @@ def window_text(cls, c):
     return f"{text} {_padding(c)}"
 
 
+def _operation(node, kind, shapes, path):
+    """The Kind counting a Keras operation (x + y, x * 0.5): two operands, tensors or numbers."""
+    if kind is None or not kind.op:
+        ops = ", ".join(sorted(k for k, v in KINDS.items() if v.op))
+        raise DarkbenchError(f"layer '{node.name}': Keras operation {node.cls} ({short(node.op)}) is not "
+                             f"supported (supported operations: {ops})", path)
+    if len(node.operands or ()) != 2 or node.operands.count(None) != len(shapes):
+        raise DarkbenchError(f"layer '{node.name}': Keras operation {node.cls} is supported on two operands, "
+                             "tensors or numbers", path)
+    return Kind(merge, kind.build)
+
+
 def evaluate(node, shapes, path):
-    rule = RULES.get(node.cls)
-    if rule is None:
-        raise DarkbenchError(f"layer '{node.name}' of class {node.cls} is not supported "
-                             f"(supported: InputLayer, {', '.join(sorted(RULES))})", path)
+    kind = KINDS.get(node.cls)
+    if node.op:
+        kind = _operation(node, kind, shapes, path)
+    if kind is None:
+        raise DarkbenchError(unknown_class(node), path)
     c = node.config
     if c.get("data_format") not in (None, "channels_last"):  # None: Keras' default, channels_last
         raise DarkbenchError(f"layer '{node.name}' ({node.cls}): only channels_last is supported", path)
-    if node.cls in IMAGE and any(len(s) != 3 for s in shapes):
+    if kind.image and any(len(s) != 3 for s in shapes):
         raise DarkbenchError(f"layer '{node.name}' ({node.cls}) needs an image input (H, W, C), "
                              f"got {shapes}", path)
     try:
-        out, trainable, non_trainable, macs, formula = rule(c, shapes)
+        out, trainable, non_trainable, macs, formula = kind.count(c, shapes)
     except (KeyError, TypeError, ValueError, IndexError, ZeroDivisionError) as e:
         what = f"missing option {e}" if isinstance(e, KeyError) else " ".join(str(e).split())
         raise DarkbenchError(f"layer '{node.name}' ({node.cls}): {what}", path) from None
@@ -471,3 +591,13 @@ def evaluate(node, shapes, path):
     if not c.get("trainable", True):
         trainable, non_trainable = 0, trainable + non_trainable
     return out, trainable, non_trainable, macs, formula
+
+
+def unknown_class(node):
+    """The one-line refusal of a class darkbench does not count."""
+    where = f"layer '{node.name}' of class {node.cls} is not supported"
+    if node.custom:
+        return (f"{where}: a custom layer ('{short(node.custom)}'); the file holds only its config, so even "
+                "Keras needs the class's code to count it (darkbench never runs code from a model file)")
+    return (f"{where} (supported: InputLayer, {', '.join(sorted(KINDS))}; a custom layer: even Keras "
+            "needs the class's code to count it)")
