@@ -5,7 +5,8 @@ PY := $(VENV)/bin/python
 # Pin the local CPU build of torch where it is on disk (no CUDA downloads); plain torch elsewhere.
 TORCH ?= $(shell ls /opt/wheels/torch-2.13.0+cpu-*.whl >/dev/null 2>&1 && echo torch==2.13.0 || echo torch)
 JOBS ?= 2
-REPORT_MODELS ?= cfg/tiny.cfg cfg/darknet.cfg cfg/alexnet.cfg cfg/squeezenet.cfg cfg/yolov3-tiny.cfg cfg/inception.json
+# the report's networks: one list, also read by `darkbench report` (darkbench/data/report_models.txt)
+REPORT_MODELS ?= $(addprefix cfg/,$(file < darkbench/data/report_models.txt))
 
 .PHONY: all setup test report verify bench-ops bench clean-venv
 all: test

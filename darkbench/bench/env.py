@@ -46,10 +46,9 @@ def set_wait_policy(spin=None):
 
     spin=None decides from the load: spin unless the 1-minute load average reaches the core count (others
     then hold the cores; our own earlier work, e.g. an install just before, stays below it on its own).
-    Spinning: GOMP_SPINCOUNT=10000, a short spin then sleep (on tiny.cfg, 2 threads, idle machine: fused
-    4.5 ms, libgomp's default 300,000 spins 4.9 ms, OMP_WAIT_POLICY=PASSIVE 6.7-7.3 ms). Not spinning:
-    PASSIVE, sleep at once -- on this shared 2-core machine under load, spinning idle threads took the
-    cores from the working ones (fused tiny.cfg: PASSIVE about 20 ms, libgomp's default 100-230 ms).
+    Spinning: GOMP_SPINCOUNT=10000, a short spin then sleep (faster than both libgomp's default and PASSIVE
+    on an idle machine). Not spinning: PASSIVE, sleep at once -- under load, spinning idle threads take the
+    cores from the working ones (the README's benchmark section has the figures).
     ONNX Runtime's spinning follows the same decision. Values the user set in the environment win.
     Returns (spin, description of the policy in force)."""
     if spin is None:

@@ -24,10 +24,8 @@ COMPILE_CHOICES = {
     "aot-inductor": {"freezing": True},  # torch.export + AOTInductor: a compiled .so, no dynamo guards per call
     "default": {},
 }
-# CPU: on tiny.cfg (2 threads, idle machine) the C++ wrapper took freezing from 2.80 to 2.65 ms, and
-# max-autotune (which has no CPU convolution templates to try) gave what freezing gives
-# AOTInductor (tiny.cfg, 2 threads, blocks of calls against ONNX Runtime): 1.04x ONNX Runtime, where
-# the dynamo-guarded freezing-cpp-wrapper call was 1.11x (guards skipped: 1.08x)
+# On CPU the C++ wrapper and AOTInductor (no dynamo guards per call) beat plain freezing, and max-autotune
+# (no CPU convolution templates to try) gives what freezing gives: the README's benchmark section has figures
 COMPILE_DEFAULT = {"cpu": ("aot-inductor", "freezing-cpp-wrapper", "max-autotune-no-cudagraphs"),
                    "cuda": ("max-autotune-no-cudagraphs", "freezing")}
 

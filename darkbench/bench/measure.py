@@ -57,10 +57,9 @@ def interleaved(runners, timed, min_time, max_time, target=0.02, min_samples=10,
     (checked after each round). reps[k] calls of k per round give fast runners as much time as slow ones;
     rebalance=True recomputes them after each round from the medians so far (warm-up estimates can be off).
     Each runner's block of calls starts with untimed calls for `settle` ms (at least one; 0 = none): the
-    runner before it may leave thread pools spinning that take the cores from this one. Measured on tiny.cfg
-    (2 threads), torch.compile calls right after ONNX Runtime (which spins by default) took 5, 8, 18, 11,
-    7 ms, then 3.0-3.2 from the sixth call on (about 40 ms later); alone, 2.9. Blocks keep interleaving's
-    protection against drift without timing one backend's leftovers on another.
+    runner before it may leave thread pools spinning that take the cores from this one (torch.compile calls
+    right after ONNX Runtime run slow for about 40 ms: figures in the README's benchmark section). Blocks keep
+    interleaving's protection against drift without timing one backend's leftovers on another.
     A runner that raises is dropped, its exception put in `errors` (re-raised when errors is None).
     `samples` (a dict) is filled in place, so a caller keeps the partial samples on Ctrl-C."""
     samples = {} if samples is None else samples

@@ -161,7 +161,7 @@ def _sections(t, keras_nets, envs):
           "Top-1/Top-5 are quoted from the page, not measured. Ops and size are computed from the cfg; the "
           "verdicts come from `darkbench verify` (a known discrepancy is explained under Every published claim).",
           t["published"]),
-         ("Every published claim", "Each figure the seed documents state, as written, beside the computed value.",
+         ("Every published claim", "Each figure the source documents state, as written, beside the computed value.",
           t["claims"][["claim", "network", "published_text", "computed_text", "verdict", "holds_at", "note"]]),
          ("Networks", CONVENTIONS, t["networks"].drop(columns=["ops_published_bn", "size_published_mb"]))]
     if len(t["latency_runs"]):

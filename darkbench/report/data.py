@@ -10,7 +10,9 @@ from ..bench.registry import BACKENDS
 from ..bench.record import Record
 from ..errors import DarkbenchError
 
-DEFAULT_MODELS = ["tiny.cfg", "darknet.cfg", "alexnet.cfg", "squeezenet.cfg", "yolov3-tiny.cfg", "inception.json"]
+# the report's networks, from the project's cfgs; the Makefile's `make report` benchmarks the same list
+with open(os.path.join(os.path.dirname(__file__), "..", "data", "report_models.txt")) as _f:
+    DEFAULT_MODELS = _f.read().split()
 
 
 def load_results(paths):
