@@ -24,8 +24,8 @@ def build(sec, ctx):
     if sec.has("counters_per_class"):
         counts = sec.get_list("counters_per_class")
         if len(counts) != classes:
-            raise sec._err("counters_per_class", f"{len(counts)} values for classes={classes} (the fork "
-                                                 "refuses this)")
+            raise sec._err("counters_per_class", f"counters_per_class has {len(counts)} values for "
+                                                 f"classes={classes} (the fork refuses this)")
     sec.get_int("max", 200)
     for key in ("scale_x_y", "jitter", "ignore_thresh", "truth_thresh", "iou_thresh", "random", "resize"):
         sec.get_float(key, 0.0)
