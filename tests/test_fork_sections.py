@@ -21,7 +21,7 @@ pytestmark = pytest.mark.alexeyab
 
 HERE = Path(__file__).parent / "cfgs" / "alexeyab_sections"
 CFGS = sorted(HERE.glob("*.cfg"))
-SIZES = [None, (96, 64), (40, 72)]  # the cfg's own, then width x height overrides
+SIZES = [None, (96, 64), (40, 72), (320, 256)]  # the cfg's own, then width x height overrides
 NEW = ("sam", "scale_channels", "Gaussian_yolo", "conv_lstm", "history", "local_avgpool", "reorg3d",
        "contrastive", "empty", "implicit")
 ALIASES = {"local_avg": "local_avgpool", "silence": "empty"}
@@ -86,6 +86,26 @@ def test_total_bflops(alexeyab_fork, cfg, size):
     if missing:  # the 2018 families' BF (convolutional...) are h-14a's part of issue 14
         pytest.skip(f"layers {missing} ({net.layers[missing[0]].type}) have no BF in this branch yet")
     assert f"{net.bflops:.3f}" == f"{ops.total:.3f}"
+
+
+ZOO = ("Gaussian_yolov3_BDD", "efficientnet_b0", "enet-coco", "yolov4-sam-mish-csp-reorg-bfm",
+       "yolov4-tiny_contrastive")
+
+
+@pytest.mark.parametrize("name", ZOO)
+def test_zoo_layers(alexeyab_fork, name):
+    """The fork's own cfgs that use these sections: each such layer's shape and BF."""
+    cfg = alexeyab_fork.cfg_dir / f"{name}.cfg"
+    net = network.analyse(cfg)
+    assert net.dialect == "alexeyab"
+    layers = alexeyab.fork_shapes(cfg)
+    mine = [(l, f) for l, f in zip(net.layers, layers) if l.type in NEW]
+    assert mine
+    for l, f in mine:
+        where = f"layer {l.index} [{l.type}]"
+        assert (l.type.lower(), l.out_shape, l.outputs) == (f.type, (f.out_c, f.out_h, f.out_w), f.outputs), where
+        assert l.bflops == f32(f.bflops), where
+    assert not [w for w in net.warnings if any(f"[{t}]" in w for t in NEW)]
 
 
 def test_conv_lstm_bf_follow_ops_batch(alexeyab_fork):
