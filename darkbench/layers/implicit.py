@@ -1,10 +1,12 @@
 """[implicit] (AlexeyAB fork, YOLOR): a learnt constant, filters x atoms values, whatever the input.
 Its output is 1 wide, `atoms` high, `filters` channels; the values are stored in the weights file."""
+from .base import MOVEMENT
 from .fork_common import FORK_ONLY
 
 NAMES = ("implicit",)
 KEYS = {"mean", "std", "filters", "atoms"}
 DIALECTS = FORK_ONLY
+TORCH_OPS = {"aten::unsqueeze": MOVEMENT, "aten::repeat": MOVEMENT}
 
 
 def build(sec, ctx):
@@ -32,7 +34,7 @@ def module(layer, net):
             return {"weights": self.weight}
 
         def forward(self, x, outs):
-            return self.weight.unsqueeze(0).expand(x.shape[0], *shape)
+            return self.weight.unsqueeze(0).repeat(x.shape[0], 1, 1, 1)  # a copy: a view of a leaf confuses autograd hooks
 
         def extra_repr(self):
             return "x".join(map(str, shape))

@@ -1,12 +1,12 @@
 """[local_avgpool] / [local_avg] (AlexeyAB fork): maxpool's windows (`padding` is the total, extra goes
 right/bottom), averaged over the cells inside the input (padding is not counted)."""
-from .base import c_div, check_positive
+from .base import MOVEMENT, PER_WINDOW, c_div, check_positive
 from .fork_common import FORK_ONLY, f32
 
 NAMES = ("local_avgpool", "local_avg")
 KEYS = {"stride", "stride_x", "stride_y", "size", "padding"}
 DIALECTS = FORK_ONLY
-DARKNET_TYPE = "LOCAL_AVGPOOL"
+TORCH_OPS = {"aten::avg_pool2d": PER_WINDOW, "aten::ones": MOVEMENT}
 
 
 def build(sec, ctx):

@@ -7,7 +7,6 @@ from .fork_common import FORK_ONLY
 NAMES = ("reorg3d",)
 KEYS = {"stride", "reverse"}
 DIALECTS = FORK_ONLY
-DARKNET_TYPE = "REORG"
 TORCH_OPS = {"aten::index_select": MOVEMENT}
 
 
