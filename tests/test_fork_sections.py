@@ -232,7 +232,7 @@ def test_unknown_option_is_a_warning():
 
 # -- torch: the trivial ones are built (shapes only; the others are issue 15) -------------------------------
 
-BUILT = ("empty", "sam", "scale_channels", "implicit", "local_avgpool", "reorg3d", "contrastive")
+BUILT = ("empty", "sam", "scale_channels", "implicit", "local_avgpool", "reorg3d", "contrastive", "Gaussian_yolo")
 
 
 @pytest.mark.parametrize("cfg", CFGS, ids=lambda p: p.stem)
@@ -296,3 +296,52 @@ def test_implicit_reads_the_forks_weights(alexeyab_fork, tmp_path):
     out = model.layer_outputs(torch.zeros(3, *model.input_shape))[1]
     assert torch.equal(out, stored.expand(3, 16, 2, 1))
     assert (stored - 1).abs().max() <= 0.02
+
+
+# -- the built modules against the fork's own forward pass ---------------------------------------------------
+
+FORWARD = ("sam", "scale_channels", "implicit", "local_avgpool", "reorg3d", "empty", "gaussian_yolo", "contrastive")
+
+
+def fork_forward(fork, cfg, weights, x, tmp_path):
+    """Every layer's output as the fork computes it (tests/harness/akforward.c), batch 1."""
+    import subprocess
+    from darknet import _build
+    inc = fork.root / "include"
+    exe = _build(Path(__file__).with_name("harness") / "akforward.c", "",
+                 [f"-I{inc}", f"-L{fork.root}", "-ldarknet", f"-Wl,-rpath,{fork.root}", "-lm"])
+    x.astype("<f4").tofile(tmp_path / "in.f32")
+    r = subprocess.run([str(exe), str(cfg), str(weights), str(tmp_path / "in.f32"), str(tmp_path / "out.f32")],
+                       capture_output=True, text=True, cwd=fork.home, timeout=300)
+    assert r.returncode == 0, r.stderr[-2000:]
+    data, outs, pos = (tmp_path / "out.f32").read_bytes(), [], 0
+    while pos < len(data):
+        n = int.from_bytes(data[pos:pos + 4], "little")
+        outs.append(np.frombuffer(data, "<f4", n, pos + 4))
+        pos += 4 + 4 * n
+    return outs
+
+
+@pytest.mark.parametrize("name", FORWARD)
+def test_forward_matches_the_fork(alexeyab_fork, name, tmp_path):
+    """Same weights (the fork's own random file), same input: every layer's output agrees to float
+    rounding. batch_normalize is dropped from the cfgs here: the fork's inference batch norm divides by
+    sqrt(variance + .00001), not 2018's sqrt(variance) + .000001 (the convolutional family's business)."""
+    torch = pytest.importorskip("torch")
+    from darkbench import torch_model
+    cfg = tmp_path / f"{name}.cfg"
+    text = "\n".join(l for l in (HERE / f"{name}.cfg").read_text().splitlines() if "batch_normalize" not in l)
+    cfg.write_text(text.replace("scale_x_y=1.05", "scale_x_y=1.2") + "\n")
+    weights = alexeyab_fork.save_random(cfg, tmp_path / "random.weights")
+    net = analyse(cfg)
+    model = torch_model.build(net)
+    model.load_weights(str(weights))
+    x = np.random.default_rng(1).uniform(0, 1, net.inputs).astype("<f4")
+    want = fork_forward(alexeyab_fork, cfg, weights, x, tmp_path)
+    with torch.no_grad():
+        got = model.layer_outputs(torch.from_numpy(x).reshape(1, *model.input_shape))
+    assert len(got) == len(want)
+    for l, a, b in zip(net.layers, want, got):
+        b = b.reshape(-1).numpy()
+        assert a.shape == b.shape, l.index
+        assert np.abs(a - b).max() <= 1e-5 * max(1.0, np.abs(a).max()), f"layer {l.index} [{l.type}]"
