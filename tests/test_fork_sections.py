@@ -232,7 +232,8 @@ def test_unknown_option_is_a_warning():
 
 # -- torch: the trivial ones are built (shapes only; the others are issue 15) -------------------------------
 
-BUILT = ("empty", "sam", "scale_channels", "implicit", "local_avgpool", "reorg3d", "contrastive", "Gaussian_yolo")
+BUILT = ("empty", "sam", "scale_channels", "implicit", "local_avgpool", "reorg3d", "contrastive", "Gaussian_yolo",
+         "history")
 
 
 @pytest.mark.parametrize("cfg", CFGS, ids=lambda p: p.stem)
@@ -300,7 +301,8 @@ def test_implicit_reads_the_forks_weights(alexeyab_fork, tmp_path):
 
 # -- the built modules against the fork's own forward pass ---------------------------------------------------
 
-FORWARD = ("sam", "scale_channels", "implicit", "local_avgpool", "reorg3d", "empty", "gaussian_yolo", "contrastive")
+FORWARD = ("sam", "scale_channels", "implicit", "local_avgpool", "reorg3d", "empty", "gaussian_yolo", "contrastive",
+           "history")
 
 
 def fork_forward(fork, cfg, weights, x, tmp_path):
@@ -345,3 +347,13 @@ def test_forward_matches_the_fork(alexeyab_fork, name, tmp_path):
         b = b.reshape(-1).numpy()
         assert a.shape == b.shape, l.index
         assert np.abs(a - b).max() <= 1e-5 * max(1.0, np.abs(a).max()), f"layer {l.index} [{l.type}]"
+
+
+def test_history_over_time_steps_is_not_built():
+    pytest.importorskip("torch")
+    from darkbench import torch_model
+    text = (HERE / "history.cfg").read_text().replace("[net]\n", "[net]\ntime_steps=2\n")
+    net = network.analyse("h.cfg", text=text, dialect="alexeyab")
+    with pytest.raises(DarkbenchError, match=r"^h.cfg:15 layer 1: \[history\] is counted but not built yet "
+                                             r"\(AlexeyAB dialect PyTorch modules: issue 15\)$"):
+        torch_model.build(net)
