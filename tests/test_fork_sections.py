@@ -357,3 +357,15 @@ def test_history_over_time_steps_is_not_built():
     with pytest.raises(DarkbenchError, match=r"^h.cfg:15 layer 1: \[history\] is counted but not built yet "
                                              r"\(AlexeyAB dialect PyTorch modules: issue 15\)$"):
         torch_model.build(net)
+
+
+def test_reorg3d_reverse_without_whole_groups_is_not_built():
+    """reverse=1 runs the fork's index map over c/s^2 output channels in groups of c/s^4: with fewer than
+    s^4 channels it divides by zero (SIGFPE in the fork's forward); counted, not built."""
+    pytest.importorskip("torch")
+    from darkbench import torch_model
+    text = HEAD + "\n[reorg3d]\nstride=2\nreverse=1\n"  # 8 channels: 2 after, in groups of 8 / 16 = 0
+    net = network.analyse("r.cfg", text=text, dialect="alexeyab")
+    assert net.layers[1].out_shape == (2, 32, 32)
+    with pytest.raises(DarkbenchError, match=r"^r.cfg:13 layer 1: \[reorg3d\] stride=2 reverse=1 .* not a permutation"):
+        torch_model.build(net)
