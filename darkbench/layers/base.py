@@ -50,6 +50,7 @@ DEFAULTS = dict(
     COLOR="tab:gray",      # its bars in the report's per-layer plot
     MARKER="o",            # its points in the report's roofline ("s": fully connected)
     DARKNET_TYPE=None,     # darknet's LAYER_TYPE enum name, when it is not the section name in capitals
+    workspace=lambda layer: 0,  # bytes of scratch darknet's make_*_layer asks for (l.workspace_size): footprint.py
     DIALECTS=dialects.NAMES,  # the dialects whose parser knows this section
     FORK_KEYS=frozenset(),    # options only the AlexeyAB fork reads: a cfg using one is read in its dialect
 )

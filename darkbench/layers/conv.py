@@ -40,6 +40,15 @@ def build(sec, ctx):
         desc=f"{n} {size}x{size}/{stride}" + (f" g{groups}" if groups > 1 else ""))
 
 
+def workspace(layer):
+    """darknet's get_workspace_size: one group's im2col matrix of one image (asked for even for 1x1 kernels,
+    which never use it)."""
+    c, _, _ = layer.in_shape
+    _, oh, ow = layer.out_shape
+    o = layer.opts
+    return 4 * oh * ow * o["size"] * o["size"] * (c // o["groups"])
+
+
 def module(layer, net):
     from torch import nn
     from ..nn import Conv

@@ -30,6 +30,12 @@ def build(sec, ctx):
         desc=f"{n} {size}x{size}/{stride}")
 
 
+def workspace(layer):
+    """darknet's get_workspace_size for a deconvolution: the gemm's column matrix, input pixels x taps x filters."""
+    _, h, w = layer.in_shape
+    return 4 * h * w * layer.opts["size"] ** 2 * layer.opts["filters"]
+
+
 def module(layer, net):
     from torch import nn
     from ..nn import Conv
