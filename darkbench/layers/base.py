@@ -101,6 +101,7 @@ class Layer(Traffic):
     desc: str = ""             # filters / size text for tables
     reads_image: bool = False  # reads its input as a (c, h, w) image (torch reshapes a flat one to it)
     bflops: float = 0.0        # the AlexeyAB fork's per-layer BF (billions, float32 as it prints them)
+    warnings: tuple = ()       # said once the network is read (the analysis goes on): network.warnings
 
     @property
     def family(self):
