@@ -232,20 +232,22 @@ def latency_vs_size(table):
         fig.suptitle("Latency vs input size", fontsize=12)
         return _save(fig)
     groups = sorted(table["device"].unique())
+    colors = {m: f"C{i % 10}" for i, m in enumerate(dict.fromkeys(table["model"]))}  # a colour per network
     fig, axes = plt.subplots(len(groups), 1, figsize=(9, 4.8 * len(groups)), squeeze=False)
     for ax, g in zip(axes[:, 0], groups):
         d = table[table["device"] == g]
         for (model, backend, dtype), e in d.groupby(["model", "backend", "dtype"], sort=False):
-            color, marker = BACKEND_STYLE.get(backend, ("tab:gray", "x"))
+            marker = BACKEND_STYLE.get(backend, ("tab:gray", "x"))[1]  # a marker per backend
             label = f"{model} {backend}" + ("" if dtype == "fp32" else f" {dtype}")
-            ax.plot(e["pixels"] / 1e6, e["median_ms"], marker + "-", color=color, label=label, ms=6, alpha=0.8)
-            last = e.iloc[-1]
-            ax.annotate(model, (last["pixels"] / 1e6, last["median_ms"]), textcoords="offset points",
-                        xytext=(5, 0), fontsize=7, va="center")
+            ax.plot(e["pixels"], e["median_ms"], marker + "-", color=colors[model], label=label, ms=6, alpha=0.8,
+                    mfc="none" if dtype != "fp32" else colors[model])
         ax.set_xscale("log")
         ax.set_yscale("log")
-        _plain_log(ax)
-        ax.set_xlabel("input pixels (width x height, millions, log scale)")
+        _plain_log(ax, "y")
+        ticks = d.drop_duplicates("pixels").sort_values("pixels")
+        ax.set_xticks(ticks["pixels"], [f"{w}x{h}" for w, h in zip(ticks["width"], ticks["height"])], fontsize=8)
+        ax.xaxis.set_minor_locator(matplotlib.ticker.NullLocator())
+        ax.set_xlabel("input size (width x height; pixels on a log scale)")
         ax.set_ylabel("latency, batch 1 (median ms, log scale)")
         ax.set_title(g, fontsize=9, loc="left")
         ax.grid(alpha=0.3, which="both")
