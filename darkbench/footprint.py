@@ -9,10 +9,14 @@ Three figures, per layer and in total:
   route/shortcut/... naming it in `sources`); the network's output(s) live to the end and the input until
   its last reader. While a layer runs its inputs and its output are all alive: the peak is the largest
   of those sums. A layer's own temporaries (an activation applied out of place, im2col) are not counted.
-And darknet's own: it keeps every layer's output (and its input buffer) for the whole run, the weights,
-and one shared workspace, the largest any layer asks for (a family's `workspace` trait, checked against
-libdarknet's l.workspace_size by tests/test_footprint.py). Its training buffers (delta, updates) are
-allocated with calloc and never touched at inference, so they are left out, as they are from its RSS.
+And darknet's own, what its inference touches (so what its resident set holds): the input buffer, the
+weights, one shared workspace, the largest any layer asks for (a family's `workspace` trait, checked against
+libdarknet's l.workspace_size), and for every layer what a family's `darknet_floats` trait says: by default
+its output and its delta, which forward_network zeroes before each layer even at inference; batch norm's
+l.x copy, maxpool's indexes, LRN's squared/norms arrays besides; nothing for a dropout (it shares the
+previous layer's buffers). Buffers darknet allocates but never touches at inference (weight updates, adam
+moments) are calloc'd zero pages and not resident, so they are left out. tests/test_footprint.py checks
+the sum against darknet's own peak RSS (a constant ~80 MiB of process and library overhead apart).
 
 Keras networks give their graph's edges (`producers()`, `output_indices()`); darknet networks read the
 previous layer unless a layer reads no input (`inputs == 0`: a route reads only its sources)."""
@@ -54,6 +58,7 @@ class Footprint:
     running_bytes: list      # per layer: alive while it runs (its inputs and its output)
     workspace_bytes: int     # darknet's shared im2col buffer; 0 for a network darknet cannot run
     darknet: bool            # darknet could run it (its own footprint is meaningful)
+    darknet_layer_bytes: list = None  # per layer, what darknet's inference touches for it (darknet_floats)
 
     @property
     def total_param_bytes(self):
@@ -74,7 +79,7 @@ class Footprint:
         weights; None for a network darknet does not run (Keras)."""
         if not self.darknet:
             return None
-        return self.input_bytes + sum(self.output_bytes) + self.workspace_bytes + self.total_param_bytes
+        return self.input_bytes + sum(self.darknet_layer_bytes) + self.workspace_bytes + self.total_param_bytes
 
     def totals(self):
         return dict(param_bytes=self.total_param_bytes, peak_activation_bytes=self.peak_activation_bytes,
@@ -112,4 +117,6 @@ def footprint(net, batch=1):
     return Footprint(batch=batch, input_bytes=size[-1],
                      param_bytes=[FLOAT * l.weight_floats for l in layers],  # dontsave=1 ones too: held
                      output_bytes=[size[l.index] for l in layers], live_bytes=after, running_bytes=running,
-                     workspace_bytes=workspace, darknet=darknet)
+                     workspace_bytes=workspace, darknet=darknet,
+                     darknet_layer_bytes=[FLOAT * batch * l.trait("darknet_floats")(l) for l in layers] if darknet
+                     else None)

@@ -17,8 +17,10 @@ CONVENTIONS = ("Conventions: BFLOPs = darknet ops / 1e9 (2 per multiply-add, con
 MEMORY = ("Memory (fp32, batch 1): param B = every stored value x 4 (running statistics included); output B = "
           "the layer's output; live B = activations alive after the layer ran (an output lives until its "
           "last reader, the network's outputs to the end); peak = the most alive while a layer runs (its "
-          "inputs + its output; its own temporaries not counted); darknet holds every output, its input, "
-          "one im2col workspace (the largest a layer asks for) and the weights.")
+          "inputs + its output; its own temporaries not counted); darknet = what darknet's inference touches: "
+          "its input, every layer's output and delta (zeroed by forward_network) and the buffers its forward "
+          "fills (batch norm's copy, maxpool indexes), one im2col workspace (the largest a layer asks for) and "
+          "the weights.")
 
 
 def add_arguments(p):

@@ -1,10 +1,11 @@
 """[convolutional] / [conv]: grouped 2-D convolution, optional batch norm."""
-from .base import bn_weights, c_div, check_positive, overhang
+from .base import bn_darknet_floats, bn_weights, c_div, check_positive, overhang
 
 NAMES = ("convolutional", "conv")
 KEYS = {"filters", "size", "stride", "pad", "padding", "groups", "activation", "batch_normalize",
         "binary", "xnor", "flipped", "dot"}
 NUMLOAD = DONTLOADSCALES = FUSE = True
+darknet_floats = bn_darknet_floats  # footprint.py
 COLOR = "tab:blue"
 
 

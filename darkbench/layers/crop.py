@@ -3,6 +3,11 @@ NAMES = ("crop",)
 KEYS = {"crop_height", "crop_width", "flip", "angle", "saturation", "exposure", "noadjust", "shift"}
 
 
+def darknet_floats(layer):
+    """make_crop_layer allocates an output and no delta (footprint.py)."""
+    return layer.outputs
+
+
 def build(sec, ctx):
     ch = sec.get_int("crop_height", 1)
     cw = sec.get_int("crop_width", 1)

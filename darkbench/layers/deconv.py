@@ -1,9 +1,10 @@
 """[deconvolutional] / [deconv]: transposed convolution (weights [c][n][k][k])."""
-from .base import bn_weights, check_positive
+from .base import bn_darknet_floats, bn_weights, check_positive
 
 NAMES = ("deconvolutional", "deconv")
 KEYS = {"filters", "size", "stride", "pad", "padding", "activation", "batch_normalize"}
 NUMLOAD = DONTLOADSCALES = FUSE = True
+darknet_floats = bn_darknet_floats  # footprint.py
 
 
 def build(sec, ctx):
