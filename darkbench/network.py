@@ -181,6 +181,7 @@ def _build(sections, path, width, height, dialect):
                 warnings.append(f"{path}:{sec.options[k][1]}: layer {ctx.index} [{sec.name}] "
                                 f"unknown option '{k}' (darknet ignores it)")
         ctx.layers.append(layer)
+        warnings.extend(layer.warnings)
         ctx.index += 1
         ctx.c, ctx.h, ctx.w = layer.out_shape
         ctx.inputs = layer.outputs
