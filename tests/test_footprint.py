@@ -231,7 +231,8 @@ def _darknet_peak_rss(darknet, cfg, tmp_path):
     np.random.default_rng(0).random(net.inputs, dtype="float32").tofile(tmp_path / "in.bin")
     p = subprocess.Popen([str(darknet.exe), "randforward", str(cfg), str(random_table(cfg, tmp_path / "t")), "1",
                           str(tmp_path / "w.weights"), str(tmp_path / "in.bin"), str(tmp_path)],
-                         cwd="/usr/share/darknet", stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                         cwd="/usr/share/darknet", stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                         env=dict(os.environ, OMP_NUM_THREADS="1"))  # no thread stacks or pools varying with the load
     _, status, usage = os.wait4(p.pid, 0)
     p.returncode = os.waitstatus_to_exitcode(status)
     assert p.returncode == 0, f"darknet failed on {cfg}"
@@ -255,8 +256,8 @@ def test_darknet_bytes_is_darknets_resident_set(darknet, tmp_path):
         d = tmp_path / f"{Path(name).stem}-{w}"
         d.mkdir()
         return _darknet_peak_rss(darknet, cfg, d), footprint(darkbench.analyse(path, w, h)).darknet_bytes
-    rss, want = run("tiny.cfg", 32, 32)
-    overhead = rss - want
+    # the smallest of a few runs: a loaded machine can add to one run's resident set, never take from it
+    overhead = min(rss - want for rss, want in (run("tiny.cfg", 32 + i, 32) for i in range(3)))
     assert 0 < overhead < 256 * 2**20
     for name, w, h in cases:
         rss, want = run(name, w, h)
