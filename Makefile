@@ -7,7 +7,7 @@ TORCH ?= $(shell ls /opt/wheels/torch-2.13.0+cpu-*.whl >/dev/null 2>&1 && echo t
 JOBS ?= 2
 REPORT_MODELS ?= cfg/tiny.cfg cfg/darknet.cfg cfg/alexnet.cfg cfg/squeezenet.cfg cfg/yolov3-tiny.cfg cfg/inception.json
 
-.PHONY: all setup test report verify bench-ops bench clean-venv
+.PHONY: all setup test report verify bench-ops bench-ops-alexeyab bench clean-venv
 all: test
 
 $(VENV)/.stamp: pyproject.toml
@@ -35,6 +35,11 @@ report: setup
 # The analytic path against `darknet ops` over darknet's whole zoo (prints both times and the ratio).
 bench-ops: setup
 	$(PY) tests/bench_ops.py
+
+# The same in the AlexeyAB fork's dialect over the fork's zoo against its `darknet ops`
+# (needs DARKBENCH_ALEXEYAB=the fork's build directory, see README).
+bench-ops-alexeyab: setup
+	$(PY) tests/bench_ops_alexeyab.py
 
 clean-venv:
 	rm -rf $(VENV)

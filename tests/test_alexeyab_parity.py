@@ -10,6 +10,7 @@ the rnn text models) are refused in its dialect with one clear line and still re
 The fork runs once per cfg and size; its results are cached on disk (tests/alexeyab.py), so a second run
 takes seconds."""
 import struct
+from pathlib import Path
 
 import pytest
 
@@ -168,3 +169,13 @@ def test_zoo_odd_size(alexeyab_fork, cfg):
     with pytest.raises(DarkbenchError) as e:
         darkbench.analyse(cfg, width, height, dialect=ALEXEYAB)
     assert "layer" in _one_line(e.value, cfg)
+
+
+OWN = sorted((Path(__file__).parent / "cfgs" / "alexeyab_fuzz").glob("*.cfg"))
+
+
+@pytest.mark.parametrize("cfg", _ids(OWN))
+def test_own_fork_cfgs(alexeyab_fork, cfg):
+    """Our own small cfgs of the fork's grammar (no zoo cfg uses multi-from weighted shortcuts, maxpool_depth,
+    stride_x/y, antialiasing, empty/silence...), at their own size."""
+    _compare(cfg, file_bytes=alexeyab.fork_weights_bytes(cfg))
