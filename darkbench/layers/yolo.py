@@ -3,6 +3,13 @@ NAMES = ("yolo",)
 KEYS = {"classes", "num", "mask", "anchors", "max", "jitter", "ignore_thresh", "truth_thresh",
         "random", "map"}
 HEAD = True
+# the fork's loss, NMS and tracking options: read by it, no effect on counts or the inference output here
+# (scale_x_y and new_coords change the decoded boxes only)
+FORK_KEYS = frozenset({"show_details", "max_delta", "counters_per_class", "label_smooth_eps", "scale_x_y",
+                       "objectness_smooth", "new_coords", "iou_normalizer", "obj_normalizer", "cls_normalizer",
+                       "delta_normalizer", "iou_loss", "iou_thresh_kind", "beta_nms", "nms_kind", "resize",
+                       "focal_loss", "iou_thresh", "track_history_size", "sim_thresh", "dets_for_track",
+                       "dets_for_show", "track_ciou_norm", "embedding_layer"})
 
 
 def build(sec, ctx):
