@@ -2,12 +2,14 @@
 
 from .. import models, published
 from ..tables import add_format_argument, render
+from .options import add_dialect_argument
 
 HELP = ("Compare networks: input, layers, params, size (MiB), Ops (Bn), MACs, with the Tiny Darknet "
         "page's published Top-1/Top-5/Ops/Size beside them where it has figures.")
 
 COLUMNS = [("network", "network"), ("input", "input"), ("layers", "layers"), ("params", "params"),
-           ("size_mib", "size MiB"), ("ops_bn", "Ops Bn"), ("gmacs", "GMACs"),
+           ("size_mib", "size MiB"), ("ops_bn", "Ops Bn"), ("bflops", "BFLOPS (fork)"), ("gmacs", "GMACs"),
+           ("dialect", "dialect"),
            ("pub_top1", "Top-1 (quoted)"), ("pub_top5", "Top-5 (quoted)"),
            ("pub_ops", "Ops (published)"), ("pub_size", "Size (published)")]
 
@@ -19,12 +21,16 @@ def add_arguments(p):
     p.add_argument("--width", type=int, help="override the input width")
     p.add_argument("--height", type=int, help="override the input height")
     add_format_argument(p)
+    add_dialect_argument(p)
 
 
 def row(name, net):
     r = dict(network=net.name, path=net.path, input=f"{net.width}x{net.height}x{net.channels}",
              layers=len(net.layers), params=net.params, size_mib=round(net.size_mib, 2),
-             ops=net.ops, ops_bn=round(net.ops / 1e9, 2), macs=net.macs, gmacs=round(net.macs / 1e9, 3))
+             ops=net.ops, ops_bn=round(net.ops / 1e9, 2), macs=net.macs, gmacs=round(net.macs / 1e9, 3),
+             dialect=getattr(net, "dialect", None))
+    if r["dialect"]:
+        r["bflops"] = net.bflops
     p = published.figures_for(net)
     if p:
         r.update(network=p["network"], pub_top1=p["top1"], pub_top5=p["top5"],
@@ -33,11 +39,12 @@ def row(name, net):
 
 
 def run(args):
-    rows = [row(name, models.analyse(name, args.width, args.height)) for name in args.models]
+    rows = [row(name, models.analyse(name, args.width, args.height, dialect=args.dialect)) for name in args.models]
     print(render(rows, args.format, None if args.format == "json" else COLUMNS,
-                 floatfmt={"size_mib": ".2f", "ops_bn": ".2f", "gmacs": ".3f"}))
+                 floatfmt={"size_mib": ".2f", "ops_bn": ".2f", "bflops": ".3f", "gmacs": ".3f"}))
     if args.format in ("table", "markdown"):
-        print("\nOps = darknet's count (2 per multiply-add, conv/connected/recurrent); size = .weights "
+        print("\nOps = darknet's count (2 per multiply-add, conv/connected/recurrent); BFLOPS (fork) = the "
+              "AlexeyAB fork's Total BFLOPS (convolutions, maxpools, shortcuts); size = .weights "
               "bytes / 2^20 (the page's \"MB\"); Top-1/Top-5 are quoted from the Tiny Darknet page, "
               "not measured.")
     return 0

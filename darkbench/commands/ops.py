@@ -4,9 +4,11 @@ import sys
 
 from .. import models
 from ..errors import DarkbenchError
+from .options import add_dialect_argument
 
 HELP = ("Print darknet's operation count for each model, as `darknet ops` does "
-        "(ops = 2 per multiply-add, convolutional/connected/recurrent layers only).")
+        "(ops = 2 per multiply-add, convolutional/connected/recurrent layers only), and the AlexeyAB fork's "
+        "Total BFLOPS (its per-layer BF summed: convolutions, maxpools, shortcuts).")
 
 
 def add_arguments(p):
@@ -15,13 +17,17 @@ def add_arguments(p):
     p.add_argument("--height", type=int, help="override the input height")
     p.add_argument("--json", action="store_true",
                    help="one JSON list, an object per model: cfg, width, height, channels, ops, macs, "
-                        "params, weight_floats, weights_bytes (header included), size_mib; or error")
+                        "params, weight_floats, weights_bytes (header included), size_mib, dialect, bflops "
+                        "(the fork's Total BFLOPS, billions, unrounded); or error")
+    add_dialect_argument(p)
 
 
 def record(name, net):
     out = dict(cfg=name, path=net.path)
     out.update(net.summary())
     out["cfg"] = name
+    out["dialect"] = getattr(net, "dialect", None)  # a Keras model has none
+    out["bflops"] = net.bflops if out["dialect"] else None
     return out
 
 
@@ -29,7 +35,7 @@ def run(args):
     results, failed = [], 0
     for name in args.models:
         try:
-            net = models.analyse(name, args.width, args.height)
+            net = models.analyse(name, args.width, args.height, dialect=args.dialect)
         except DarkbenchError as e:
             failed += 1
             print(f"darkbench ops: error: {e}", file=sys.stderr)
@@ -40,6 +46,9 @@ def run(args):
             prefix = f"{name}: " if len(args.models) > 1 else ""
             print(f"{prefix}Floating Point Operations: {net.ops}")
             print(f"{prefix}Floating Point Operations: {net.ops / 1e9:.2f} Bn")
+            if getattr(net, "dialect", None):
+                print(f"{prefix}Total BFLOPS {net.bflops:5.3f} (the AlexeyAB fork's count; read in the "
+                      f"{net.dialect} dialect)")
     if args.json:
         print(json.dumps(results, indent=2))
     return 1 if failed else 0

@@ -1,6 +1,7 @@
 """darkbench summary: the per-layer table with every count."""
 from .. import models
 from ..tables import add_format_argument, render, shape_text
+from .options import add_dialect_argument
 
 HELP = "Per-layer table (darknet's printout columns plus params, BFLOPs, MACs, bytes, intensity) and totals."
 
@@ -8,7 +9,11 @@ CONVENTIONS = ("Conventions: BFLOPs = darknet ops / 1e9 (2 per multiply-add, con
                "no bias/BN/activation/pooling); MACs = multiply-accumulates of conv/deconv/local/connected/"
                "recurrent layers; params = trainable values (batch-norm running statistics excluded); "
                "stored floats = what a .weights file holds (running statistics included); bytes = fp32 "
-               "reads (inputs + weights) + writes (outputs); intensity = 2*MACs / bytes.")
+               "reads (inputs + weights) + writes (outputs); intensity = 2*MACs / bytes; BF (fork) = the AlexeyAB "
+               "fork's per-layer count, 2*(c/groups)*n*k*k*out_h*out_w/1e9 for convolutions (an antialiased one at "
+               "stride 1, its blur not counted; /32 for xnor), k*k*c*out_h*out_w/1e9 for maxpools, "
+               "out_w*out_h*out_c*sources/1e9 (x2 weighted) for shortcuts, a crnn's three convolutions, 0 "
+               "otherwise.")
 
 
 def add_arguments(p):
@@ -16,17 +21,19 @@ def add_arguments(p):
     p.add_argument("--width", type=int, help="override the input width")
     p.add_argument("--height", type=int, help="override the input height")
     add_format_argument(p)
+    add_dialect_argument(p)
 
 
 def layer_rows(net):
     rows = []
+    fork_counts = bool(getattr(net, "dialect", None))  # darknet layers only: Keras ones have no fork count
     for l in net.layers:
         o = l.opts
         filters = o.get("filters", o.get("output", o.get("output_filters")))
         size = f"{o['size']}x{o['size']}/{o['stride']}" if "size" in o and "stride" in o else l.desc
         row = dict(layer=l.index, type=l.type, filters=filters, size=size, input=shape_text(l.in_shape),
                    output=shape_text(l.out_shape) if all(l.out_shape) else str(l.outputs),
-                   params=l.params, bflops=l.ops / 1e9, macs=l.macs,
+                   params=l.params, bflops=l.ops / 1e9, bf=l.bflops if fork_counts else None, macs=l.macs,
                    bytes=l.bytes_read + l.bytes_written, intensity=l.intensity)
         if hasattr(l, "formula"):
             row.update(name=l.name, formula=l.formula, running_total=l.running_total)
@@ -36,17 +43,20 @@ def layer_rows(net):
 
 COLUMNS = [("layer", "layer"), ("type", "type"), ("filters", "filters"), ("size", "size/stride"),
            ("input", "input"),
-           ("output", "output"), ("params", "params"), ("bflops", "BFLOPs"), ("macs", "MACs"),
-           ("bytes", "bytes"), ("intensity", "FLOP/B")]
+           ("output", "output"), ("params", "params"), ("bflops", "BFLOPs"), ("bf", "BF (fork)"),
+           ("macs", "MACs"), ("bytes", "bytes"), ("intensity", "FLOP/B")]
 KERAS_COLUMNS = [("layer", "layer"), ("name", "name"), ("type", "type"), ("output", "output"),
                  ("formula", "params formula"), ("params", "params"), ("running_total", "running total"),
                  ("macs", "MACs"), ("bflops", "BFLOPs"), ("intensity", "FLOP/B")]
 
 
 def run(args):
-    net = models.analyse(args.model, args.width, args.height)  # warnings: models.analyse
+    net = models.analyse(args.model, args.width, args.height, dialect=args.dialect)  # warnings: models.analyse
     rows = layer_rows(net)
     totals = net.summary()
+    dialect = getattr(net, "dialect", None)  # a Keras model has none
+    if dialect:
+        totals.update(dialect=dialect, bflops=net.bflops)
     if args.format == "json":
         print(render(dict(totals, layers=rows, conventions=getattr(net, "conventions", CONVENTIONS)), "json"))
         return 0
@@ -55,14 +65,17 @@ def run(args):
     if args.format != "csv":
         rows = net.nest_rows(rows) if hasattr(net, "nest_rows") else rows  # nested Keras models
         rows.append(dict(layer="total", params=net.params, bflops=net.ops / 1e9, macs=net.macs,
+                         bf=net.bflops if dialect else None,
                          running_total=net.params if keras else None,
                          bytes=sum(l.bytes_read + l.bytes_written for l in net.layers)))
-    print(render(rows, args.format, cols, floatfmt={"bflops": ".3f", "intensity": ".2f"}))
+    print(render(rows, args.format, cols, floatfmt={"bflops": ".3f", "bf": ".3f", "intensity": ".2f"}))
     if args.format == "csv":
         return 0
     print()
-    print(f"{net.path}: input {net.width}x{net.height}x{net.channels}, {len(net.layers)} layers")
-    print(f"Floating Point Operations: {net.ops} ({net.ops / 1e9:.2f} Bn)   MACs: {net.macs:,}")
+    print(f"{net.path}: input {net.width}x{net.height}x{net.channels}, {len(net.layers)} layers"
+          + (f", read in the {dialect} dialect" if dialect else ""))
+    print(f"Floating Point Operations: {net.ops} ({net.ops / 1e9:.2f} Bn)   MACs: {net.macs:,}"
+          + (f"   Total BFLOPS (AlexeyAB fork): {net.bflops:.3f}" if dialect else ""))
     extra = (f" (trainable {net.trainable:,}, non-trainable {net.non_trainable:,})"
              if hasattr(net, "trainable") else "")
     print(f"Parameters: {net.params:,}{extra}   stored floats: {net.weight_floats:,}")
