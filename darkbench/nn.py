@@ -30,6 +30,12 @@ ACTIVATIONS = {
     "leaky": lambda x: F.leaky_relu(x, 0.1),
     "tanh": torch.tanh,
     "stair": _stair,
+    # the AlexeyAB fork's elementwise ones (its activations.c; softplus with threshold 20 as its mish)
+    "mish": lambda x: x * torch.tanh(F.softplus(x, threshold=20)),
+    "hard_mish": lambda x: torch.where(x > 0, x, torch.where(x > -2, x * x / 2 + x, torch.zeros_like(x))),
+    "swish": lambda x: x * torch.sigmoid(x),
+    "relu6": lambda x: torch.clamp(x, 0, 6),
+    "gelu": lambda x: 0.5 * x * (1 + torch.tanh(0.797885 * x + 0.035677 * x.pow(3))),
 }
 
 
@@ -42,6 +48,9 @@ class Activation(nn.Module):
     def __init__(self, name, inplace=False):
         super().__init__()
         self.name = name
+        if name not in ACTIVATIONS:  # the fork's channel-normalising ones are not elementwise
+            from .errors import DarkbenchError
+            raise DarkbenchError(f"activation '{name}' is read and counted but not built in PyTorch")
         self.fn = INPLACE[name] if inplace and name in INPLACE else ACTIVATIONS[name]
 
     def forward(self, x):
