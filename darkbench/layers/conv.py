@@ -46,7 +46,10 @@ def build(sec, ctx):
     check_positive(sec, filters=n, size=size, stride=stride, groups=groups, stride_x=sx, stride_y=sy,
                    dilation=dilation)
     c, h, w = ctx.need_image(sec)
-    if c % groups or n % groups:
+    if ctx.fork and c % groups and not n % groups:  # the fork reads c/groups channels per group, the rest unread
+        sec.notes.append((sec.options["groups"][1], f"groups={groups} does not divide input channels {c}: the fork "
+                          f"reads {c // groups} per group and leaves {c % groups} unread (counted so; not built)"))
+    elif c % groups or n % groups:
         raise sec._err("groups", f"groups={groups} does not divide input channels {c} and filters {n}")
     hx, hy = (1, 1) if aa else (sx, sy)  # an antialiased convolution runs at stride 1 before its blur
     oh = c_div(h + 2 * padding - size, hy) + 1
@@ -76,7 +79,7 @@ def build(sec, ctx):
                   share_index=None if share is None else share.index, binary=binary, xnor=xnor,
                   host_shape=(n, oh, ow)),
         weights=[] if share is not None else weights,
-        macs=macs, ops=2 * macs if aa else 2 * n * size * size * c // groups * oh * ow, bflops=bflops,
+        macs=macs, ops=2 * macs, bflops=bflops,
         desc=f"{n} {size}x{size}/{strides}" + (f" g{groups}" if groups > 1 else "")
         + (f" d{dilation}" if dilation > 1 else "") + (f" aa{aa}" if aa else "")
         + (f" shares {share.index}" if share is not None else "") + (" xnor" if xnor else ""))
@@ -112,6 +115,9 @@ def module(layer, net):
             raise DarkbenchError(f"[convolutional] {key}={o[key]}: {why} is counted but not built in PyTorch",
                                  net.path, layer.line, layer.index)
     c, h, w = layer.in_shape
+    if c % o["groups"]:
+        raise DarkbenchError(f"[convolutional] groups={o['groups']} with {c} input channels: counted as the fork "
+                             "counts it, not built in PyTorch", net.path, layer.line, layer.index)
     _, oh, ow = o.get("host_shape", layer.out_shape)
     sx, sy = o.get("stride_x", o["stride"]), o.get("stride_y", o["stride"])
     if o.get("antialiasing"):
