@@ -170,10 +170,6 @@ class Context:
     def fork(self):
         return self.dialect == dialects.ALEXEYAB
 
-    def key(self, sec, pjreddie, alexeyab):
-        """The name of an option the two dialects spell differently."""
-        return alexeyab if self.fork else pjreddie
-
     @property
     def image(self):
         return bool(self.c and self.h and self.w)

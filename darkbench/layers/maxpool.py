@@ -93,6 +93,6 @@ def _blur(pool, layer):
     kernel = k.expand(n, 1, size, size).clone()
     stride = (layer.opts["stride_y"], layer.opts["stride_x"])
     from ..nn import Elementwise
-    return Elementwise(lambda x: F.conv2d(pool.fn(x) if hasattr(pool, "fn") else pool(x, None),
-                                          kernel.to(x.dtype).to(x.device), stride=stride, padding=pad, groups=n),
+    return Elementwise(lambda x: F.conv2d(pool.fn(x), kernel.to(x.device, x.dtype), stride=stride, padding=pad,
+                                          groups=n),
                        f"size={layer.opts['size']}, antialiasing={aa}")
