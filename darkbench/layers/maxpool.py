@@ -59,7 +59,8 @@ def module(layer, net):
     from ..nn import Elementwise, maxpool
     o = layer.opts
     if o.get("maxpool_depth"):
-        return Elementwise(_depth(layer.in_shape[0], layer.out_shape[0]), f"maxpool_depth out_channels={layer.out_shape[0]}")
+        oc = layer.out_shape[0]
+        return Elementwise(_depth(layer.in_shape[0], oc), f"maxpool_depth out_channels={oc}")
     sx, sy = o.get("stride_x", o["stride"]), o.get("stride_y", o["stride"])
     if o.get("antialiasing"):
         sx = sy = 1

@@ -21,7 +21,8 @@ def build(sec, ctx, type, order, keys_in, sizes=None, image=False):
         n_in, n_out = (sizes or {}).get(name, (ctx.inputs if name in keys_in else out, out))
         weights += inner(name, n_in, n_out, bn)
         macs += n_in * n_out
-    return ctx.layer(sec, type, (out, 1, 1) if image else (0, 0, 0), outputs=out, weights=weights, macs=macs, ops=2 * macs,
+    return ctx.layer(sec, type, (out, 1, 1) if image else (0, 0, 0), outputs=out, weights=weights, macs=macs,
+                     ops=2 * macs,
                      opts=dict(output=out, batch_normalize=bn), desc=f"{out}")
 
 
