@@ -30,7 +30,9 @@ def layer_rows(net):
     for l in net.layers:
         o = l.opts
         filters = o.get("filters", o.get("output", o.get("output_filters")))
-        size = f"{o['size']}x{o['size']}/{o['stride']}" if "size" in o and "stride" in o else l.desc
+        sx, sy = o.get("stride_x", o.get("stride")), o.get("stride_y", o.get("stride"))  # the fork's may differ
+        size = (f"{o['size']}x{o['size']}/{sx if sx == sy else f'{sx}x{sy}'}" if "size" in o and "stride" in o
+                else l.desc)
         row = dict(layer=l.index, type=l.type, filters=filters, size=size, input=shape_text(l.in_shape),
                    output=shape_text(l.out_shape) if all(l.out_shape) else str(l.outputs),
                    params=l.params, bflops=l.ops / 1e9, bf=l.bflops if fork_counts else None, macs=l.macs,
