@@ -266,3 +266,51 @@ def test_fork_cfgs_build_to_their_shapes(tmp_path, name):
     for hook in h:
         hook.remove()
     assert [tuple(o.shape[1:]) for o in outs] == [l.out_shape for l in net.layers]
+
+
+# -- built in PyTorch: the fork's own forward pass ----------------------------------------------------------
+def _fork_forward(fork, cfg, weights_file, x, tmp_path):
+    """Every layer's l.output after the fork's network_predict (tests/harness/akforward.c)."""
+    import subprocess
+
+    import numpy as np
+    from darknet import _build
+    exe = _build(HERE / "harness" / "akforward.c", "", [f"-I{fork.root / 'include'}", f"-L{fork.root}", "-ldarknet",
+                                                         f"-Wl,-rpath,{fork.root}", "-lm"])
+    x.astype("<f4").tofile(tmp_path / "in.f32")
+    r = subprocess.run([str(exe), str(cfg), str(weights_file), str(tmp_path / "in.f32"), str(tmp_path / "out.f32")],
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr[-2000:]
+    data, outs, pos = (tmp_path / "out.f32").read_bytes(), [], 0
+    while pos < len(data):
+        n, = struct.unpack("<i", data[pos:pos + 4])
+        outs.append(np.frombuffer(data, "<f4", n, pos + 4))
+        pos += 4 + 4 * n
+    return outs
+
+
+@pytest.mark.alexeyab
+def test_fork_forward_pass(alexeyab_fork, tmp_path):
+    """darkbench's torch build of the fork's options gives the fork's own layer outputs (fp32, CPU)."""
+    torch = pytest.importorskip("torch")
+    import numpy as np
+    from darkbench import weights
+    cfg = HERE / "cfgs/alexeyab/forward.cfg"
+    net = models.analyse(cfg)
+    w = tmp_path / "w.weights"
+    weights.write(w, net, weights.random_arrays(net, 1))  # the fork's header: auto reads it in its dialect
+    x = np.random.default_rng(0).uniform(0, 1, (1, net.channels, net.height, net.width)).astype("<f4")
+    theirs = _fork_forward(alexeyab_fork, cfg, w, x, tmp_path)
+    model = models.load(cfg, w)
+    assert model.spec.dialect == "alexeyab"
+    mine = []
+    hooks = [m.register_forward_hook(lambda m, i, o: mine.append(o.reshape(-1).numpy())) for m in model.layers]
+    with torch.no_grad():
+        model(torch.from_numpy(x))
+    for h in hooks:
+        h.remove()
+    assert len(mine) == len(theirs) == len(net.layers)
+    for l, a, b in zip(net.layers, theirs, mine):
+        a = a[:b.size]  # an antialiased layer's l.outputs is its stride-1 size; the blur's output comes first
+        assert a.size == b.size == l.outputs, l.index
+        assert np.abs(a - b).max() <= 1e-4 * max(1.0, np.abs(a).max()), f"layer {l.index} ({l.type} {l.desc})"
