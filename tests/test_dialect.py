@@ -199,7 +199,9 @@ BAD = [
     ("[route]\nlayers=-1\ngroups=2\ngroup_id=2\n", ":16", "group_id=2 is out of range for groups=2"),
     ("[maxpool]\nsize=2\nstride=2\n\n[route]\nlayers=-1,-2\n", ":18", "refuses a route of unequal sizes"),
     ("[maxpool]\nsize=2\nstride=2\n\n[shortcut]\nfrom=-2\n", ":18", "needs equal widths and heights"),
-    ("[shortcut]\nfrom=-1\nweights_type=per_channel\n", ":15", "without weights_normalization="),
+    ("[shortcut]\nfrom=-1\nweights_type=per_channel\n", ":15", "with weights_normalization=none"),
+    ("[shortcut]\nfrom=-1\nweights_type=per_channel\nweights_normalization=none\n", ":15",
+     "'Incorrect weights_normalization = none'"),
     ("[shortcut]\nfrom=-1\nweights_type=per_pixel\nweights_normalization=relu\n", ":15", "weights_type=per_pixel"),
     ("[convolutional]\nfilters=8\nshare_index=2\n", ":15", "share_index=2 refers to layer 2, not an earlier layer"),
     ("[maxpool]\n\n[convolutional]\nfilters=8\nshare_index=-1\n", ":17", "a [maxpool], not a convolution"),
@@ -250,10 +252,9 @@ def test_xnor_counted_refused_only_when_built(tmp_path):
 def test_fork_cfgs_build_to_their_shapes(tmp_path, name):
     torch = pytest.importorskip("torch")
     text = (HERE / f"cfgs/alexeyab/{name}.cfg").read_text()
-    # drop what is counted but not built: xnor/binary/share_index/uneven-groups convolutions, weighted
-    # shortcuts, crnn
+    # drop what is counted but not built: xnor/binary/share_index/uneven-groups convolutions, crnn
     sections = text.split("\n[")
-    skip = ("xnor=", "binary=", "share_index=", "weights_type=", "crnn]", "groups=3")
+    skip = ("xnor=", "binary=", "share_index=", "crnn]", "groups=3")
     keep = sections[:1] + [s for s in sections[1:] if not any(k in s for k in skip)]
     cfg = _cfg(tmp_path, "\n[".join(keep))
     net = models.analyse(cfg)
@@ -290,12 +291,13 @@ def _fork_forward(fork, cfg, weights_file, x, tmp_path):
 
 
 @pytest.mark.alexeyab
-def test_fork_forward_pass(alexeyab_fork, tmp_path):
+@pytest.mark.parametrize("name", ["forward", "forward_shortcut"])
+def test_fork_forward_pass(alexeyab_fork, tmp_path, name):
     """darkbench's torch build of the fork's options gives the fork's own layer outputs (fp32, CPU)."""
     torch = pytest.importorskip("torch")
     import numpy as np
     from darkbench import weights
-    cfg = HERE / "cfgs/alexeyab/forward.cfg"
+    cfg = HERE / f"cfgs/alexeyab/{name}.cfg"
     net = models.analyse(cfg)
     w = tmp_path / "w.weights"
     weights.write(w, net, weights.random_arrays(net, 1))  # the fork's header: auto reads it in its dialect

@@ -47,9 +47,9 @@ def _fork(sec, ctx, act):
     if norm not in NORMALIZATIONS:
         raise sec._err("weights_normalization", f"weights_normalization={norm}: the fork knows "
                                                 f"{', '.join(NORMALIZATIONS)}")
-    if WEIGHTS_TYPES[kind] and not sec.has("weights_normalization"):
-        raise sec._err("weights_type", f"weights_type={kind} without weights_normalization=: the fork stops with "
-                                       "'Incorrect weights_normalization = none'; set it (none, relu, softmax)")
+    if WEIGHTS_TYPES[kind] and norm == "none":  # the fork's check refuses its own default
+        raise sec._err("weights_type", f"weights_type={kind} with weights_normalization={norm}: the fork stops with "
+                                       "'Incorrect weights_normalization = none'; set relu, avg_relu or softmax")
     n = len(srcs) + 1  # a weight for the previous layer and one per source
     weights = {0: [], 1: [("weights", (n,))], 2: [("weights", (n, c))]}[WEIGHTS_TYPES[kind]]
     bf = f32(w * h * c * len(srcs) / 1e9) * (2 if weights else 1)
@@ -98,33 +98,44 @@ def module(layer, net):
 
 
 def _fork_module(layer, net):
-    from ..errors import DarkbenchError
+    import torch
     from ..nn import Activation, Layer
     o = layer.opts
-    if layer.weights:
-        raise DarkbenchError(f"[shortcut] weights_type={o['weights_type']}: weighted shortcuts are counted but not "
-                             "built in PyTorch", net.path, layer.line, layer.index)
     srcs = o["sources"]
     c = layer.out_shape[0]
+    norm = o["weights_normalization"]
 
     class Shortcut(Layer):
         def __init__(self):
             super().__init__()
             self.act = Activation(o["activation"])
+            self.weights = torch.nn.Parameter(torch.ones(layer.weights[0][1])) if layer.weights else None
+
+        def tensors(self):
+            return {"weights": self.weights}
+
+        def _w(self):
+            """(sources + 1) x (c or 1) weights after the fork's normalisation (its sum starts at 0.0001)."""
+            w = self.weights.reshape(len(srcs) + 1, -1)
+            if norm in ("relu", "avg_relu"):
+                w = torch.relu(w)
+                w = w / (1e-4 + w.sum(0))
+            elif norm == "softmax":
+                w = torch.exp(w - w.max(0).values)
+                w = w / (1e-4 + w.sum(0))
+            return w.reshape(len(srcs) + 1, -1, 1, 1)
 
         def forward(self, x, outs):
-            y = x
-            for i in srcs:  # the fork adds each source's first min(C) channels
+            w = self._w() if self.weights is not None else None
+            y = x if w is None else x * w[0]
+            for k, i in enumerate(srcs):  # the fork adds each source's first min(C) channels
                 add = outs[i]
                 m = min(c, add.shape[1])
-                y = y + add[:, :m] if m == c else y.index_add(1, _first(m, y), add[:, :m])
+                if w is not None:
+                    add = add[:, :m] * (w[k + 1] if w.shape[1] == 1 else w[k + 1, :m])
+                y = y + add[:, :m] if m == c else torch.cat([y[:, :m] + add[:, :m], y[:, m:]], 1)
             return self.act(y)
 
         def extra_repr(self):
-            return f"from={srcs}"
+            return f"from={srcs}" + (f", weights_type={o['weights_type']}, {norm}" if layer.weights else "")
     return Shortcut()
-
-
-def _first(m, y):
-    import torch
-    return torch.arange(m, device=y.device)
