@@ -26,6 +26,6 @@ def run(args):
                              args.weights)
     model = models.load(args.model, args.weights, width=args.width, height=args.height, dialect=args.dialect)
     export_onnx(model, args.output, opset=args.opset, overwrite=args.force)
-    dialect = getattr(model.spec, "dialect", None)
+    dialect = getattr(getattr(model, "spec", None), "dialect", None)  # a Keras model has none
     print(f"wrote {args.output}" + (f" (cfg read in the {dialect} dialect)" if dialect else ""))
     return 0
