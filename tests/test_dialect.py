@@ -252,9 +252,9 @@ def test_xnor_counted_refused_only_when_built(tmp_path):
 def test_fork_cfgs_build_to_their_shapes(tmp_path, name):
     torch = pytest.importorskip("torch")
     text = (HERE / f"cfgs/alexeyab/{name}.cfg").read_text()
-    # drop what is counted but not built: xnor/binary/share_index/uneven-groups convolutions, crnn
+    # drop what is counted but not built: xnor/binary/uneven-groups convolutions, crnn
     sections = text.split("\n[")
-    skip = ("xnor=", "binary=", "share_index=", "crnn]", "groups=3")
+    skip = ("xnor=", "binary=", "crnn]", "groups=3")
     keep = sections[:1] + [s for s in sections[1:] if not any(k in s for k in skip)]
     cfg = _cfg(tmp_path, "\n[".join(keep))
     net = models.analyse(cfg)
@@ -291,7 +291,7 @@ def _fork_forward(fork, cfg, weights_file, x, tmp_path):
 
 
 @pytest.mark.alexeyab
-@pytest.mark.parametrize("name", ["forward", "forward_shortcut"])
+@pytest.mark.parametrize("name", ["forward", "forward_shortcut", "forward_share"])
 def test_fork_forward_pass(alexeyab_fork, tmp_path, name):
     """darkbench's torch build of the fork's options gives the fork's own layer outputs (fp32, CPU)."""
     torch = pytest.importorskip("torch")
@@ -316,3 +316,7 @@ def test_fork_forward_pass(alexeyab_fork, tmp_path, name):
         a = a[:b.size]  # an antialiased layer's l.outputs is its stride-1 size; the blur's output comes first
         assert a.size == b.size == l.outputs, l.index
         assert np.abs(a - b).max() <= 1e-4 * max(1.0, np.abs(a).max()), f"layer {l.index} ({l.type} {l.desc})"
+    with torch.no_grad():  # batch norm folded once, shared tensors included
+        fused = models.load(cfg, w, fuse=True)(torch.from_numpy(x)).reshape(-1).numpy()
+    a = theirs[model.heads[0]][:fused.size]
+    assert np.abs(a - fused).max() <= 1e-4 * max(1.0, np.abs(a).max())

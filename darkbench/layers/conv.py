@@ -109,8 +109,7 @@ def module(layer, net):
     from ..errors import DarkbenchError
     from ..nn import Conv
     o = layer.opts
-    for key, why in (("xnor", "binarised (XNOR) convolution"), ("binary", "binarised weights"),
-                     ("share_index", "weights shared with another layer")):
+    for key, why in (("xnor", "binarised (XNOR) convolution"), ("binary", "binarised weights")):
         if o.get(key):
             raise DarkbenchError(f"[convolutional] {key}={o[key]}: {why} is counted but not built in PyTorch",
                                  net.path, layer.line, layer.index)
@@ -138,8 +137,18 @@ def module(layer, net):
     return _blurred(Conv(conv, o["filters"], o["batch_normalize"], o["activation"], extra=extra), layer)
 
 
+def share(module, source):
+    """The fork's share_index: the kernel, biases and batch norm of another convolution's module (whose own
+    window, stride and activation stay); called again after fusing, which folds the shared batch norm once."""
+    module.conv.weight = source.conv.weight
+    module.conv.bias = source.conv.bias
+    module.bn = source.bn
+
+
 def _blurred(conv, layer):
-    """The fork's antialiasing: a fixed depthwise blur at the real stride after the convolution."""
+    """The fork's antialiasing: a fixed depthwise blur at the real stride after the convolution (and the
+    index of the convolution whose weights it shares, for torch_model)."""
+    conv.shares = layer.opts.get("share_index")
     aa = layer.opts.get("antialiasing")
     if not aa:
         return conv
