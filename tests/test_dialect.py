@@ -291,7 +291,7 @@ def _fork_forward(fork, cfg, weights_file, x, tmp_path):
 
 
 @pytest.mark.alexeyab
-@pytest.mark.parametrize("name", ["forward", "forward_shortcut", "forward_share"])
+@pytest.mark.parametrize("name", ["forward", "forward_shortcut", "forward_share", "forward_yolo", "yolo_head"])
 def test_fork_forward_pass(alexeyab_fork, tmp_path, name):
     """darkbench's torch build of the fork's options gives the fork's own layer outputs (fp32, CPU)."""
     torch = pytest.importorskip("torch")
