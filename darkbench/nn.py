@@ -5,7 +5,8 @@ from torch import nn
 
 from .layers.base import c_div
 
-BN_EPS = 1e-6  # darknet CPU: (x - mean) / (sqrt(var) + .000001)
+BN_EPS = 1e-6  # 2018 darknet's CPU: (x - mean) / (sqrt(var) + .000001)
+FORK_BN_EPS = 1e-5  # the AlexeyAB fork's: (x - mean) / sqrt(var + .00001)
 
 
 def _stair(x):
@@ -61,23 +62,34 @@ class Activation(nn.Module):
 
 
 class DarknetBN(nn.Module):
-    """Inference batch norm as darknet's CPU path computes it, plus the layer's bias."""
+    """Inference batch norm as darknet's CPU path computes it, plus the layer's bias. fork: the AlexeyAB
+    fork's formula (the model sets it from its network's dialect, see torch_model.Darknet)."""
 
-    def __init__(self, n):
+    def __init__(self, n, fork=False):
         super().__init__()
+        self.fork = fork
         self.scales = nn.Parameter(torch.ones(n))
         self.biases = nn.Parameter(torch.zeros(n))
         self.register_buffer("rolling_mean", torch.zeros(n))
         self.register_buffer("rolling_variance", torch.ones(n))
 
+    def std(self):
+        v = self.rolling_variance
+        return torch.sqrt(v + FORK_BN_EPS) if self.fork else torch.sqrt(v) + BN_EPS
+
     def factors(self):
-        a = self.scales / (torch.sqrt(self.rolling_variance) + BN_EPS)
+        a = self.scales / self.std()
         return a, self.biases - self.rolling_mean * a
 
     def forward(self, x):
+        if self.fork:  # torch's own formula, eps inside the root
+            return F.batch_norm(x, self.rolling_mean, self.rolling_variance, self.scales, self.biases, False, 0.0,
+                                FORK_BN_EPS)
         # torch's fused kernel computes (x-mean)/sqrt(v+eps): v = (sqrt(var)+1e-6)^2, eps=0 gives darknet's
-        v = (torch.sqrt(self.rolling_variance) + BN_EPS) ** 2
-        return F.batch_norm(x, self.rolling_mean, v, self.scales, self.biases, False, 0.0, 0.0)
+        return F.batch_norm(x, self.rolling_mean, self.std() ** 2, self.scales, self.biases, False, 0.0, 0.0)
+
+    def extra_repr(self):
+        return "the AlexeyAB fork's: sqrt(var + 1e-5)" if self.fork else "2018 darknet's: sqrt(var) + 1e-6"
 
 
 def weight_tensors(weight, bias, bn):

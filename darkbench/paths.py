@@ -1,4 +1,9 @@
-"""Finding a model file by name: the name as given, DARKBENCH_CFG_PATH, the project's cfgs, darknet's zoo.
+"""Finding a model file by name: the name as given, DARKBENCH_CFG_PATH, the project's cfgs, darknet's zoo, then
+the AlexeyAB fork's zoo ($DARKBENCH_ALEXEYAB/cfg) when that is set.
+
+The fork's zoo comes last: it shares names with 2018 darknet's (yolov3, yolov3-tiny, alexnet, ...), and a bare
+name that found a 2018 cfg before keeps finding it; names only the fork has (yolov4-tiny, ...) are found there.
+A fork cfg with a 2018 namesake is reached by its path."""
 
 A leaf module (it imports nothing of darkbench but errors), so anything may ask it for a path."""
 import os
@@ -18,12 +23,20 @@ def _project_cfg():
 
 PROJECT_CFG = _project_cfg()
 DARKNET_ZOO = Path("/usr/share/darknet/cfg")
+ALEXEYAB_ENV = "DARKBENCH_ALEXEYAB"  # the fork's build or source directory; its cfg/ holds the zoo
+
+
+def alexeyab_zoo():
+    """The fork's cfg/ folder from $DARKBENCH_ALEXEYAB (read at each call), or None when it is not set."""
+    d = os.environ.get(ALEXEYAB_ENV)
+    return Path(d) / "cfg" if d else None
 
 
 def search_path():
     """Where bare names are looked for after the name as given."""
     extra = [Path(p) for p in os.environ.get("DARKBENCH_CFG_PATH", "").split(os.pathsep) if p]
-    return extra + [PROJECT_CFG, DARKNET_ZOO]
+    fork = alexeyab_zoo()
+    return extra + [PROJECT_CFG, DARKNET_ZOO] + ([fork] if fork is not None else [])
 
 
 def resolve(name):

@@ -3,8 +3,10 @@ import torch
 from torch import nn
 
 from . import weights
+from .dialect import ALEXEYAB
 from .errors import DarkbenchError
 from .memory import check_memory
+from .nn import DarknetBN
 
 
 class Darknet(nn.Module):
@@ -18,6 +20,7 @@ class Darknet(nn.Module):
         self.spec = net
         self.input_shape = input_shape(net)
         self.layers = nn.ModuleList(l.family.module(l, net) for l in net.layers)
+        self._fork_batch_norm(getattr(net, "dialect", None) == ALEXEYAB)
         self._share()
         # darknet's buffers are flat: a connected output (N, c), or one passed on by dropout or a route,
         # is a c x 1 x 1 image to the layer that reads an image from it
@@ -78,6 +81,12 @@ class Darknet(nn.Module):
             t = layer.tensors()
             for name, shape in spec.weights:
                 yield spec, name, t[name]
+
+    def _fork_batch_norm(self, fork):
+        """Every batch norm (inside recurrent layers too) in the network's dialect's formula."""
+        for m in self.modules():
+            if isinstance(m, DarknetBN):
+                m.fork = fork
 
     def _share(self):
         """Layers that use another layer's weights (the fork's share_index) take its tensors."""
