@@ -35,7 +35,7 @@ ACTIVATIONS = {
     "mish": lambda x: x * torch.tanh(F.softplus(x, threshold=20)),
     "hard_mish": lambda x: torch.where(x > 0, x, torch.where(x > -2, x * x / 2 + x, torch.zeros_like(x))),
     "swish": lambda x: x * torch.sigmoid(x),
-    "relu6": lambda x: torch.clamp(x, 0, 6),
+    "relu6": lambda x: torch.clamp(x, 0, 6),  # the fork's CPU forward outputs 0 here (no case in its activate())
     "gelu": lambda x: 0.5 * x * (1 + torch.tanh(0.797885 * x + 0.035677 * x.pow(3))),
 }
 
