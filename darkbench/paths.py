@@ -3,7 +3,7 @@ the AlexeyAB fork's zoo ($DARKBENCH_ALEXEYAB/cfg) when that is set.
 
 The fork's zoo comes last: it shares names with 2018 darknet's (yolov3, yolov3-tiny, alexnet, ...), and a bare
 name that found a 2018 cfg before keeps finding it; names only the fork has (yolov4-tiny, ...) are found there.
-A fork cfg with a 2018 namesake is reached by its path."""
+A fork cfg with a 2018 namesake is reached by its path.
 
 A leaf module (it imports nothing of darkbench but errors), so anything may ask it for a path."""
 import os

@@ -189,42 +189,83 @@ def resized_cfg(path, width, height):
     return tmp
 
 
-def darknet_speed(cfg, n, threads=None, exe="darknet"):
-    """ms per evaluation from `darknet speed CFG N` (darknet's own mean over N forward passes)."""
+def darknet_speed(cfg, n, threads=None, exe="darknet", fork=False):
+    """ms per evaluation from `darknet speed CFG N` (darknet's own mean over N forward passes).
+
+    The AlexeyAB fork's `speed` prints the same lines, but times the loop with time(0): whole seconds. For
+    it the loop is timed here instead, from the line its parser writes last to stderr ("avg_outputs",
+    unbuffered, just before the loop) to the program's exit; its own figure must agree to its second."""
+    import time
     env = dict(os.environ, OMP_NUM_THREADS=str(threads)) if threads else None
-    r = subprocess.run([exe, "speed", os.path.abspath(cfg), str(n)], capture_output=True, text=True, env=env,
-                       cwd="/usr/share/darknet" if os.path.isdir("/usr/share/darknet") else None)
-    m = re.search(r"Speed: ([0-9.eE+-]+) sec/eval", r.stdout + r.stderr)
-    if r.returncode or not m:
-        last = (r.stderr or r.stdout).strip().splitlines()[-1:] or [f"exit status {r.returncode}"]
+    cwd = os.path.dirname(os.path.dirname(exe)) if fork else "/usr/share/darknet"
+    p = subprocess.Popen([exe, "speed", os.path.abspath(cfg), str(n)], stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True, env=env, errors="replace",
+                         cwd=cwd if os.path.isdir(cwd) else None)
+    err, start = [], None
+    for line in p.stderr:  # the fork's parse table, then its loop starts
+        err.append(line)
+        if start is None and line.startswith("avg_outputs"):
+            start = time.perf_counter()
+    out = p.stdout.read()
+    rc = p.wait()
+    end = time.perf_counter()
+    text = out + "".join(err)
+    m = re.search(r"Speed: ([0-9.eE+-]+) sec/eval", text)
+    if rc or not m:
+        last = ("".join(err) or out).strip().splitlines()[-1:] or [f"exit status {rc}"]
         raise DarkbenchError(f"darknet speed failed: {last[0]}")
-    return float(m.group(1)) * 1000
+    if not fork:
+        return float(m.group(1)) * 1000
+    total = re.search(r"([0-9]+) evals, ([0-9.eE+-]+) Seconds", text)
+    if start is None or total is None:
+        raise DarkbenchError("the AlexeyAB fork's speed printed no avg_outputs/evals line to time it by")
+    mine, theirs = end - start, float(total.group(2))
+    if abs(mine - theirs) > 1.5:  # its seconds are whole ones, cut at both ends
+        raise DarkbenchError(f"the AlexeyAB fork's speed took {theirs:.0f} s by its clock, {mine:.2f} s here")
+    return mine * 1000 / n
+
+
+def darknet_program(dialect):
+    """(darknet executable, is the fork) for a cfg's dialect: 2018's installed `darknet`, the fork's from
+    $DARKBENCH_ALEXEYAB; raises Skip when that one is not here."""
+    from ..paths import ALEXEYAB_ENV
+    if dialect == "pjreddie":
+        exe = shutil.which("darknet")
+        if exe is None:
+            raise Skip("darknet is not installed (apt-get install darknet)")
+        return exe, False
+    d = os.environ.get(ALEXEYAB_ENV)
+    exe = os.path.join(d, "darknet") if d else None
+    if exe is None or not os.access(exe, os.X_OK):
+        raise Skip(f"the cfg is in the AlexeyAB fork's dialect: set {ALEXEYAB_ENV} to the fork's directory "
+                   "(its built darknet program)" + (f"; {exe} is not an executable" if exe else ""))
+    return exe, True
 
 
 def darknet(path, device, dtype, batch, width=None, height=None, threads=None, weights=None, chunk_s=0.25):
-    """The installed darknet as a self-timed runner: one sample = darknet's mean over N evals (it prints
-    no per-eval times), N chosen so a sample takes about chunk_s; samples interleave with the others."""
+    """darknet's own `speed` as a self-timed runner: one sample = darknet's mean over N evals (it prints
+    no per-eval times), N chosen so a sample takes about chunk_s; samples interleave with the others.
+    2018 darknet for pjreddie-dialect cfgs, the AlexeyAB fork's program for the fork's."""
     from .. import models
-    exe = shutil.which("darknet")
-    if exe is None:
-        raise Skip("darknet is not installed (apt-get install darknet)")
     if device != "cpu" or dtype != "fp32" or batch != 1:
         raise Skip("darknet's `speed` runs batch 1 fp32 on the CPU only")
     if not models.traits(path).supports_darknet_backend:
         raise Skip("darknet cannot run Keras models")
-    if models.analyse(path, width, height).dialect != "pjreddie":
-        raise Skip("the installed darknet is 2018's: it does not read the AlexeyAB fork's dialect")
+    exe, fork = darknet_program(models.analyse(path, width, height).dialect)
     cfg = resized_cfg(path, width, height) if (width is not None or height is not None) else path
     try:
-        first = darknet_speed(cfg, 1, threads, exe)
+        first = darknet_speed(cfg, 1, threads, exe, fork)
         n = max(1, int(chunk_s * 1000 / max(first, 1e-3)))
     except BaseException:
         if cfg != path:
             os.unlink(cfg)
         raise
-    return Runner(None, "cpu", f"darknet speed: each sample is darknet's mean over {n} evals (no per-eval "
+    who = "the AlexeyAB fork's darknet speed (timed here: its own clock counts whole seconds)" if fork else \
+        "darknet speed"
+    return Runner(None, "cpu", f"{who}: each sample is darknet's mean over {n} evals (no per-eval "
                   f"times), OMP_NUM_THREADS={threads}", events=False,
-                  measure=lambda: darknet_speed(cfg, n, threads, exe), first_ms=first, extra={"evals_per_sample": n},
+                  measure=lambda: darknet_speed(cfg, n, threads, exe, fork), first_ms=first,
+                  extra={"evals_per_sample": n, "darknet": exe},
                   cleanup=(lambda: os.unlink(cfg)) if cfg != path else None)
 
 
