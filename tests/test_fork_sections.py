@@ -305,15 +305,17 @@ FORWARD = ("sam", "scale_channels", "implicit", "local_avgpool", "reorg3d", "emp
            "history")
 
 
-def fork_forward(fork, cfg, weights, x, tmp_path):
-    """Every layer's output as the fork computes it (tests/harness/akforward.c), batch 1."""
+def fork_forward(fork, cfg, weights, x, tmp_path, saved=None):
+    """Every layer's output as the fork computes it (tests/harness/akforward.c), batch 1; with saved, the
+    weights the fork loaded as it saves them, written there."""
     import subprocess
     from darknet import _build
     inc = fork.root / "include"
     exe = _build(Path(__file__).with_name("harness") / "akforward.c", "",
                  [f"-I{inc}", f"-L{fork.root}", "-ldarknet", f"-Wl,-rpath,{fork.root}", "-lm"])
     x.astype("<f4").tofile(tmp_path / "in.f32")
-    r = subprocess.run([str(exe), str(cfg), str(weights), str(tmp_path / "in.f32"), str(tmp_path / "out.f32")],
+    r = subprocess.run([str(exe), str(cfg), str(weights), str(tmp_path / "in.f32"), str(tmp_path / "out.f32")]
+                       + ([str(Path(saved).resolve())] if saved else []),
                        capture_output=True, text=True, cwd=fork.home, timeout=300)
     assert r.returncode == 0, r.stderr[-2000:]
     data, outs, pos = (tmp_path / "out.f32").read_bytes(), [], 0

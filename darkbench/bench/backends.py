@@ -251,6 +251,7 @@ def darknet(path, device, dtype, batch, width=None, height=None, threads=None, w
         raise Skip("darknet's `speed` runs batch 1 fp32 on the CPU only")
     if not models.traits(path).supports_darknet_backend:
         raise Skip("darknet cannot run Keras models")
+    path = models.resolve(path)
     exe, fork = darknet_program(models.analyse(path, width, height).dialect)
     cfg = resized_cfg(path, width, height) if (width is not None or height is not None) else path
     try:
