@@ -72,6 +72,7 @@ def analyse(name, width=None, height=None, text=None, dialect=None, weights=None
     a cfg's text read in place of the file (name then only names it). dialect: pjreddie, alexeyab or auto
     (None: auto, or the one dialect_in set); weights: a .weights file whose header auto may follow.
     Raises DarkbenchError only."""
+    asked = _dialect.get() if dialect is None else dialect
     dialect = dialect_for(dialect, weights)
     if text is not None:
         net = network.analyse(name, width, height, text=text, dialect=dialect)
@@ -81,6 +82,11 @@ def analyse(name, width=None, height=None, text=None, dialect=None, weights=None
             net = network.analyse(path, width, height, dialect=dialect)
         else:  # a Keras model has no darknet dialect
             net = keras.analyse(path, width=width, height=height)
+    if weights is not None and getattr(net, "dialect", None):
+        why = "the cfg needs it" if asked == network.dialects.AUTO else "as chosen"
+        mismatch = network.dialects.header_mismatch(os.fspath(weights), net.dialect, why)
+        if mismatch:
+            net.warnings.append(mismatch)
     listener = _listener.get()
     if listener is not None and net.warnings:
         listener(list(net.warnings))

@@ -50,6 +50,7 @@ class Network:
     net: dict = field(default_factory=dict)
     warnings: list = field(default_factory=list)  # unknown options etc.: returned, never printed here
     dialect: str = dialects.PJREDDIE  # the darknet whose rules it was read by (dialect.py)
+    source: tuple = field(default=None, repr=False, compare=False)  # (width, height, text) it was read with
 
     # what this kind of network supports (see darkbench.models); a KerasNetwork says otherwise
     kind = "darknet"
@@ -101,6 +102,11 @@ class Network:
                 return l.index
         return len(self.layers) - 1
 
+    def in_dialect(self, dialect):
+        """The same cfg (text and size) read in another dialect."""
+        width, height, text = self.source or (self.width, self.height, None)
+        return analyse(self.path, width, height, text=text, dialect=dialect)
+
     def summary(self):
         """Totals with the conventions spelled out, as plain data."""
         return dict(cfg=self.path, width=self.width, height=self.height, channels=self.channels,
@@ -117,7 +123,9 @@ def analyse(path, width=None, height=None, text=None, dialect=dialects.AUTO):
         path = resolve(path)
     sections = cfgmod.parse(text, path) if text is not None else cfgmod.read(path)
     try:
-        return _build(sections, path, width, height, _dialect(sections, path, dialect))
+        net = _build(sections, path, width, height, _dialect(sections, path, dialect))
+        net.source = (width, height, text)
+        return net
     except DarkbenchError:
         raise
     except (RecursionError, MemoryError, OverflowError) as e:  # absurd sizes

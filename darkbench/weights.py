@@ -20,7 +20,8 @@ def _transposed(layer, name, header):
     return name.rsplit(".", 1)[-1] == "weights" and layer.trait("TRANSPOSED") and is_transposed(header)
 
 
-def read_header(path):
+def read_header(path, dialect="pjreddie"):
+    """The header's fields as `dialect`'s darknet reads them (they differ on the size of seen only)."""
     try:
         size = os.path.getsize(path)
         with open(path, "rb") as f:
@@ -36,7 +37,7 @@ def read_header(path):
     major, minor, revision = struct.unpack("<3i", head[:12])
     if min(major, minor, revision) < 0:
         raise DarkbenchError(f"not a darknet weights file: header version {major}.{minor}.{revision}", path)
-    hsize = header_size(major, minor)
+    hsize = header_size(major, minor, dialect)
     if len(head) < hsize:
         raise DarkbenchError("not a darknet weights file: truncated header", path)
     seen = struct.unpack("<Q" if hsize == 20 else "<I", head[12:hsize])[0]
@@ -70,6 +71,58 @@ def check_loadable(net):
                                  "(analysis works)", net.path, l.line, l.index)
 
 
+def _layer_floats(layout):
+    """[(layer, floats)] per layer with weights, in load order."""
+    out = []
+    for l, _, shape in layout:
+        n = int(np.prod(shape))
+        if out and out[-1][0] is l:
+            out[-1] = (l, out[-1][1] + n)
+        else:
+            out.append((l, n))
+    return out
+
+
+def _where(l):
+    return f"layer {l.index} [{l.type}]"
+
+
+def _first_difference(net, other):
+    """The first layer the two readings of a cfg store a different number of floats for, as words."""
+    mine, theirs = _layer_floats(load_layout(net)), _layer_floats(load_layout(other))
+    a, b = dict((l.index, n) for l, n in mine), dict((l.index, n) for l, n in theirs)
+    for i in sorted(set(a) | set(b)):
+        if a.get(i, 0) != b.get(i, 0):
+            l = net.layers[i]
+            return (f"{_where(l)} is the first layer darknet would misread ({net.dialect}: {a.get(i, 0)} floats there, "
+                    f"{other.dialect}: {b.get(i, 0)})")
+    return "the layers' counts agree, the file does not"
+
+
+def _diagnosis(net, h, floats):
+    """Why a file of `floats` floats does not fit net: written for the other dialect (it fits the cfg read
+    there: the first layer read differently), or where darknet's loader runs out of floats."""
+    from . import dialect as dialects
+    other = dialects.ALEXEYAB if net.dialect == dialects.PJREDDIE else dialects.PJREDDIE
+    try:
+        again = net.in_dialect(other) if hasattr(net, "in_dialect") else None
+    except DarkbenchError:
+        again = None
+    if again is not None:
+        body = h["file_bytes"] - header_size(h["major"], h["minor"], other)
+        if body == 4 * expected_floats(again):
+            return (f"; it fits the cfg read in the {other} dialect ({expected_floats(again)} floats, "
+                    f"{dialects.WRITERS[other]}'s layout): {_first_difference(net, again)}")
+    pos = 0
+    for l, n in _layer_floats(load_layout(net)):
+        if pos + n > floats:
+            return (f"; darknet's loader would run out of floats in {_where(l)} (its floats {pos} to "
+                    f"{pos + n}, the file has {floats}); a file for a different cfg may be misread earlier")
+        pos += n
+    return (f"; darknet's loader would read every layer and leave {floats - pos} floats unread (written for a "
+            "different cfg?)")
+
+
 def _misfit(net, h, body, want):
     got = f"{body // 4} floats" + (f" and {body % 4} stray bytes" if body % 4 else "")
     more = "too short" if body < 4 * want else "bytes left over"
@@ -77,8 +130,10 @@ def _misfit(net, h, body, want):
     if _floats(save_layout(net)) != want and body == 4 * _floats(save_layout(net)):
         why = ("; it is the size darknet saves, but darknet's loader reads dontsave=1 layers and skips "
                "dontload/dontloadscales ones, so darknet would misread it")
-    return (f"does not fit {net.path}: expected {want} floats after the {h['header_bytes']}-byte header, "
-            f"found {got} ({more}){why}")
+    else:
+        why = _diagnosis(net, h, body // 4)
+    return (f"does not fit {net.path} (read in the {net.dialect} dialect): expected {want} floats after the "
+            f"{h['header_bytes']}-byte header, found {got} ({more}){why}")
 
 
 def read(path, net):
@@ -86,7 +141,7 @@ def read(path, net):
     is used if the size is off or the cfg asks darknet's loader for what cannot be reproduced."""
     path = os.fspath(path)
     check_loadable(net)
-    h = read_header(path)
+    h = read_header(path, net.dialect)
     layout = load_layout(net)
     want = _floats(layout)
     body = h["file_bytes"] - h["header_bytes"]
@@ -127,7 +182,7 @@ def write(path, net, arrays, header=None, overwrite=False, for_loading=False):
     h = dict(DEFAULT_HEADER, **(header or {}))
     if header is None and getattr(net, "dialect", None) == "alexeyab":  # as the fork writes it: auto reads it back so
         h["revision"] = 5
-    hsize = header_size(h["major"], h["minor"])
+    hsize = header_size(h["major"], h["minor"], getattr(net, "dialect", "pjreddie"))
     parts = [struct.pack("<3i", h["major"], h["minor"], h["revision"]),
              struct.pack("<Q" if hsize == 20 else "<I", h["seen"])]
     for l, name, shape in (load_layout if for_loading else save_layout)(net):

@@ -2,7 +2,7 @@
 import os
 import sys
 
-from .. import models, weights
+from .. import models, network, weights
 from ..errors import DarkbenchError
 from .options import add_dialect_argument
 
@@ -47,15 +47,34 @@ def _init(args, net):
     return 0
 
 
+def _dialect_lines(args, net, h):
+    """Which dialect the header names, which the cfg alone reads in, which was used and why; a mismatch
+    explained."""
+    from .. import dialect as dialects
+    named = dialects.of_header(h["major"], h["minor"], h["revision"])
+    version = f"{h['major']}.{h['minor']}.{h['revision']}"
+    own = network.analyse(models.resolve(args.cfg)).dialect  # what the cfg alone says (its warnings: once, above)
+    header = (f"the header {version} is what {dialects.WRITERS[named]} writes ({named} dialect)" if named else
+              f"the header {version} names no dialect (both read it)")
+    why = (f"--dialect {args.dialect}" if args.dialect != dialects.AUTO else
+           "auto: the header's" if dialects.of_weights(args.file) else "auto: the cfg's")
+    print(f"dialect: {header}; the cfg alone reads in the {own} dialect; read in the {net.dialect} dialect ({why})")
+    if named and named != net.dialect:
+        print(f"mismatch: {dialects.WRITERS[named]} wrote this file, the cfg is read as "
+              f"{dialects.WRITERS[net.dialect]} reads it; the weights' layout differs only where the dialects store different floats (the check "
+              f"below), the forward pass where their layers compute differently (batch norm's epsilon among them)")
+
+
 def run(args):
     net = models.analyse(args.cfg, dialect=args.dialect, weights=args.file if args.action == "info" else None)
     if args.action == "init":
         return _init(args, net)
     weights.check_loadable(net)  # an error of the cfg, not of the file
-    h = weights.read_header(os.fspath(args.file))
+    h = weights.read_header(os.fspath(args.file), net.dialect)
     print(f"{args.file}: version {h['major']}.{h['minor']}.{h['revision']}, seen {h['seen']}, "
           f"{h['header_bytes']}-byte header, {h['file_bytes']} bytes"
           + (", connected weights stored transposed" if weights.is_transposed(h) else ""))
+    _dialect_lines(args, net, h)
     try:
         weights.read(args.file, net)
     except DarkbenchError as e:
