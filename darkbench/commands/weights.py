@@ -61,8 +61,9 @@ def _dialect_lines(args, net, h):
     print(f"dialect: {header}; the cfg alone reads in the {own} dialect; read in the {net.dialect} dialect ({why})")
     if named and named != net.dialect:
         print(f"mismatch: {dialects.WRITERS[named]} wrote this file, the cfg is read as "
-              f"{dialects.WRITERS[net.dialect]} reads it; the weights' layout differs only where the dialects store different floats (the check "
-              f"below), the forward pass where their layers compute differently (batch norm's epsilon among them)")
+              f"{dialects.WRITERS[net.dialect]} reads it; the weights' layout differs only where the dialects "
+              "store different floats (the check below), the forward pass where their layers compute differently "
+              "(batch norm's epsilon among them)")
 
 
 def run(args):
