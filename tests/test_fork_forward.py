@@ -46,14 +46,16 @@ def rel_l2(want, got):
 
 def compare(fork, name, size, workdir):
     """[(layer, rel L2)] of darkbench's every-layer output against the fork's, the folded model's heads'
-    [(layer, rel L2)], and whether the fork saved our file back byte for byte."""
+    [(layer, rel L2)], and whether the fork saved our file back byte for byte. name: a zoo cfg's, or a
+    cfg's path (size None: its own)."""
     import torch
 
     import darkbench
     from darkbench import models, weights
     from test_fork_sections import fork_forward
     workdir = Path(workdir)
-    cfg = rewrite_net(fork.cfg_dir / f"{name}.cfg", workdir / f"{name}.cfg", width=size, height=size)
+    cfg = Path(name) if size is None else rewrite_net(fork.cfg_dir / f"{name}.cfg", workdir / f"{name}.cfg",
+                                                      width=size, height=size)
     net = models.analyse(cfg, dialect="alexeyab")
     ours = workdir / "ours.weights"
     weights.write(ours, net, fork_arrays(net), overwrite=True)
@@ -86,6 +88,22 @@ def test_zoo_network_matches_the_fork(alexeyab_fork, name, size, tmp_path):
     assert not bad, f"first diverging layer {bad[0]} ({len(bad)} over {TOL})"
     bad = [(l.index, l.type, e) for l, e in heads if not e <= TOL]
     assert not bad, f"folded model: {bad}"
+
+
+@pytest.mark.alexeyab
+@pytest.mark.parametrize("name", ["forward_shortcut", "forward_share", "forward"])
+def test_own_cfgs_with_fork_weights_match_the_fork(alexeyab_fork, name, tmp_path):
+    """Weighted shortcuts (their weights away from 1), share_index and the fork's convolution options,
+    batch-normalised with small variances, through the same fork round trip."""
+    pytest.importorskip("torch")
+    cfg = tmp_path / f"{name}.cfg"
+    text = (HERE / "cfgs" / "alexeyab" / f"{name}.cfg").read_text()
+    # batch norm on every convolution that has none: its statistics are what this test moves
+    cfg.write_text(text.replace("[convolutional]\n", "[convolutional]\nbatch_normalize=1\n"))
+    layers, heads, same = compare(alexeyab_fork, cfg, None, tmp_path)
+    assert same
+    bad = [(l.index, l.type, e) for l, e in layers + heads if not e <= TOL]
+    assert not bad, bad
 
 
 def main(names):
