@@ -21,7 +21,7 @@ COLUMNS = [("network", "network"), ("input", "input"), ("layers", "layers"), ("p
 def add_arguments(p):
     p.add_argument("models", nargs="+", metavar="MODEL",
                    help="cfg or Keras model; a bare name is looked for as given, in the project's cfg/, "
-                        "then in darknet's installed zoo")
+                        "then in darknet's installed zoo, then in the AlexeyAB fork's ($DARKBENCH_ALEXEYAB/cfg)")
     p.add_argument("--width", type=int, help="override the input width")
     p.add_argument("--height", type=int, help="override the input height")
     add_size_argument(p)
