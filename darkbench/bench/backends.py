@@ -197,7 +197,7 @@ def darknet_speed(cfg, n, threads=None, exe="darknet", fork=False):
     unbuffered, just before the loop) to the program's exit; its own figure must agree to its second."""
     import time
     env = dict(os.environ, OMP_NUM_THREADS=str(threads)) if threads else None
-    cwd = os.path.dirname(os.path.dirname(exe)) if fork else "/usr/share/darknet"
+    cwd = os.path.dirname(exe) if fork else "/usr/share/darknet"  # where each keeps its data/
     p = subprocess.Popen([exe, "speed", os.path.abspath(cfg), str(n)], stdout=subprocess.PIPE,
                          stderr=subprocess.PIPE, text=True, env=env, errors="replace",
                          cwd=cwd if os.path.isdir(cwd) else None)
