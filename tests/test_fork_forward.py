@@ -5,7 +5,7 @@ away from their defaults, variances down to 1e-4 so the fork's sqrt(var + .00001
 sqrt(var) + .000001 by up to 5%); the fork loads them, saves them again (byte for byte ours: it reads and
 writes our layout) and runs network_predict (tests/harness/akforward.c); `darkbench.load(cfg, that file,
 dialect="alexeyab")` must give every layer's output within relative L2 1e-4, and the folded model
-(fuse=True) its heads. `python tests/test_fork_forward.py [NAME ...]` prints the per-network figures."""
+(fuse=True) its heads. `python tests/test_fork_forward.py [NAME ... | NAME:SIZE ...]` prints the per-network figures."""
 import sys
 from pathlib import Path
 
@@ -113,8 +113,9 @@ def main(names):
 
     import alexeyab
     fork = alexeyab.fork()
-    for name, size in NETS:
-        if names and name not in names:
+    extra = [(n.split(":")[0], int(n.split(":")[1])) for n in names if ":" in n]  # NAME:SIZE, any zoo cfg
+    for name, size in extra or NETS:
+        if names and not extra and name not in names:
             continue
         t = time.time()
         with tempfile.TemporaryDirectory() as d:
