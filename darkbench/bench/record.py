@@ -48,6 +48,7 @@ class Record:
     compile_tried: dict | None = None
     evals_per_sample: int | None = None
     samples_ms: list | None = None
+    dialect: str | None = None  # the darknet dialect a cfg was read in (issue 14); Keras models have none
     other: dict = dataclasses.field(default_factory=dict)  # fields this version does not know, kept as read
 
     def update(self, fields):
@@ -79,7 +80,7 @@ class Record:
 
 
 _NAMES = tuple(f.name for f in dataclasses.fields(Record) if f.name != "other")
-_OPTIONAL = ("weights", "compile_choice", "compile_tried", "evals_per_sample", "samples_ms")
+_OPTIONAL = ("weights", "compile_choice", "compile_tried", "evals_per_sample", "samples_ms", "dialect")
 
 
 def _finite_list(v):
