@@ -225,7 +225,7 @@ def test_unknown_option_is_a_warning():
     """As for every family: the fork ignores options it does not read (its "Unused field"), so do we,
     with a warning naming the line."""
     net = network.analyse("w.cfg", text=HEAD + "\n[empty]\nwobble=1\n", dialect="alexeyab")
-    assert net.warnings == ["w.cfg:14: layer 1 [empty] unknown option 'wobble' (darknet ignores it)"]
+    assert net.warnings == ["w.cfg:14: layer 1 [empty] unknown option 'wobble' (the AlexeyAB fork ignores it)"]
     net = analyse(HERE / "gaussian_yolo.cfg")
     assert not net.warnings  # every option the fork reads for [Gaussian_yolo] is known
 
