@@ -38,6 +38,13 @@ class Runner:
     extra: dict = dataclasses.field(default_factory=dict)  # extra result fields (compile choice, ...)
     estimate_ms: float | None = None  # warm-up's median: balances the rounds
     resident_bytes: int = 0  # GPU memory it keeps (weights, input), for peak_mem_mb
+    # output checks against darkbench's fp32 eager (bench/agreement.py): `outputs` maps a numpy batch to a list
+    # of numpy outputs (torch runners: derived from `forward`); `compare_at`: darknet layer indices whose
+    # outputs it gives instead of the network's; `agreement_note`: why, or why there is nothing to compare
+    outputs: Callable | None = None
+    compare_at: tuple | None = None
+    agreement_note: str = ""
+    child_rss: list | None = None  # peak resident bytes of each separate process it ran (darknet)
 
     def __post_init__(self):
         if self.events is None:
@@ -75,6 +82,7 @@ class Backend:
     name = ""
     torch = True  # runs torch code: the run measures a GEMM peak for it
     layers = None  # per-layer timing of its results: None = none, else fuse (False / True)
+    modules = ()  # libraries it loads, imported before its memory is measured (their code is not the model's)
 
     def __init__(self, config=None):
         self.config = config if config is not None else BenchConfig([])  # the run's options
@@ -161,9 +169,11 @@ def onnxruntime(path, device, dtype, batch, width=None, height=None, threads=Non
     shape = (batch, *model.input_shape)
     x = {sess.get_inputs()[0].name: np.random.default_rng(0).random(shape, dtype=np.float32)}
     # sess.run returns host arrays, so it has synchronised: wall-clock time, not torch's CUDA events
+    name = sess.get_inputs()[0].name
     return Runner(lambda: sess.run(None, x), device, f"onnxruntime {ort.__version__} {providers[0]}, "
                   f"{threads} intra-op / 1 inter-op threads, all graph optimisations, "
-                  f"{'spinning' if spin else 'no spinning'}", events=False)
+                  f"{'spinning' if spin else 'no spinning'}", events=False,
+                  outputs=lambda a: sess.run(None, {name: a}))
 
 
 def resized_cfg(path, width, height):
@@ -189,14 +199,33 @@ def resized_cfg(path, width, height):
     return tmp
 
 
-def darknet_speed(cfg, n, threads=None, exe="darknet"):
-    """ms per evaluation from `darknet speed CFG N` (darknet's own mean over N forward passes)."""
+def _child(cmd, env=None, cwd=None):
+    """(exit status, stdout and stderr, peak resident bytes) of a program: os.wait4 gives the child's own
+    rusage (ru_maxrss), which subprocess.run does not."""
+    with tempfile.TemporaryFile() as out:
+        p = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env, cwd=cwd)
+        try:
+            _, status, ru = os.wait4(p.pid, 0)
+        except BaseException:
+            p.kill()
+            p.wait()
+            raise
+        p.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        return p.returncode, out.read().decode(errors="replace"), ru.ru_maxrss * 1024
+
+
+def darknet_speed(cfg, n, threads=None, exe="darknet", rss=None):
+    """ms per evaluation from `darknet speed CFG N` (darknet's own mean over N forward passes); the process's
+    peak resident bytes are appended to the list `rss` when given."""
     env = dict(os.environ, OMP_NUM_THREADS=str(threads)) if threads else None
-    r = subprocess.run([exe, "speed", os.path.abspath(cfg), str(n)], capture_output=True, text=True, env=env,
-                       cwd="/usr/share/darknet" if os.path.isdir("/usr/share/darknet") else None)
-    m = re.search(r"Speed: ([0-9.eE+-]+) sec/eval", r.stdout + r.stderr)
-    if r.returncode or not m:
-        last = (r.stderr or r.stdout).strip().splitlines()[-1:] or [f"exit status {r.returncode}"]
+    code, text, peak = _child([exe, "speed", os.path.abspath(cfg), str(n)], env,
+                              "/usr/share/darknet" if os.path.isdir("/usr/share/darknet") else None)
+    if rss is not None:
+        rss.append(peak)
+    m = re.search(r"Speed: ([0-9.eE+-]+) sec/eval", text)
+    if code or not m:
+        last = text.strip().splitlines()[-1:] or [f"exit status {code}"]
         raise DarkbenchError(f"darknet speed failed: {last[0]}")
     return float(m.group(1)) * 1000
 
@@ -213,8 +242,9 @@ def darknet(path, device, dtype, batch, width=None, height=None, threads=None, w
     if not models.traits(path).supports_darknet_backend:
         raise Skip("darknet cannot run Keras models")
     cfg = resized_cfg(path, width, height) if (width is not None or height is not None) else path
+    rss = []
     try:
-        first = darknet_speed(cfg, 1, threads, exe)
+        first = darknet_speed(cfg, 1, threads, exe, rss)
         n = max(1, int(chunk_s * 1000 / max(first, 1e-3)))
     except BaseException:
         if cfg != path:
@@ -222,8 +252,10 @@ def darknet(path, device, dtype, batch, width=None, height=None, threads=None, w
         raise
     return Runner(None, "cpu", f"darknet speed: each sample is darknet's mean over {n} evals (no per-eval "
                   f"times), OMP_NUM_THREADS={threads}", events=False,
-                  measure=lambda: darknet_speed(cfg, n, threads, exe), first_ms=first, extra={"evals_per_sample": n},
-                  cleanup=(lambda: os.unlink(cfg)) if cfg != path else None)
+                  measure=lambda: darknet_speed(cfg, n, threads, exe, rss), first_ms=first,
+                  extra={"evals_per_sample": n}, cleanup=(lambda: os.unlink(cfg)) if cfg != path else None,
+                  child_rss=rss, agreement_note="not checked: darknet speed gives no outputs (darkbench's fp32 "
+                  "eager is checked against darknet's forward layer by layer in the tests, rel L2 <= 1e-4)")
 
 
 class Eager(Backend):
@@ -241,7 +273,7 @@ class Fused(Backend):
 
 
 class OnnxRuntime(Backend):
-    name = "onnxruntime"
+    name, modules = "onnxruntime", ("onnxruntime", "onnx", "torch.onnx")
 
     def prepare(self, case, timed):
         return onnxruntime(*case.args(), spin=bool(self.config.spin))
