@@ -41,8 +41,8 @@ def reference(path, weights, width, height, at=None):
     """darkbench's darknet-exact fp32 eager outputs on inputs(): a list (one per output, or per layer index
     in `at`) of (n, ...) arrays, one input at a time (batch 1, as darknet runs). Also the inputs' text."""
     import torch
-    import darkbench
-    m = darkbench.load(path, weights, width=width, height=height)
+    from .backends import load
+    m = load(path, weights, width, height)
     x, what = inputs(tuple(m.input_shape))
     outs = []
     with torch.inference_mode():

@@ -102,16 +102,27 @@ def _input(shape, batch, device, dtype, channels_last=False):
     return x.contiguous(memory_format=torch.channels_last) if channels_last and x.dim() == 4 else x
 
 
-def _model(path, device, dtype, width, height, fuse, weights):
+def load(path, weights=None, width=None, height=None, fuse=False):
+    """darkbench.load; a model without a weights file gets its own initialisation seeded (0), so every backend
+    and the agreement reference hold the same numbers (torch's global generator is left as it was)."""
     import torch
     import darkbench
+    if weights is not None:
+        return darkbench.load(path, weights, width=width, height=height, fuse=fuse)
+    with torch.random.fork_rng():
+        torch.manual_seed(0)
+        return darkbench.load(path, None, width=width, height=height, fuse=fuse)
+
+
+def _model(path, device, dtype, width, height, fuse, weights):
+    import torch
     if device == "cuda" and not torch.cuda.is_available():
         raise Skip("CUDA is not available")
     if dtype == "fp16" and device == "cpu":
         raise Skip("fp16 is not a CPU inference type (use bf16)")
     if dtype == "bf16" and device == "cuda" and not torch.cuda.is_bf16_supported():
         raise Skip("this GPU has no bf16")
-    model = darkbench.load(path, weights, width=width, height=height, fuse=fuse)
+    model = load(path, weights, width, height, fuse)
     return model.to(device=device, dtype=getattr(torch, DTYPES[dtype]))
 
 
@@ -141,7 +152,6 @@ def onnxruntime(path, device, dtype, batch, width=None, height=None, threads=Non
         import onnxruntime as ort
     except ImportError:
         raise Skip("onnxruntime is not installed (pip install onnxruntime)") from None
-    import darkbench
     from ..export import export_onnx
     if dtype != "fp32":
         raise Skip("the ONNX backend runs fp32 only")
@@ -150,7 +160,7 @@ def onnxruntime(path, device, dtype, batch, width=None, height=None, threads=Non
         if "CUDAExecutionProvider" not in ort.get_available_providers():
             raise Skip("onnxruntime has no CUDAExecutionProvider here")
         providers = ["CUDAExecutionProvider"]
-    model = darkbench.load(path, weights, width=width, height=height, fuse=True)
+    model = load(path, weights, width, height, fuse=True)
     tmp = tempfile.mkdtemp(prefix="darkbench-onnx-")
     try:
         f = os.path.join(tmp, "model.onnx")

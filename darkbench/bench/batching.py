@@ -24,7 +24,7 @@ def stop_reason(prev, cur, net, max_batch, available=None):
     """Why --batch auto stops doubling after the Record `cur` (prev: the same model/backend/dtype at half
     the batch, or None at batch 1); None to go on."""
     if cur.skipped or cur.error or not cur.images_per_s:
-        return "not measured at this batch"
+        return f"{'skipped' if cur.skipped else 'failed'} at batch {cur.batch}"
     if prev is not None:
         if not (cur.images_per_s_ci95 and prev.images_per_s_ci95):
             return "too few samples for a 95% CI of images/s (a longer --max-time gives more)"

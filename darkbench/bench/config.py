@@ -8,8 +8,6 @@ class BenchConfig:
     backends: list = dataclasses.field(default_factory=lambda: ["eager"])
     devices: list = dataclasses.field(default_factory=lambda: ["cpu"])
     batches: list = dataclasses.field(default_factory=lambda: [1])
-    auto_batch: bool = False  # batch 1, 2, 4, ... while throughput rises beyond the noise (bench/batching.py)
-    max_batch: int = 256  # the largest batch --batch auto tries
     dtypes: list = dataclasses.field(default_factory=lambda: ["fp32"])
     threads: int = 1
     min_time: float = 2.0  # seconds of measurement per group, at least
@@ -24,3 +22,5 @@ class BenchConfig:
     tf32: bool = False
     seed: int = 0  # of the random weights shared by every backend
     spin: bool | None = None  # idle threads spin; None: decided from the load
+    auto_batch: bool = False  # batch 1, 2, 4, ... while throughput rises beyond the noise (bench/batching.py)
+    max_batch: int = 256  # the largest batch --batch auto tries

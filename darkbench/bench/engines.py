@@ -7,7 +7,7 @@ import tempfile
 import numpy as np
 
 from .. import models
-from .backends import Backend, Runner, Skip, resized_cfg
+from .backends import Backend, Runner, Skip, load, resized_cfg
 
 YOLO_LIKE = ("yolo", "region")  # OpenCV's detection layers: decoded boxes where darknet gives the activated map
 ACTIVATIONS = ("leaky", "relu", "logistic", "tanh", "mish", "swish", "elu", "selu", "relu6", "identity")
@@ -99,7 +99,6 @@ def openvino(path, device, dtype, batch, width=None, height=None, threads=None, 
         import openvino as ov
     except ImportError:
         raise Skip("OpenVINO is not installed (pip install 'darkbench[engines]')") from None
-    import darkbench
     from ..export import export_onnx
     if device != "cpu":
         raise Skip("the openvino backend runs on the CPU (OpenVINO's GPU plugin is for Intel GPUs)")
@@ -108,7 +107,7 @@ def openvino(path, device, dtype, batch, width=None, height=None, threads=None, 
     caps = list(core.get_property("CPU", "OPTIMIZATION_CAPABILITIES"))
     if needs and needs not in caps:
         raise Skip(f"OpenVINO has no {dtype} on this CPU (capabilities: {', '.join(caps)})")
-    model = darkbench.load(path, weights, width=width, height=height, fuse=True)
+    model = load(path, weights, width, height, fuse=True)
     tmp = tempfile.mkdtemp(prefix="darkbench-openvino-")
     try:
         f = os.path.join(tmp, "model.onnx")
