@@ -156,6 +156,7 @@ def _build(sections, path, width, height, dialect):
     if h * w * c > 1 << 34:
         raise DarkbenchError(f"input {w}x{h}x{c} is too large", path, net.line)
     netopts = dict(time_steps=net.get_int("time_steps", 1, min=1), batch=net.get_int("batch", 1))
+    netopts["subdivisions"] = net.get_str("subdivisions", "1")  # as written: only the fork's [conv_lstm] BF reads it
     ctx = Context(path=path, index=0, c=c, h=h, w=w, inputs=inputs, layers=[], net=netopts, dialect=dialect)
     warnings = [f"{path}:{net.options[k][1]}: [{net.name}] unknown option '{k}'"
                 for k in net.options if k not in NET_KEYS]
@@ -180,6 +181,7 @@ def _build(sections, path, width, height, dialect):
                 warnings.append(f"{path}:{sec.options[k][1]}: layer {ctx.index} [{sec.name}] "
                                 f"unknown option '{k}' (darknet ignores it)")
         ctx.layers.append(layer)
+        warnings.extend(layer.warnings)
         ctx.index += 1
         ctx.c, ctx.h, ctx.w = layer.out_shape
         ctx.inputs = layer.outputs

@@ -128,14 +128,15 @@ def test_fast_ops_is_darknet_ops(darknet, cfg):
 
 
 @pytest.mark.darknet
-def test_crop_larger_than_its_input_is_refused(darknet, tmp_path):
-    """A deliberate difference: darknet accepts a crop larger than its input (its forward then reads
-    outside the input buffer); darkbench refuses it."""
+def test_crop_larger_than_its_input_is_counted_not_built(darknet, tmp_path):
+    """darknet accepts a crop larger than its input (its forward then reads outside the input buffer):
+    darkbench counts it as darknet does, warns, and refuses to build it (tests/test_crop_oversized.py)."""
     cfg = tmp_path / "crop.cfg"
     cfg.write_text("[net]\nwidth=20\nheight=12\nchannels=3\n\n[crop]\ncrop_width=16\ncrop_height=16\n")
     assert darknet.shapes(cfg)[0]["h"] == 16
-    with pytest.raises(DarkbenchError, match="crop 16x16 is larger than its 20x12 input"):
-        darkbench.analyse(cfg)
+    net = darkbench.analyse(cfg)
+    assert net.layers[0].out_shape == (3, 16, 16)
+    assert any("crop 16x16 is larger than its 20x12 input" in w for w in net.warnings)
 
 
 @pytest.mark.darknet

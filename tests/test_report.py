@@ -22,7 +22,8 @@ from require import require
 FIX = Path(__file__).resolve().parent / "fixtures"
 PNG = b"\x89PNG\r\n\x1a\n"
 ROOT = Path(__file__).resolve().parent.parent
-FIGURES = ("accuracy_vs_ops", "params_vs_ops", "latency_vs_ops", "layer_ops", "roofline", "throughput_vs_batch")
+FIGURES = ("accuracy_vs_ops", "params_vs_ops", "latency_vs_ops", "layer_ops", "roofline", "ops_vs_size",
+           "latency_vs_size", "throughput_vs_batch")
 CFGS = ("tiny.cfg", "darknet.cfg", "alexnet.cfg", "squeezenet.cfg", "yolov3-tiny.cfg")
 
 

@@ -94,6 +94,11 @@ class Backend:
         return ("random (weights.random_arrays), one file for every backend" if case.weights else
                 "the model's own initialisation")
 
+    def estimated_bytes(self, net, batch):
+        """The analytic memory estimate its measured peak is set beside (bench/memory.py)."""
+        from . import memory
+        return memory.estimated_bytes(net, batch)
+
 
 def _input(shape, batch, device, dtype, channels_last=False):
     import torch
@@ -297,3 +302,7 @@ class Darknet(Backend):
 
     def weights_note(self, case):
         return "darknet's own initialisation (speed takes no weights)"
+
+    def estimated_bytes(self, net, batch):
+        from . import memory
+        return memory.darknet_estimated_bytes(net, batch)

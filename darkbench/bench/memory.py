@@ -88,8 +88,16 @@ def peak_mem_mb(r):
 
 
 def estimated_bytes(net, batch):
-    """The analytic estimate a measured figure is set beside, at `batch`: THE one place to swap it (the
-    network's own peak_activation_bytes when it lands; until then darkbench.memory.estimate_bytes:
-    every activation kept plus the weights, fp32). Bench records it (estimated_mib), auto batch uses it."""
-    from .. import memory
-    return memory.estimate_bytes(net, batch)
+    """The analytic estimate a measured figure is set beside, at `batch`: THE one place it is chosen. The
+    liveness peak of fp32 activations (darkbench.footprint: what is alive while the busiest layer runs) plus
+    the parameters held (4 bytes per stored value). Bench records it (estimated_mib), --batch auto uses it."""
+    from ..footprint import footprint
+    fp = footprint(net, batch)
+    return fp.peak_activation_bytes + fp.total_param_bytes
+
+
+def darknet_estimated_bytes(net, batch):
+    """darknet's own footprint (every output and delta it touches, its workspace, the weights), beside darknet's
+    process peak; None for a network darknet does not run. Its process and libraries add a constant (~80 MiB)."""
+    from ..footprint import footprint
+    return footprint(net, batch).darknet_bytes

@@ -202,7 +202,8 @@ def _measure_group(config, chosen, nets, group, on_progress, add, save, only=Non
                 e = _entry(net.name, path, net, b, group.device, group.dtype, group.batch, config.threads, group.env)
                 e.peak_gflops = group.peak
                 e.weights = backend.weights_note(case)
-                e.estimated_mib = memory.estimated_bytes(net, group.batch) / memory.MIB
+                est = backend.estimated_bytes(net, group.batch)
+                e.estimated_mib = est / memory.MIB if est is not None else None
                 made[(mi, b)] = e
                 try:
                     runners[(mi, b)] = r = _prepare(backend, case, group, e)

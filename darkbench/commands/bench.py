@@ -63,6 +63,8 @@ def add_arguments(p):
                    help="CUDA: leave cudnn.benchmark off (on by default; recorded)")
     p.add_argument("--width", type=int, help="input width (default: the model's)")
     p.add_argument("--height", type=int, help="input height (default: the model's)")
+    from ..sizes import add_size_argument
+    add_size_argument(p)
     p.add_argument("--layers", action="store_true", help="also time each layer (roofline position)")
     p.add_argument("--out", default="reports/results", help="directory for the run's JSON file")
     p.add_argument("--json", action="store_true", help="print the results as one JSON list")
@@ -81,10 +83,11 @@ def _table(results):
     rows, groups = [], {}
     for r in results:
         if r.get("samples_ms") and not r.get("error"):
-            groups.setdefault((r["device"], r["dtype"], r["batch"]), []).append(r)
+            groups.setdefault((r["device"], r["dtype"], r["batch"], str(r.get("input"))), []).append(r)
+    sizes = len({str(r.get("input")) for r in results}) > 1  # --size: the model column says the size
     for r in results:
         status = r.get("error") or (f"skipped: {r['skipped']}" if r.get("skipped") else r.get("note") or "")
-        g = groups.get((r.get("device"), r.get("dtype"), r.get("batch")), [])
+        g = groups.get((r.get("device"), r.get("dtype"), r.get("batch"), str(r.get("input"))), [])
         fastest = vs_darknet = ""
         if any(x is r for x in g):
             same = [x for x in g if x["model"] == r["model"]]
@@ -95,7 +98,8 @@ def _table(results):
                 vs_darknet = _ratio_text(dk, r)
         ci = r.get("ci95_ms")
         wrong = disagrees(r)
-        rows.append([r.get("model"), r.get("backend"), r.get("device"), r.get("dtype"), r.get("batch"),
+        model = f"{r.get('model')} {r['input'][2]}x{r['input'][1]}" if sizes and r.get("input") else r.get("model")
+        rows.append([model, r.get("backend"), r.get("device"), r.get("dtype"), r.get("batch"),
                      f"{r['median_ms']:.3f}" if r.get("median_ms") else "",
                      f"[{ci[0]:.3f}, {ci[1]:.3f}]" if ci else ("< 6 samples" if r.get("samples") else ""),
                      f"{r['p90_ms']:.3f}" if r.get("p90_ms") else "", r.get("samples") or "",
@@ -179,7 +183,8 @@ def run(args):
         raise DarkbenchError(f"--compile {','.join(args.compile)} needs the compile backend "
                              f"(--backend {','.join(backends)} leaves it out)")
     out = _results_file(args.out) if args.out else None
-    total = len(devices) * len(args.models) * len(batches) * len(args.dtype)  # auto: batch 1's, then more
+    from ..sizes import sizes_of
+    total = len(devices) * len(args.models) * len(batches) * len(args.dtype) * len(sizes_of(args))
     from tqdm import tqdm
     bar = tqdm(total=total * len(backends), desc="bench", unit="result", file=sys.stderr,
                disable=not sys.stderr.isatty())
@@ -205,7 +210,10 @@ def run(args):
                              out_path=out, width=args.width, height=args.height, layers=args.layers,
                              compile_choices=args.compile, target=args.ci / 100,
                              cudnn_benchmark=args.cudnn_benchmark, tf32=args.tf32, spin=spin)
-        results = [r.to_json() for r in runner.run(config, log=log, on_progress=progress)]
+        if args.size:
+            results, refused = _sweep(config, args.size, log, progress)
+        else:
+            results, refused = [r.to_json() for r in runner.run(config, log=log, on_progress=progress)], 0
     except BaseException as e:
         bar.close()
         kept = out and not _drop_if_empty(out)
@@ -221,4 +229,39 @@ def run(args):
             print(_layer_tables(results))
         if out:
             print(f"\nresults: {out}")
-    return 1 if any(r.get("error") for r in results) else 0
+    return 1 if refused or any(r.get("error") for r in results) else 0
+
+
+def _sweep(config, sizes, log, progress):
+    """--size: the run once per input size, one results file for all of them (each Record's input says its
+    size). A size a model cannot take is refused for that model alone, in one line (exit status 1)."""
+    import dataclasses
+    from .. import models
+    from ..bench import runner
+    from ..sizes import refusal
+    done, current, refused = [], [], 0
+
+    def save(records):
+        if config.out_path:
+            runner.write_atomic(config.out_path, [r.to_json() for r in records])
+
+    def logged(e):  # every final Record, as it arrives: earlier sizes' and this one's, in one file
+        current.append(e)
+        save(done + current)
+        log(e)
+
+    for w, h in sizes:
+        fit = []
+        for name in config.models:
+            try:
+                models.analyse(name, w, h)
+                fit.append(name)
+            except DarkbenchError as e:
+                refused += 1
+                print(refusal("bench", name, (w, h), e), file=sys.stderr)
+        if fit:
+            current.clear()
+            done += runner.run(dataclasses.replace(config, models=fit, width=w, height=h, out_path=None),
+                               log=logged, on_progress=progress)
+            save(done)
+    return [r.to_json() for r in done], refused

@@ -134,6 +134,15 @@ class KerasNetwork:
         names = [l.name for l in self.layers]
         return names.index(self.outputs[-1]) if self.outputs and self.outputs[-1] in names else len(names) - 1
 
+    def producers(self):
+        """Per layer, the indices of the layers it reads (-1: the input): the graph's edges, for footprint.py."""
+        index = {n.name: i - 1 for i, n in enumerate(self.nodes)}
+        return [sorted({index[name] for name in n.inputs}) for n in self.nodes[1:]]
+
+    def output_indices(self):
+        names = {l.name: l.index for l in self.layers}
+        return [names[o] for o in self.outputs if o in names] or [len(self.layers) - 1]
+
     def summary(self):
         return dict(cfg=self.path, width=self.width, height=self.height, channels=self.channels,
                     layers=len(self.layers), ops=self.ops, bn_ops=round(self.ops / 1e9, 2), macs=self.macs,

@@ -50,6 +50,9 @@ DEFAULTS = dict(
     COLOR="tab:gray",      # its bars in the report's per-layer plot
     MARKER="o",            # its points in the report's roofline ("s": fully connected)
     DARKNET_TYPE=None,     # darknet's LAYER_TYPE enum name, when it is not the section name in capitals
+    workspace=lambda layer: 0,  # bytes of scratch darknet's make_*_layer asks for (l.workspace_size): footprint.py
+    darknet_floats=lambda layer: 2 * layer.outputs,  # per image, what darknet's inference touches for it:
+                           # its output and the delta forward_network zeroes before every layer (footprint.py)
     DIALECTS=dialects.NAMES,  # the dialects whose parser knows this section
     FORK_KEYS=frozenset(),    # options only the AlexeyAB fork reads: a cfg using one is read in its dialect
 )
@@ -100,6 +103,7 @@ class Layer(Traffic):
     desc: str = ""             # filters / size text for tables
     reads_image: bool = False  # reads its input as a (c, h, w) image (torch reshapes a flat one to it)
     bflops: float = 0.0        # the AlexeyAB fork's per-layer BF (billions, float32 as it prints them)
+    warnings: tuple = ()       # said once the network is read (the analysis goes on): network.warnings
 
     @property
     def family(self):
@@ -227,6 +231,11 @@ def overhang(size_in, padding, size, stride, out):
     """Cells past the right/bottom edge that darknet's last window covers when C division rounded
     a negative span up to one output; its im2col reads them as 0 (bounds-checked), so zero-pad them."""
     return max(0, (out - 1) * stride + size - size_in - 2 * padding)
+
+
+def bn_darknet_floats(layer):
+    """Output, delta, and with batch norm the l.x copy darknet's forward_batchnorm_layer makes even at inference."""
+    return (3 if layer.opts.get("batch_normalize") else 2) * layer.outputs
 
 
 def check_positive(sec, **values):

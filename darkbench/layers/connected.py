@@ -1,11 +1,12 @@
 """[connected] / [conn]: fully connected on the flattened (C,H,W) input."""
-from .base import bn_weights, check_positive
+from .base import bn_darknet_floats, bn_weights, check_positive
 
 NAMES = ("connected", "conn")
 KEYS = {"output", "activation", "batch_normalize"}
 DONTLOADSCALES = TRANSPOSED = True
 COLOR = "tab:orange"
 MARKER = "s"
+darknet_floats = bn_darknet_floats  # footprint.py
 
 
 def build(sec, ctx):

@@ -1,10 +1,11 @@
 """[convolutional] / [conv]: grouped 2-D convolution, optional batch norm."""
-from .base import bn_weights, c_div, check_positive, overhang
+from .base import bn_darknet_floats, bn_weights, c_div, check_positive, overhang
 
 NAMES = ("convolutional", "conv")
 KEYS = {"filters", "size", "stride", "pad", "padding", "groups", "activation", "batch_normalize",
         "binary", "xnor", "flipped", "dot"}
 NUMLOAD = DONTLOADSCALES = FUSE = True
+darknet_floats = bn_darknet_floats  # footprint.py
 COLOR = "tab:blue"
 
 
@@ -38,6 +39,15 @@ def build(sec, ctx):
         weights=[("biases", (n,))] + bn_weights(n, bn) + [("weights", (n, c // groups, size, size))],
         macs=macs, ops=2 * n * size * size * c // groups * oh * ow,
         desc=f"{n} {size}x{size}/{stride}" + (f" g{groups}" if groups > 1 else ""))
+
+
+def workspace(layer):
+    """darknet's get_workspace_size: one group's im2col matrix of one image (asked for even for 1x1 kernels,
+    which never use it)."""
+    c, _, _ = layer.in_shape
+    _, oh, ow = layer.out_shape
+    o = layer.opts
+    return 4 * oh * ow * o["size"] * o["size"] * (c // o["groups"])
 
 
 def module(layer, net):

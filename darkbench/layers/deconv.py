@@ -1,9 +1,10 @@
 """[deconvolutional] / [deconv]: transposed convolution (weights [c][n][k][k])."""
-from .base import bn_weights, check_positive
+from .base import bn_darknet_floats, bn_weights, check_positive
 
 NAMES = ("deconvolutional", "deconv")
 KEYS = {"filters", "size", "stride", "pad", "padding", "activation", "batch_normalize"}
 NUMLOAD = DONTLOADSCALES = FUSE = True
+darknet_floats = bn_darknet_floats  # footprint.py
 
 
 def build(sec, ctx):
@@ -28,6 +29,12 @@ def build(sec, ctx):
         weights=[("biases", (n,))] + bn_weights(n, bn) + [("weights", (c, n, size, size))],
         macs=c * n * size * size * h * w,  # darknet's gemm: every input pixel meets every tap
         desc=f"{n} {size}x{size}/{stride}")
+
+
+def workspace(layer):
+    """darknet's get_workspace_size for a deconvolution: the gemm's column matrix, input pixels x taps x filters."""
+    _, h, w = layer.in_shape
+    return 4 * h * w * layer.opts["size"] ** 2 * layer.opts["filters"]
 
 
 def module(layer, net):

@@ -3,6 +3,12 @@ NAMES = ("dropout",)
 KEYS = {"probability"}
 
 
+def darknet_floats(layer):
+    """darknet's dropout reuses the previous layer's output and delta (parse_dropout); its random mask is
+    drawn only when training: it holds nothing of its own at inference (footprint.py)."""
+    return 0
+
+
 def build(sec, ctx):
     p = sec.get_float("probability", 0.5)
     if not 0 <= p < 1:

@@ -3,6 +3,11 @@ NAMES = ("l2norm",)
 KEYS = set()
 
 
+def darknet_floats(layer):
+    """Output, delta and the per-position scales its forward writes (footprint.py)."""
+    return 3 * layer.outputs
+
+
 def build(sec, ctx):
     return ctx.layer(sec, "l2norm", (ctx.c, ctx.h, ctx.w), outputs=ctx.inputs)
 

@@ -33,6 +33,14 @@ def build(sec, ctx):
         macs=loc * n * c * size * size, desc=f"{n} {size}x{size}/{stride}")
 
 
+def workspace(layer):
+    """make_local_layer's workspace_size counts the im2col matrix's floats, which darknet then allocates as
+    bytes (see tests/cfgs/local_deconv.cfg): the figure is what darknet asks for, a quarter of what it writes."""
+    c, _, _ = layer.in_shape
+    _, oh, ow = layer.out_shape
+    return oh * ow * layer.opts["size"] ** 2 * c
+
+
 def module(layer, net):
     import torch
     import torch.nn.functional as F

@@ -6,6 +6,11 @@ KEYS = {"stride", "size", "padding"}
 TORCH_OPS = {"aten::max_pool2d": PER_WINDOW}
 
 
+def darknet_floats(layer):
+    """Output, delta and the argmax indexes (ints) its forward writes even at inference (footprint.py)."""
+    return 3 * layer.outputs
+
+
 def build(sec, ctx):
     stride = sec.get_int("stride", 1)
     size = sec.get_int("size", stride)

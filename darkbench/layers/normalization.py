@@ -6,6 +6,11 @@ KEYS = {"alpha", "beta", "kappa", "size"}
 TORCH_OPS = {"aten::cumsum": PER_INPUT}
 
 
+def darknet_floats(layer):
+    """Output, delta and the squared and norms arrays its forward fills (footprint.py)."""
+    return 4 * layer.outputs
+
+
 def build(sec, ctx):
     size = sec.get_int("size", 5, min=1)
     c, h, w = ctx.need_image(sec)

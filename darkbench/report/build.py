@@ -6,7 +6,7 @@ import os
 import pandas as pd
 
 from .. import published
-from . import checks, data, plots, throughput
+from . import checks, data, plots, sizes, throughput
 from .files import Out
 
 # column headers as shown (CSV files keep the short names); each states its convention
@@ -87,6 +87,7 @@ def build(out, model_names=None, result_paths=None, log=print, force=False):
     rows, files = data.load_results(result_paths)
     results, superseded = data.latest(rows)
     t = {"networks": data.network_table(nets)}
+    swept, results = results, data.one_size(results, t["networks"])  # tables: one input per model
     t["published"], t["claims"] = data.published_table()
     long = data.latency_long(results, t["networks"])
     t["latency_runs"] = long
@@ -96,6 +97,8 @@ def build(out, model_names=None, result_paths=None, log=print, force=False):
     t["speed_ratios"] = data.speed_ratios(results, t["networks"])
     t["not_measured"] = data.not_measured(results)
     t["layers"] = data.layer_table(nets)
+    t["ops_by_size"] = sizes.ops_by_size(nets)
+    t["latency_by_size"] = sizes.latency_by_size(swept)
     t["roofline"] = data.roofline_table(results)
     t["throughput"] = throughput.throughput_long(results, data.host_label)
     t["best_batch"] = throughput.best_batch(t["throughput"])
@@ -128,6 +131,12 @@ def build(out, model_names=None, result_paths=None, log=print, force=False):
             "one colour per backend.")
     fig("Operations per layer", "figures/layer_ops.png", plots.layer_ops(t["layers"]), "data/layers.csv",
         "Where each network spends its operations, layer by layer.")
+    fig("Operations vs input size", "figures/ops_vs_size.png", plots.ops_vs_size(t["ops_by_size"]),
+        "data/ops_by_size.csv", "Analytic operations of each network at square input sizes "
+        f"{', '.join(map(str, sizes.SIZES))}; a size a network cannot take is left out of its line.")
+    fig("Latency vs input size", "figures/latency_vs_size.png", plots.latency_vs_size(t["latency_by_size"]),
+        "data/latency_by_size.csv", "Measured batch-1 latency of the results taken at several input sizes "
+        "(`darkbench bench --size`), one panel per host/device.")
     if len(t["roofline"]):
         fig("Per-layer roofline", "figures/roofline.png", plots.roofline(t["roofline"]), "data/roofline.csv",
             "Each timed layer's achieved GFLOP/s against its arithmetic intensity, under the GEMM peak "
@@ -217,7 +226,9 @@ def _sections(t, keras_nets, envs):
                   "Peak resident memory each entry added to the benchmarking process while running (its high-water "
                   "mark, reset before each entry, minus the resident size before it; library code is loaded "
                   "beforehand and not counted), its peak while preparing (compiling, exporting), and darknet's own "
-                  "process's peak; beside the analytic estimate at that batch (fp32 activations kept + weights).",
+                  "process's peak; beside the analytic estimate at that batch (darkbench.footprint: the liveness peak of fp32 "
+                  "activations plus the parameters held; for darknet its own footprint, which leaves out the ~80 MiB "
+                  "its process and libraries take).",
                   t["memory"]))
     if len(t["not_measured"]):
         s.append(("Not measured", "Benchmark entries that hold no latency, and why.", t["not_measured"]))

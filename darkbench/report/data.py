@@ -55,7 +55,8 @@ def latest(rows):
     up in reports/results; mixing their medians would hide which run a number came from)."""
     keep = {}
     for i, r in enumerate(rows):
-        key = (r.get("model"), host_label(r), r.get("dtype"), r.get("backend"), r.get("batch", 1), r.get("threads"))
+        key = (r.get("model"), host_label(r), r.get("dtype"), r.get("backend"), r.get("batch", 1), r.get("threads"),
+               str(r.get("input")))  # a size sweep (bench --size) keeps one result per size
         when = ((r.get("env") or {}).get("timestamp") or "", i)
         if key not in keep or when >= keep[key][0]:
             keep[key] = (when, r)
@@ -146,6 +147,20 @@ def latency_long(results, nets=None):
                          ops=n, gflops=round(n / r["median_ms"] / 1e6, 2) if n else None,
                          outputs=flag(r), source=r.get("source")))
     return pd.DataFrame(rows)
+
+
+def one_size(results, nets):
+    """Of a size sweep, the result at the network's own input (else the first size measured): the tables
+    show one latency per model; report/sizes.py draws the sweep."""
+    own = {m: i for m, i in zip(nets["model"], nets["input"])} if nets is not None and len(nets) else {}
+    chosen = {}
+    for r in results:
+        key = (r.get("model"), host_label(r), r.get("dtype"), r.get("backend"), r.get("batch", 1), r.get("threads"))
+        c, h, w = (r.get("input") or [0, 0, 0]) + [0] * (3 - len(r.get("input") or []))
+        mine = f"{w}x{h}x{c}" == own.get(r.get("model"))
+        if key not in chosen or (mine and not chosen[key][0]):
+            chosen[key] = (mine, r)
+    return [r for _, r in chosen.values()]
 
 
 def _run_order(run):

@@ -235,3 +235,63 @@ def throughput_vs_batch(long):
         ax.legend(fontsize=8, loc="best", title="backend (ring: best batch)", title_fontsize=8)
     fig.suptitle("Throughput against batch size", fontsize=12)
     return _save(fig)
+
+
+def ops_vs_size(table):
+    """Analytic operations against the input's side, one line per network (report/sizes.py's table)."""
+    d = table.dropna(subset=["ops"]) if len(table) else table
+    if not len(d):
+        return None
+    fig, ax = plt.subplots(figsize=(8, 5))
+    for model, e in d.groupby("model", sort=False):
+        ax.plot(e["width"], e["ops"] / 1e9, "o-", label=model, ms=5)
+    ax.set_yscale("log")
+    _plain_log(ax, "y")
+    ax.set_xticks(sorted(table["width"].unique()))
+    ax.set_xlabel("input size (square, pixels per side)")
+    ax.set_ylabel("operations per image (darknet ops, billions, log scale)")
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize=8, loc="upper left", title="network", title_fontsize=8)
+    refused = table[table["ops"].isna()] if "ops" in table else table.iloc[:0]
+    if len(refused):  # say which points are missing and why, not just leave gaps
+        ax.text(0.99, 0.01, "not drawn (the network cannot take the size): " + "; ".join(
+            f"{m} {', '.join(map(str, e['width']))}" for m, e in refused.groupby("model", sort=False)),
+            transform=ax.transAxes, ha="right", va="bottom", fontsize=7, wrap=True)
+    fig.suptitle("Operations vs input size (analytic)", fontsize=12)
+    return _save(fig)
+
+
+def latency_vs_size(table):
+    """Measured latency against input pixels, one panel per host/device, a line per model/backend/dtype; a
+    figure saying how to get one when no results span several sizes."""
+    if not len(table):
+        fig, ax = plt.subplots(figsize=(8, 4))
+        ax.axis("off")
+        ax.text(0.5, 0.5, "No results at several input sizes in this report's results.\n"
+                "Measure some with:  darkbench bench MODEL --size 320,416,608", ha="center", va="center",
+                fontsize=11)
+        fig.suptitle("Latency vs input size", fontsize=12)
+        return _save(fig)
+    groups = sorted(table["device"].unique())
+    colors = {m: f"C{i % 10}" for i, m in enumerate(dict.fromkeys(table["model"]))}  # a colour per network
+    fig, axes = plt.subplots(len(groups), 1, figsize=(9, 4.8 * len(groups)), squeeze=False)
+    for ax, g in zip(axes[:, 0], groups):
+        d = table[table["device"] == g]
+        for (model, backend, dtype), e in d.groupby(["model", "backend", "dtype"], sort=False):
+            marker = BACKEND_STYLE.get(backend, ("tab:gray", "x"))[1]  # a marker per backend
+            label = f"{model} {backend}" + ("" if dtype == "fp32" else f" {dtype}")
+            ax.plot(e["pixels"], e["median_ms"], marker + "-", color=colors[model], label=label, ms=6, alpha=0.8,
+                    mfc="none" if dtype != "fp32" else colors[model])
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        _plain_log(ax, "y")
+        ticks = d.drop_duplicates("pixels").sort_values("pixels")
+        ax.set_xticks(ticks["pixels"], [f"{w}x{h}" for w, h in zip(ticks["width"], ticks["height"])], fontsize=8)
+        ax.xaxis.set_minor_locator(matplotlib.ticker.NullLocator())
+        ax.set_xlabel("input size (width x height; pixels on a log scale)")
+        ax.set_ylabel("latency, batch 1 (median ms, log scale)")
+        ax.set_title(g, fontsize=9, loc="left")
+        ax.grid(alpha=0.3, which="both")
+        ax.legend(fontsize=8, loc="upper left")
+    fig.suptitle("Latency vs input size, per device", fontsize=12)
+    return _save(fig)
