@@ -410,6 +410,8 @@ def test_darknet_backend(darknet, tmp_path, capsys):
     assert dk["evals_per_sample"] >= 1 and "mean over" in dk["note"]
     # its memory: the darknet process's own peak (os.wait4's rusage); no outputs to check agreement on
     assert dk["peak_rss_mib"] > 1 and dk["rss_base_mib"] is None and dk["rel_l2"] is None
+    from darkbench.footprint import footprint
+    assert dk["estimated_mib"] == footprint(darkbench.analyse("tiny.cfg", 32, 32)).darknet_bytes / 2 ** 20
     assert dk["agreement"].startswith("not checked: darknet speed gives no outputs")
 
 

@@ -55,7 +55,10 @@ def test_auto_batch_stop_rule():
     assert "not above batch 1's beyond the noise" in why  # 110 <= 110: the CIs touch
     assert "too few samples" in batching.stop_reason(rec(1, 100, [90, 110]), rec(2, 200, None), net, 256, big)
     assert "next batch (8) is above the largest auto batch (4)" in batching.stop_reason(None, rec(4, 1, [1, 1]), net, 4, big)
+    from darkbench.footprint import footprint
+    fp = footprint(net, 2)
     need = memory.estimated_bytes(net, 2)
+    assert need == fp.peak_activation_bytes + fp.total_param_bytes  # the liveness peak and the parameters
     why = batching.stop_reason(None, rec(1, 100, [90, 110]), net, 256, available=need)  # half of it: no room
     assert why.startswith("batch 2 would need about") and "analytic estimate" in why
     assert batching.stop_reason(None, rec(1, None, None, skipped="no"), net, 256, big) == "skipped at batch 1"
