@@ -412,6 +412,9 @@ def test_darknet_backend(darknet, tmp_path, capsys):
     assert dk["peak_rss_mib"] > 1 and dk["rss_base_mib"] is None and dk["rel_l2"] is None
     from darkbench.footprint import footprint
     assert dk["estimated_mib"] == footprint(darkbench.analyse("tiny.cfg", 32, 32)).darknet_bytes / 2 ** 20
+    # darknet's own pages, not the forked benchmarking process's (hundreds of MiB with torch loaded): its
+    # footprint plus the ~80 MiB its process and libraries take
+    assert dk["peak_rss_mib"] < dk["estimated_mib"] + 150
     assert dk["agreement"].startswith("not checked: darknet speed gives no outputs")
 
 

@@ -214,29 +214,34 @@ def resized_cfg(path, width, height):
     return tmp
 
 
-def _child(cmd, env=None, cwd=None):
-    """(exit status, stdout and stderr, peak resident bytes) of a program: os.wait4 gives the child's own
-    rusage (ru_maxrss), which subprocess.run does not."""
-    with tempfile.TemporaryFile() as out:
-        p = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env, cwd=cwd)
-        try:
-            _, status, ru = os.wait4(p.pid, 0)
-        except BaseException:
-            p.kill()
-            p.wait()
-            raise
-        p.returncode = os.waitstatus_to_exitcode(status)
-        out.seek(0)
-        return p.returncode, out.read().decode(errors="replace"), ru.ru_maxrss * 1024
+# Runs a program and prints its peak resident KiB last: a child's ru_maxrss counts the pages of the process
+# it was forked from until it execs (Linux keeps the old mm's high-water mark), so the program is started
+# from this small launcher rather than from the (large) benchmarking process.
+_LAUNCH = ("import resource, subprocess, sys; r = subprocess.run(sys.argv[1:]); sys.stdout.flush(); "
+           "print('darkbench-peak-kib:', resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss); "
+           "sys.exit(r.returncode)")
+
+
+def _child(cmd, env=None, cwd=None, peak=False):
+    """(exit status, stdout and stderr, peak resident bytes or None) of a program; peak=True measures its own
+    peak (the launcher's rusage of it)."""
+    import sys
+    r = subprocess.run([sys.executable, "-c", _LAUNCH, *cmd] if peak else cmd, stdout=subprocess.PIPE,
+                       stderr=subprocess.STDOUT, env=env, cwd=cwd)
+    text = r.stdout.decode(errors="replace")
+    m = re.search(r"darkbench-peak-kib: (\d+)\s*$", text) if peak else None
+    if m:
+        text = text[:m.start()]
+    return r.returncode, text, int(m.group(1)) * 1024 if m else None
 
 
 def darknet_speed(cfg, n, threads=None, exe="darknet", rss=None):
     """ms per evaluation from `darknet speed CFG N` (darknet's own mean over N forward passes); the process's
-    peak resident bytes are appended to the list `rss` when given."""
+    peak resident bytes are appended to the list `rss` when given (darknet's peak does not grow with N)."""
     env = dict(os.environ, OMP_NUM_THREADS=str(threads)) if threads else None
     code, text, peak = _child([exe, "speed", os.path.abspath(cfg), str(n)], env,
-                              "/usr/share/darknet" if os.path.isdir("/usr/share/darknet") else None)
-    if rss is not None:
+                              "/usr/share/darknet" if os.path.isdir("/usr/share/darknet") else None, rss is not None)
+    if peak is not None:
         rss.append(peak)
     m = re.search(r"Speed: ([0-9.eE+-]+) sec/eval", text)
     if code or not m:
@@ -267,7 +272,7 @@ def darknet(path, device, dtype, batch, width=None, height=None, threads=None, w
         raise
     return Runner(None, "cpu", f"darknet speed: each sample is darknet's mean over {n} evals (no per-eval "
                   f"times), OMP_NUM_THREADS={threads}", events=False,
-                  measure=lambda: darknet_speed(cfg, n, threads, exe, rss), first_ms=first,
+                  measure=lambda: darknet_speed(cfg, n, threads, exe), first_ms=first,
                   extra={"evals_per_sample": n}, cleanup=(lambda: os.unlink(cfg)) if cfg != path else None,
                   child_rss=rss, agreement_note="not checked: darknet speed gives no outputs (darkbench's fp32 "
                   "eager is checked against darknet's forward layer by layer in the tests, rel L2 <= 1e-4)")
