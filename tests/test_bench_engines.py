@@ -242,3 +242,19 @@ def test_missing_engine_is_a_skip(monkeypatch):
         engines.opencv("tiny.cfg", "cpu", "fp32", 1)
     with pytest.raises(backends.Skip, match="OpenVINO is not installed"):
         engines.openvino("tiny.cfg", "cpu", "fp32", 1)
+
+
+def test_fixed_batches_are_interleaved_in_one_group(tmp_path, monkeypatch):
+    calls = []
+
+    def prepare(self, case, timed):
+        return backends.Runner(None, "cpu", note="fake", measure=lambda: calls.append(case.batch) or case.batch * 1.0)
+    monkeypatch.setitem(registry.REGISTRY, "eager", type("Fake", (backends.Backend,), {"prepare": prepare}))
+    monkeypatch.setattr(runner, "gemm_peak", lambda device, dtype: None)
+    cfg = BenchConfig(["tiny.cfg"], ["eager"], ["cpu"], [1, 2], ["fp32"], 1, 0, 30, None, 32, 32)
+    res = [r.to_json() for r in runner.run(cfg, log=lambda e: None)]
+    assert [r["batch"] for r in res] == [1, 2] and [r["images_per_s"] for r in res] == [1000, 1000]
+    # after both are prepared (first call + one estimate each), rounds alternate: 1 1 2 1 1 2 ... (batch 1 twice
+    # per round: it takes half as long), so drift hits both batch sizes alike
+    rounds = "".join(map(str, calls[4:]))
+    assert rounds.startswith("112112") and len(res[0]["samples_ms"]) == 2 * len(res[1]["samples_ms"])

@@ -1,6 +1,8 @@
 """Throughput against batch size: images/s with its CI, and --batch auto's rule for going on.
 
---batch auto measures batch 1, 2, 4, ... per model, backend and dtype, and stops doubling one of them when
+A fixed --batch list is measured in one group (its batch sizes interleaved in the same rounds). --batch auto
+decides each next batch from the last one, so it measures a group per batch: batch 1, 2, 4, ... per model,
+backend and dtype, and stops doubling one of them when
 its images/s stopped rising beyond the noise (the 95% CI at the new batch does not lie above the CI at the
 previous one), when the analytic memory estimate at the next batch would not fit in half the available
 memory, at max_batch, or when it failed or was skipped."""

@@ -1,7 +1,9 @@
 """Orchestration: every group of a run prepared through its backends, measured interleaved, recorded.
 
-One group = one device, batch and dtype: every model x backend of the run is prepared, then measured
-round-robin (A B C A B C ...) so drift and neighbours hit all alike. Results are written atomically as
+One group = one device and dtype: every model x backend x batch of the run is prepared, then measured
+round-robin (A B C A B C ...) so drift and neighbours hit all alike: latencies across backends and images/s
+across batch sizes are compared within the same rounds (--batch auto, which decides the next batch from the
+last one, measures a group per batch). Results are written atomically as
 each one is final, so an interrupted run keeps everything finished."""
 import dataclasses
 import importlib
@@ -56,10 +58,10 @@ def _random_weights(net, d, i, seed):
 
 @dataclasses.dataclass
 class _Group:
-    """One device, dtype and batch of a run, and what its results carry."""
+    """One device and dtype of a run, its batches ((index, batch) pairs), and what its results carry."""
     device: str
     dtype: str
-    batch: int
+    batches: list
     timed: object
     env: dict
     peak: float | None
@@ -117,13 +119,13 @@ def run(config, log=print, on_progress=None):
             checked = {}  # (model, backend, dtype) -> agreement fields, checked at its first batch
             active = {d: {(mi, b) for mi, *_ in nets for b in chosen} for d in config.dtypes}  # --batch auto
             last = {}  # --batch auto: (dtype, model, backend) -> the Record at the previous batch
-            for bj in itertools.count():
+            for step in itertools.count():
                 if config.auto_batch:
-                    batch = 2 ** bj
+                    batches = [(step, 2 ** step)]
                     if not any(active.values()):
                         break
-                elif bj < len(config.batches):
-                    batch = config.batches[bj]
+                elif step == 0:
+                    batches = list(enumerate(config.batches))  # one group: every batch interleaved
                 else:
                     break
                 for dj, dtype in enumerate(config.dtypes):
@@ -135,9 +137,9 @@ def run(config, log=print, on_progress=None):
                         wants = any(b.torch for b in chosen.values())
                         ok = device == "cpu" or torch.cuda.is_available()
                         peaks[key] = gemm_peak(device, dtype) if wants and ok and key != ("cpu", "fp16") else None
-                    group = _Group(device, dtype, batch, timed, genv, peaks[key], refs, checked)
+                    group = _Group(device, dtype, batches, timed, genv, peaks[key], refs, checked)
                     done = _measure_group(config, chosen, nets, group, on_progress,
-                                          lambda e, mi, b: add(e, (di, bj, dj, mi, bi[b])), save,
+                                          lambda e, mi, b, bj: add(e, (di, bj, dj, mi, bi[b])), save,
                                           only=active[dtype] if config.auto_batch else None)
                     if config.auto_batch:
                         _next_batch(config, nets, dtype, done, active, last)
@@ -189,33 +191,35 @@ def _agreement(r, case, group, key):
 
 
 def _measure_group(config, chosen, nets, group, on_progress, add, save, only=None):
-    """Prepare and measure every model x backend of the group (only the (model, backend) pairs in `only` when
-    given); returns every entry made, by (model index, backend)."""
+    """Prepare and measure every batch x model x backend of the group (only the (model, backend) pairs in
+    `only` when given); returns every entry made, by (model index, backend, batch index)."""
     runners, entries, made = {}, {}, {}
     try:
-        for mi, path, net, wfile in nets:
-            case = Case(path, group.device, group.dtype, group.batch, config.width, config.height, config.threads,
-                        wfile)
-            for b, backend in chosen.items():
-                if only is not None and (mi, b) not in only:
-                    continue
-                e = _entry(net.name, path, net, b, group.device, group.dtype, group.batch, config.threads, group.env)
-                e.peak_gflops = group.peak
-                e.weights = backend.weights_note(case)
-                est = backend.estimated_bytes(net, group.batch)
-                e.estimated_mib = est / memory.MIB if est is not None else None
-                made[(mi, b)] = e
-                try:
-                    runners[(mi, b)] = r = _prepare(backend, case, group, e)
-                    entries[(mi, b)] = e
-                    e.update(_agreement(r, case, group, (mi, b, group.device, group.dtype)))
-                except Skip as s:
-                    e.skipped = str(s)
-                    add(e, mi, b)
-                except Exception as ex:  # noqa: BLE001 - recorded, the run goes on
-                    e.error = reason(ex, group.batch)
-                    memory.free(group.device)
-                    add(e, mi, b)
+        for bj, batch in group.batches:
+            for mi, path, net, wfile in nets:
+                case = Case(path, group.device, group.dtype, batch, config.width, config.height, config.threads,
+                            wfile)
+                for b, backend in chosen.items():
+                    if only is not None and (mi, b) not in only:
+                        continue
+                    e = _entry(net.name, path, net, b, group.device, group.dtype, batch, config.threads, group.env)
+                    e.peak_gflops = group.peak
+                    e.weights = backend.weights_note(case)
+                    est = backend.estimated_bytes(net, batch)
+                    e.estimated_mib = est / memory.MIB if est is not None else None
+                    k = (mi, b, bj)
+                    made[k] = e
+                    try:
+                        runners[k] = r = _prepare(backend, case, group, e)
+                        entries[k] = e
+                        e.update(_agreement(r, case, group, (mi, b, group.device, group.dtype)))
+                    except Skip as s:
+                        e.skipped = str(s)
+                        add(e, *k)
+                    except Exception as ex:  # noqa: BLE001 - recorded, the run goes on
+                        e.error = reason(ex, batch)
+                        memory.free(group.device)
+                        add(e, *k)
         if not runners:
             return made
         samples, errors = {}, {}
@@ -232,7 +236,7 @@ def _measure_group(config, chosen, nets, group, on_progress, add, save, only=Non
             raise
         for k, e in entries.items():
             if k in errors:
-                e.error = reason(errors[k], group.batch)
+                e.error = reason(errors[k], e.batch)
             if samples.get(k) and k not in errors:
                 e.update(stats.summarize(samples[k]))
                 e.samples_ms = [round(v, 5) for v in samples[k]]
@@ -260,7 +264,7 @@ def _next_batch(config, nets, dtype, done, active, last):
     """--batch auto: drop from `active` each (model, backend) of this dtype whose throughput stopped rising
     (or that ran out of room), naming why in its entry's batch_stop."""
     byindex = {mi: net for mi, _, net, _ in nets}
-    for (mi, b), e in done.items():
+    for (mi, b, _), e in done.items():
         prev = last.get((dtype, mi, b))
         why = batching.stop_reason(prev, e, byindex[mi], config.max_batch)
         last[(dtype, mi, b)] = e
@@ -272,19 +276,20 @@ def _next_batch(config, nets, dtype, done, active, last):
 def _layers(config, chosen, nets, entries, group):
     from .layers import per_layer
     timing = [b for b in REGISTRY if b in chosen and chosen[b].layers is not None]  # registry order: eager first
-    for mi, path, net, wfile in nets:
-        e = next((entries[(mi, b)] for b in timing if (mi, b) in entries), None)
-        if e is None or e.error or not e.samples:
-            continue
-        if not net.has_darknet_layers:  # its layers are not darknet's: no per-layer table to join
-            e.note += "; per-layer timing: darknet cfgs only"
-            continue
-        try:
-            e.layers = per_layer(path, group.device, group.dtype, group.batch, group.timed, config.width,
-                                 config.height, wfile, fuse=chosen[e.backend].layers, peak_gflops=group.peak)
-        except Exception as ex:  # noqa: BLE001 - the whole-network result stands
-            e.note += f"; per-layer timing failed: {reason(ex, group.batch)}"
-        memory.free(group.device)
+    for bj, batch in group.batches:
+        for mi, path, net, wfile in nets:
+            e = next((entries[(mi, b, bj)] for b in timing if (mi, b, bj) in entries), None)
+            if e is None or e.error or not e.samples:
+                continue
+            if not net.has_darknet_layers:  # its layers are not darknet's: no per-layer table to join
+                e.note += "; per-layer timing: darknet cfgs only"
+                continue
+            try:
+                e.layers = per_layer(path, group.device, group.dtype, batch, group.timed, config.width,
+                                     config.height, wfile, fuse=chosen[e.backend].layers, peak_gflops=group.peak)
+            except Exception as ex:  # noqa: BLE001 - the whole-network result stands
+                e.note += f"; per-layer timing failed: {reason(ex, batch)}"
+            memory.free(group.device)
 
 
 def gemm_peak(device, dtype):

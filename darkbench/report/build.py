@@ -211,8 +211,9 @@ def _sections(t, keras_nets, envs):
         s.append(("Throughput at the best batch, beside latency at batch 1",
                   "Two questions answered apart: how long one image takes (batch 1, median) and how many images per "
                   "second a batch gets through. Best batch: the smallest batch whose images/s 95% CI reaches the "
-                  "highest median's (a larger batch within the noise only adds latency). `bench --batch auto` "
-                  "doubles the batch while images/s rises beyond the noise and the analytic memory estimate fits.",
+                  "highest median's (a larger batch within the noise only adds latency). `bench --batch 1,2,4` measures "
+                  "the batch sizes interleaved in the same rounds; `bench --batch auto` doubles the batch while "
+                  "images/s rises beyond the noise and the analytic memory estimate fits, a batch per group.",
                   t["best_batch"]))
     if len(t["agreement"]):
         s.append(("Agreement: outputs beside speed",
