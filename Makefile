@@ -8,7 +8,7 @@ JOBS ?= 2
 # the report's networks: one list, also read by `darkbench report` (darkbench/data/report_models.txt)
 REPORT_MODELS ?= $(addprefix cfg/,$(file < darkbench/data/report_models.txt))
 
-.PHONY: all setup test report verify bench-ops bench clean-venv
+.PHONY: all setup test report verify bench-ops bench-ops-alexeyab bench clean-venv
 all: test
 
 $(VENV)/.stamp: pyproject.toml
@@ -36,6 +36,11 @@ report: setup
 # The analytic path against `darknet ops` over darknet's whole zoo (prints both times and the ratio).
 bench-ops: setup
 	$(PY) tests/bench_ops.py
+
+# The same in the AlexeyAB fork's dialect over the fork's zoo against its `darknet ops`
+# (needs DARKBENCH_ALEXEYAB=the fork's build directory, see README).
+bench-ops-alexeyab: setup
+	$(PY) tests/bench_ops_alexeyab.py
 
 clean-venv:
 	rm -rf $(VENV)

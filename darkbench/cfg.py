@@ -82,6 +82,8 @@ class Section:
     path: str
     options: dict = field(default_factory=dict)  # key -> (value, line)
     used: set = field(default_factory=set)
+    lenient: bool = False  # take what atoi reads from '40#32' (40), noting it, instead of refusing
+    notes: list = field(default_factory=list)  # (line, warning) about values read that way
 
     # -- typed access; every miss or bad value names file and line --
     def has(self, key):
@@ -135,6 +137,9 @@ class Section:
     def _int(self, key, text, item):
         value = parse_int(item)
         what = f"{key}={text!r}" + (f": {item!r}" if item != text else "")
+        if value is None and self.lenient and _INT.match(item):
+            value = atoi(item)
+            self.notes.append((self.options[key][1], f"{what} read as {value}, as the fork's atoi reads it"))
         if value is None:
             raise self._err(key, f"{what} is not an integer (darknet's atoi reads ASCII digits only "
                                  f"and would take {atoi(item)})")

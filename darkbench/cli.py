@@ -47,7 +47,7 @@ def main(argv=None):
                 print(f"warning: {w}", file=sys.stderr)
 
     try:
-        with models.warnings_to(show):
+        with models.warnings_to(show), models.dialect_in(getattr(args, "dialect", None) or "auto"):
             return args._run(args) or 0
     except DarkbenchError as e:
         print(f"darkbench {args.command}: error: {e}", file=sys.stderr)

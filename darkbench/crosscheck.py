@@ -95,14 +95,14 @@ def handles():
     return {op: fns[rule] for rule, ops in RULES.items() for op in ops}
 
 
-def crosscheck(name, width=None, height=None):
+def crosscheck(name, width=None, height=None, dialect=None):
     """Per-layer rows and a totals row: analytic (darknet ops, MACs, params) vs fvcore vs FlopCounterMode."""
     path = models.resolve(name)
     if not models.traits(path).has_darknet_layers:
         raise DarkbenchError("crosscheck takes a darknet cfg; Keras models have no darknet layer counts", path)
     import torch
     from torch.utils.flop_counter import FlopCounterMode
-    model = models.load(path, width=width, height=height)
+    model = models.load(path, width=width, height=height, dialect=dialect)
     x = torch.rand(1, *model.input_shape)
     with warnings.catch_warnings():
         # fvcore's import uses the deprecated torch.jit.script; tracing warns that shapes are constants

@@ -20,6 +20,22 @@ ACTIVATIONS[ALEXEYAB] = ACTIVATIONS[PJREDDIE] + (
 FORK_ACTIVATIONS = frozenset(ACTIVATIONS[ALEXEYAB]) - frozenset(ACTIVATIONS[PJREDDIE])
 
 
+# the .weights header (major, minor, revision) the fork writes; 2018 darknet writes revision 0
+FORK_HEADER = (0, 2, 5)
+
+
+def of_weights(path):
+    """ALEXEYAB when a .weights file's header says the fork wrote it, else None (unreadable files too: the
+    reader that follows names their fault)."""
+    import struct
+    try:
+        with open(path, "rb") as f:
+            head = f.read(12)
+    except OSError:
+        return None
+    return ALEXEYAB if len(head) == 12 and struct.unpack("<3i", head) == FORK_HEADER else None
+
+
 def check(name, where=None):
     """A dialect name given by the user (auto included), or ValueError naming the choices."""
     if name not in CHOICES:

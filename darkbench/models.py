@@ -23,6 +23,7 @@ _CFG = (network.analyse, network.Network)
 _KERAS = (keras.analyse, keras.KerasNetwork)
 
 _listener = contextvars.ContextVar("darkbench_warning_listener", default=None)
+_dialect = contextvars.ContextVar("darkbench_dialect", default=network.dialects.AUTO)
 
 
 def _kind(path):
@@ -46,9 +47,32 @@ def warnings_to(callback):
         _listener.reset(token)
 
 
-def analyse(name, width=None, height=None, text=None, dialect=network.dialects.AUTO):
+@contextlib.contextmanager
+def dialect_in(dialect):
+    """Within the block (this thread/context only), analyse() and load() called without a dialect read cfgs in
+    this one (pjreddie, alexeyab or auto): how a command's --dialect reaches analyses deep inside it."""
+    token = _dialect.set(dialect)
+    try:
+        yield
+    finally:
+        _dialect.reset(token)
+
+
+def dialect_for(dialect=None, weights=None):
+    """The dialect asked for (None: the block's, see dialect_in), with auto made the fork's when a weights
+    file's header says the fork wrote it."""
+    dialect = _dialect.get() if dialect is None else dialect
+    if dialect == network.dialects.AUTO and weights is not None:
+        return network.dialects.of_weights(os.fspath(weights)) or dialect
+    return dialect
+
+
+def analyse(name, width=None, height=None, text=None, dialect=None, weights=None):
     """A Network (darknet cfg) or KerasNetwork (.json/.keras) for a name or path (see paths.resolve). With text,
-    a cfg's text read in place of the file (name then only names it). Raises DarkbenchError only."""
+    a cfg's text read in place of the file (name then only names it). dialect: pjreddie, alexeyab or auto
+    (None: auto, or the one dialect_in set); weights: a .weights file whose header auto may follow.
+    Raises DarkbenchError only."""
+    dialect = dialect_for(dialect, weights)
     if text is not None:
         net = network.analyse(name, width, height, text=text, dialect=dialect)
     else:
@@ -63,15 +87,16 @@ def analyse(name, width=None, height=None, text=None, dialect=network.dialects.A
     return net
 
 
-def load(name, weights=None, width=None, height=None, fuse=False):
+def load(name, weights=None, width=None, height=None, fuse=False, dialect=None):
     """An eval-mode torch.nn.Module: a cfg (optionally with darknet .weights, optionally batch norm folded) or
-    a Keras architecture (random weights). Imports torch; analyse() never does."""
+    a Keras architecture (random weights), the cfg read in a dialect as analyse() reads it (auto follows the
+    weights file's header too). Imports torch; analyse() never does."""
     path = resolve(name)
     if _kind(path) is _KERAS:
         if weights is not None:
             raise DarkbenchError("weights cannot be loaded into a Keras model (only its architecture is read)", path)
         return keras.load(path, width=width, height=height, fuse=fuse)
-    net = analyse(path, width, height)
+    net = analyse(path, width, height, dialect=dialect, weights=weights)
     from . import torch_model  # torch is imported only to build: the analytic path stays torch-free
     model = torch_model.build(net)
     if weights is not None:

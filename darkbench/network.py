@@ -8,7 +8,7 @@ from . import dialect as dialects
 from .errors import DarkbenchError
 from .header import HEADER_BYTES
 from .layers import family, trait
-from .layers.base import COMMON_KEYS, Context
+from .layers.base import Context, known_keys
 from .paths import resolve
 
 def _f32(x):
@@ -21,6 +21,22 @@ NET_KEYS = {"batch", "subdivisions", "width", "height", "channels", "inputs", "t
             "max_crop", "min_crop", "center", "adam", "B1", "B2", "eps", "notruth", "random",
             "learning_rate_min", "batches_per_cycle", "batches_cycle_mult", "seen", "clip",
             "max_ratio", "min_ratio", "flip", "jitter", "rate", "sequential"}
+# what the fork's parse_net_options reads (training, augmentation and schedule keys mostly)
+FORK_NET_KEYS = {
+    "max_batches", "batch", "learning_rate", "learning_rate_min", "sgdr_cycle", "sgdr_mult", "momentum", "decay",
+    "subdivisions", "time_steps", "track", "augment_speed", "sequential_subdivisions", "try_fix_nan",
+    "weights_reject_freq", "equidistant_point", "badlabels_rejection_percentage", "num_sigmas_reject_badlabels",
+    "ema_alpha", "use_cuda_graph", "loss_scale", "dynamic_minibatch", "optimized_memory",
+    "workspace_size_limit_MB", "adam", "B1", "B2", "eps", "height", "width", "channels", "inputs", "max_crop",
+    "min_crop", "flip", "blur", "gaussian_noise", "mixup", "cutmix", "mosaic", "letter_box", "mosaic_bound",
+    "contrastive", "contrastive_jit_flip", "contrastive_color", "unsupervised", "label_smooth_eps",
+    "resize_step", "attention", "adversarial_lr", "max_chart_loss", "angle", "aspect", "saturation",
+    "exposure", "hue", "power", "policy", "step", "scale", "steps", "scales", "seq_scales", "gamma",
+    "burn_in", "show_receptive_field"}
+
+
+def net_keys(dialect):
+    return FORK_NET_KEYS if dialect == dialects.ALEXEYAB else NET_KEYS
 
 
 @dataclass
@@ -155,11 +171,11 @@ def _build(sections, path, width, height, dialect):
                              path, net.line)
     if h * w * c > 1 << 34:
         raise DarkbenchError(f"input {w}x{h}x{c} is too large", path, net.line)
-    netopts = dict(time_steps=net.get_int("time_steps", 1, min=1), batch=net.get_int("batch", 1))
-    netopts["subdivisions"] = net.get_str("subdivisions", "1")  # as written: only the fork's [conv_lstm] BF reads it
+    netopts = dict(time_steps=net.get_int("time_steps", 1, min=1), batch=net.get_int("batch", 1),
+                   subdivisions=net.get_int("subdivisions", 1))  # the fork's ops: batch/subdivisions*time_steps
     ctx = Context(path=path, index=0, c=c, h=h, w=w, inputs=inputs, layers=[], net=netopts, dialect=dialect)
     warnings = [f"{path}:{net.options[k][1]}: [{net.name}] unknown option '{k}'"
-                for k in net.options if k not in NET_KEYS]
+                for k in net.options if k not in net_keys(dialect)]
     if len(sections) == 1:
         raise DarkbenchError("cfg has no layers after [net]", path, net.line)
     for sec in sections[1:]:
@@ -168,6 +184,7 @@ def _build(sections, path, width, height, dialect):
             only = "" if fam is None else f" in the {dialect} dialect (only {'/'.join(trait(fam, 'DIALECTS'))} has it)"
             raise DarkbenchError(f"unknown section [{sec.name}]{only}", path, sec.line, layer=ctx.index)
         ctx.reads_image = False
+        sec.lenient = dialect == dialects.ALEXEYAB  # the fork's zoo relies on atoi's partial reads
         try:
             layer = fam.build(sec, ctx)
         except DarkbenchError as e:
@@ -175,11 +192,13 @@ def _build(sections, path, width, height, dialect):
                 e.layer = ctx.index
                 e.args = (e.format(),)
             raise
+        known = known_keys(fam, dialect)
+        who = "the AlexeyAB fork" if dialect == dialects.ALEXEYAB else "darknet"
         for k in sec.options:
-            fork_key = dialect == dialects.ALEXEYAB and k in trait(fam, "FORK_KEYS")
-            if k not in fam.KEYS and k not in COMMON_KEYS and not fork_key:
+            if k not in known:
                 warnings.append(f"{path}:{sec.options[k][1]}: layer {ctx.index} [{sec.name}] "
-                                f"unknown option '{k}' (darknet ignores it)")
+                                f"unknown option '{k}' ({who} ignores it)")
+        warnings += [f"{path}:{line}: layer {ctx.index} [{sec.name}] {msg}" for line, msg in sec.notes]
         ctx.layers.append(layer)
         warnings.extend(layer.warnings)
         ctx.index += 1
@@ -188,6 +207,10 @@ def _build(sections, path, width, height, dialect):
         if ctx.inputs > 1 << 34:
             raise DarkbenchError(f"output of {ctx.inputs} values is too large", path, sec.line,
                                  layer=layer.index)
+    if dialect == dialects.ALEXEYAB and not any(l.out_shape[1] > 1 and l.out_shape[2] > 1 for l in ctx.layers):
+        raise DarkbenchError("no layer outputs an image larger than 1 pixel wide and high: the AlexeyAB fork "
+                             "divides by zero on such a cfg (avg_outputs/avg_counter, SIGFPE); read it in the "
+                             "pjreddie dialect", path)
     return Network(path=path, width=w, height=h, channels=c, inputs=inputs, layers=ctx.layers,
                    net=netopts, warnings=warnings, dialect=dialect)
 

@@ -123,7 +123,7 @@ class Dreamer:
 
     def _build(self, w, h):
         from .torch_model import build  # torch, as above
-        m = build(models.analyse(self.path, w, h, text=self.text))
+        m = build(models.analyse(self.path, w, h, text=self.text, dialect=self.full.spec.dialect))
         weights = self.full.state_dict()
         mine = m.state_dict()
         for k, t in mine.items():

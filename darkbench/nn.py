@@ -30,6 +30,12 @@ ACTIVATIONS = {
     "leaky": lambda x: F.leaky_relu(x, 0.1),
     "tanh": torch.tanh,
     "stair": _stair,
+    # the AlexeyAB fork's elementwise ones (its activations.c; softplus with threshold 20 as its mish)
+    "mish": lambda x: x * torch.tanh(F.softplus(x, threshold=20)),
+    "hard_mish": lambda x: torch.where(x > 0, x, torch.where(x > -2, x * x / 2 + x, torch.zeros_like(x))),
+    "swish": lambda x: x * torch.sigmoid(x),
+    "relu6": lambda x: torch.clamp(x, 0, 6),  # the fork's CPU forward outputs 0 here (no case in its activate())
+    "gelu": lambda x: 0.5 * x * (1 + torch.tanh(0.797885 * x + 0.035677 * x.pow(3))),
 }
 
 
@@ -42,6 +48,9 @@ class Activation(nn.Module):
     def __init__(self, name, inplace=False):
         super().__init__()
         self.name = name
+        if name not in ACTIVATIONS:  # the fork's channel-normalising ones are not elementwise
+            from .errors import DarkbenchError
+            raise DarkbenchError(f"activation '{name}' is read and counted but not built in PyTorch")
         self.fn = INPLACE[name] if inplace and name in INPLACE else ACTIVATIONS[name]
 
     def forward(self, x):
@@ -148,16 +157,18 @@ class Elementwise(Layer):
         return self.name
 
 
-def maxpool(x, size, stride, padding):
-    """darknet's maxpool: windows start at -padding/2, padded cells are -FLT_MAX, extra on right/bottom."""
+def maxpool(x, size, stride, padding, stride_x=None):
+    """darknet's maxpool: windows start at -padding/2, padded cells are -FLT_MAX, extra on right/bottom.
+    stride_x: the fork's horizontal stride when it differs from stride (then the vertical one)."""
+    sx = stride if stride_x is None else stride_x
     h, w = x.shape[-2:]
     oh = c_div(h + padding - size, stride) + 1  # darknet's C division
-    ow = c_div(w + padding - size, stride) + 1
+    ow = c_div(w + padding - size, sx) + 1
     lo = padding // 2
-    right = max(0, (ow - 1) * stride + size - w - lo)
+    right = max(0, (ow - 1) * sx + size - w - lo)
     bottom = max(0, (oh - 1) * stride + size - h - lo)
     if lo or right or bottom:
         # a window of padding only gives darknet's -FLT_MAX (the lowest finite value of other dtypes)
         x = F.pad(x, (lo, right, lo, bottom), value=-torch.finfo(x.dtype).max)
-    y = F.max_pool2d(x, size, stride)
+    y = F.max_pool2d(x, size, stride if sx == stride else (stride, sx))
     return y if y.shape[-2:] == (oh, ow) else y[..., :oh, :ow]  # no Slice nodes in an ONNX export when exact

@@ -1,16 +1,23 @@
-"""Published claims (darkbench/data/published.json) checked against computed values."""
+"""Published claims checked against computed values: the Tiny Darknet page and inception blog
+(darkbench/data/published.json), and the AlexeyAB fork's README (published_alexeyab.json), the latter against
+the fork's own zoo cfgs in the fork's dialect (found through $DARKBENCH_ALEXEYAB)."""
 import json
+import os
 from pathlib import Path
 
 from . import models
+from .dialect import ALEXEYAB
 from .errors import DarkbenchError
+from .header import HEADER_BYTES
 from .paths import DARKNET_ZOO, PROJECT_CFG
 
 DATA = Path(__file__).with_name("data") / "published.json"
+ALEXEYAB_DATA = DATA.with_name("published_alexeyab.json")
+ALEXEYAB_ENV = "DARKBENCH_ALEXEYAB"  # the fork's build or source directory; its cfg/ holds the zoo
 
 
-def _load():
-    with open(DATA, encoding="utf-8") as f:
+def _load(path=DATA):
+    with open(path, encoding="utf-8") as f:
         return json.load(f)
 
 
@@ -125,3 +132,85 @@ def verify():
             row["note"] = (f"computed {value} no longer equals the recorded {known['computed']}" if known
                            else f"computed {value / c['unit']:.{c['digits'] + 2}f} does not round to {c['value']}")
     return rows
+
+
+def alexeyab_zoo():
+    """(the fork's cfg/ folder, None) from $DARKBENCH_ALEXEYAB, or (None, why it is not there)."""
+    d = os.environ.get(ALEXEYAB_ENV)
+    if not d:
+        return None, (f"the AlexeyAB fork's zoo is not installed: set {ALEXEYAB_ENV} to the fork's directory "
+                      "(the one holding its cfg/ folder)")
+    zoo = Path(d) / "cfg"
+    if not zoo.is_dir():
+        return None, f"{ALEXEYAB_ENV}={d} has no cfg/ folder (the fork's zoo)"
+    return zoo, None
+
+
+def _fork_measure(net, claim):
+    """The claim's quantity as the fork prints or writes it: Total BFLOPS to its 3 printed decimals (half of
+    it for FMA), the weights file (or its first `cutoff` layers, as `darknet partial`) in MiB."""
+    q = claim["quantity"]
+    if q in ("bflops", "fma"):
+        printed = float(f"{net.bflops:.3f}")
+        return printed / 2 if q == "fma" else printed, None
+    if q == "size_mib":
+        return net.weights_bytes / 2 ** 20, net.weights_bytes
+    if q == "size_mib_upto":
+        floats = sum(l.weight_floats for l in net.layers[:claim["cutoff"]] if l.saved)
+        nbytes = HEADER_BYTES + 4 * floats
+        return nbytes / 2 ** 20, nbytes
+    raise DarkbenchError(f"{claim['id']}: unknown quantity {q}")
+
+
+def verify_alexeyab(zoo=None):
+    """One row per claim of the fork's README, as verify() does: computed with dialect alexeyab from the fork's
+    zoo cfg (zoo: its cfg/ folder, default from $DARKBENCH_ALEXEYAB). Without the zoo the computable claims are
+    "not checked" (the note says why); a cfg darkbench cannot analyse is FAILED with the one-line reason."""
+    data = _load(ALEXEYAB_DATA)
+    why = None
+    if zoo is None:
+        zoo, why = alexeyab_zoo()
+    nets = {}
+    rows = []
+    for c in data["claims"]:
+        row = dict(claim=c["id"], source=data["sources"][c["source"]], network=c["network"],
+                   quantity=c["quantity"], published=c["value"], published_text=c["text"],
+                   computed=None, verdict="FAILED", holds_at=None, note="")
+        rows.append(row)
+        if "quoted" in c:
+            row.update(verdict="quoted", note=c["quoted"])
+            continue
+        if zoo is None:
+            row.update(verdict="not checked", note=why)
+            continue
+        size = (c.get("width"), c.get("height"))
+        key = (c["cfg"], size)
+        try:
+            if key not in nets:
+                path = Path(zoo) / c["cfg"]
+                if not path.is_file():
+                    raise DarkbenchError(f"{c['cfg']} is not in the fork's zoo {zoo}")
+                with models.warnings_to(lambda w: None):  # the fork's training-only keys: not the user's concern
+                    nets[key] = models.analyse(str(path), *size, dialect=ALEXEYAB)
+            value, nbytes = _fork_measure(nets[key], c)
+        except DarkbenchError as e:
+            row["note"] = f"could not compute: {e}"
+            continue
+        row["computed"] = value
+        known = c.get("known")
+        if round(value, c["digits"]) == c["value"]:
+            row["verdict"] = "reproduced"
+            if known:
+                row.update(verdict="FAILED", note="recorded as a discrepancy but now reproduces: update the record")
+        elif known and known["computed"] == value and known.get("computed_bytes", nbytes) == nbytes:
+            row.update(verdict="known discrepancy", note=known["note"])
+        elif known:
+            row["note"] = f"computed {value} no longer equals the recorded {known['computed']}"
+        else:
+            row["note"] = f"computed {value:.{c['digits'] + 3}f} does not round to {c['value']}"
+    return rows
+
+
+def verify_all():
+    """verify() and verify_alexeyab(): every claim darkbench knows of."""
+    return verify() + verify_alexeyab()

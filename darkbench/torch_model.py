@@ -18,6 +18,7 @@ class Darknet(nn.Module):
         self.spec = net
         self.input_shape = input_shape(net)
         self.layers = nn.ModuleList(l.family.module(l, net) for l in net.layers)
+        self._share()
         # darknet's buffers are flat: a connected output (N, c), or one passed on by dropout or a route,
         # is a c x 1 x 1 image to the layer that reads an image from it
         self.unflatten = [l.in_shape if l.reads_image and l.in_shape[1:] == (1, 1) else None
@@ -78,12 +79,20 @@ class Darknet(nn.Module):
             for name, shape in spec.weights:
                 yield spec, name, t[name]
 
+    def _share(self):
+        """Layers that use another layer's weights (the fork's share_index) take its tensors."""
+        from .layers.conv import share
+        for layer in self.layers:
+            if getattr(layer, "shares", None) is not None:
+                share(layer, self.layers[layer.shares])
+
     def fuse(self):
         """Fold batch norm into the layers whose family can (FUSE: convolutions), in inference form;
         channels-last like every model."""
         for spec, layer in zip(self.spec.layers, self.layers):
-            if spec.trait("FUSE"):
+            if spec.trait("FUSE") and getattr(layer, "shares", None) is None:
                 layer.fuse()
+        self._share()  # the folded tensors, folded once
         return self.to(memory_format=torch.channels_last)
 
     def load_weights(self, path):

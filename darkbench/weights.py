@@ -125,6 +125,8 @@ def write(path, net, arrays, header=None, overwrite=False, for_loading=False):
     path = os.fspath(path)
     files.target(path, overwrite)  # refused before anything is converted
     h = dict(DEFAULT_HEADER, **(header or {}))
+    if header is None and getattr(net, "dialect", None) == "alexeyab":  # as the fork writes it: auto reads it back so
+        h["revision"] = 5
     hsize = header_size(h["major"], h["minor"])
     parts = [struct.pack("<3i", h["major"], h["minor"], h["revision"]),
              struct.pack("<Q" if hsize == 20 else "<I", h["seen"])]

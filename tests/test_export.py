@@ -73,7 +73,7 @@ def test_cli_with_weights(tmp_path, capsys):
     out = tmp_path / "m.onnx"
     assert main(["export", "yolov3-tiny.cfg", str(w), "-o", str(out), "--width", "64", "--height", "64",
                  "--opset", "13"]) == 0
-    assert capsys.readouterr().out.strip() == f"wrote {out}"
+    assert capsys.readouterr().out.strip() == f"wrote {out} (cfg read in the pjreddie dialect)"  # issue 14: states it
     assert _check(darkbench.load("yolov3-tiny.cfg", w, width=64, height=64), out, 1) == 2
 
 

@@ -261,6 +261,8 @@ def darknet(path, device, dtype, batch, width=None, height=None, threads=None, w
         raise Skip("darknet's `speed` runs batch 1 fp32 on the CPU only")
     if not models.traits(path).supports_darknet_backend:
         raise Skip("darknet cannot run Keras models")
+    if models.analyse(path, width, height).dialect != "pjreddie":
+        raise Skip("the installed darknet is 2018's: it does not read the AlexeyAB fork's dialect")
     cfg = resized_cfg(path, width, height) if (width is not None or height is not None) else path
     rss = []
     try:

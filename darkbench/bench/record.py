@@ -67,6 +67,7 @@ class Record:
     evals_per_sample: int | None = None
     samples_ms: list | None = None
     batch_stop: str | None = None  # --batch auto: why it did not double this one's batch again
+    dialect: str | None = None  # the darknet dialect a cfg was read in (issue 14); Keras models have none
     other: dict = dataclasses.field(default_factory=dict)  # fields this version does not know, kept as read
 
     def update(self, fields):
@@ -98,7 +99,8 @@ class Record:
 
 
 _NAMES = tuple(f.name for f in dataclasses.fields(Record) if f.name != "other")
-_OPTIONAL = ("weights", "compile_choice", "compile_tried", "evals_per_sample", "samples_ms", "batch_stop")
+_OPTIONAL = ("weights", "compile_choice", "compile_tried", "evals_per_sample", "samples_ms", "batch_stop",
+             "dialect")
 
 
 def _finite_list(v):

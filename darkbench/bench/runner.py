@@ -40,7 +40,7 @@ def _entry(name, path, net, backend, device, dtype, batch, threads, env):
                   backend=backend, device=device, dtype=dtype, batch=batch, threads=threads,
                   input=[net.channels, net.height, net.width] if net else None,
                   ops=net.ops if net else None, macs=net.macs if net else None, params=net.params if net else None,
-                  env=env)
+                  env=env, dialect=getattr(net, "dialect", None))
 
 
 def _stem(name):

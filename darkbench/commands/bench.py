@@ -28,6 +28,8 @@ def _csv(kind, choices=None):
 
 
 def add_arguments(p):
+    from .options import add_dialect_argument
+    add_dialect_argument(p)
     from ..bench.inductor import COMPILE_CHOICES, COMPILE_DEFAULT
     from ..bench.registry import BACKENDS
     p.add_argument("models", nargs="+", metavar="MODEL", help="cfg or Keras model")

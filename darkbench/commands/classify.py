@@ -5,6 +5,8 @@ HELP = ("Classify images as `darknet classify` does: prints 'IMAGE: Predicted in
 
 
 def add_arguments(p):
+    from .options import add_dialect_argument
+    add_dialect_argument(p)
     p.add_argument("cfg", metavar="CFG")
     p.add_argument("weights", metavar="WEIGHTS")
     p.add_argument("images", nargs="+", metavar="IMAGE")
@@ -18,7 +20,7 @@ def run(args):
     from ..errors import DarkbenchError
     if args.top < 1:
         raise DarkbenchError(f"--top {args.top} must be >= 1")
-    model = darkbench.load(args.cfg, args.weights)
+    model = darkbench.load(args.cfg, args.weights, dialect=args.dialect)
     check_single_output(model)  # before the labels: their count is the output's
     labels = read_labels(args.labels, model.spec.layers[model.spec.output_index].outputs)
     for image in args.images:

@@ -11,6 +11,8 @@ COLUMNS = [("layer", "layer"), ("type", "type"), ("darknet_ops", "darknet ops"),
 
 
 def add_arguments(p):
+    from .options import add_dialect_argument
+    add_dialect_argument(p)
     p.add_argument("model", metavar="MODEL", help="darknet cfg")
     p.add_argument("--width", type=int)
     p.add_argument("--height", type=int)
@@ -19,12 +21,14 @@ def add_arguments(p):
 
 def run(args):
     from ..crosscheck import CONVENTIONS, RULES, crosscheck
-    rows, total = crosscheck(args.model, args.width, args.height)
+    from .. import models
+    rows, total = crosscheck(args.model, args.width, args.height, dialect=args.dialect)
+    dialect = models.analyse(args.model, args.width, args.height, dialect=args.dialect).dialect
     if args.format == "json":
-        print(render(dict(layers=rows, total=total, conventions=CONVENTIONS,
+        print(render(dict(layers=rows, total=total, conventions=CONVENTIONS, dialect=dialect,
                           fvcore_handles={rule: list(ops) for rule, ops in RULES.items()}), "json"))
         return 0
     print(render(rows + ([] if args.format == "csv" else [total]), args.format, COLUMNS))
     if args.format != "csv":
-        print(f"\n{CONVENTIONS}")
+        print(f"\n{CONVENTIONS} The cfg was read in the {dialect} dialect.")
     return 0

@@ -6,6 +6,8 @@ HELP = "Export a cfg (with optional .weights) or Keras model to ONNX."
 
 
 def add_arguments(p):
+    from .options import add_dialect_argument
+    add_dialect_argument(p)
     p.add_argument("model", metavar="MODEL", help="darknet cfg (or Keras .json/.keras)")
     p.add_argument("weights", nargs="?", metavar="WEIGHTS", help="darknet .weights (default: random weights)")
     p.add_argument("-o", "--output", required=True, help="the .onnx file to write")
@@ -22,7 +24,8 @@ def run(args):
     if args.weights and not models.traits(args.model).supports_weights:
         raise DarkbenchError("WEIGHTS is for darknet cfgs; a Keras model is exported with random weights",
                              args.weights)
-    model = models.load(args.model, args.weights, width=args.width, height=args.height)
+    model = models.load(args.model, args.weights, width=args.width, height=args.height, dialect=args.dialect)
     export_onnx(model, args.output, opset=args.opset, overwrite=args.force)
-    print(f"wrote {args.output}")
+    dialect = getattr(getattr(model, "spec", None), "dialect", None)  # a Keras model has none
+    print(f"wrote {args.output}" + (f" (cfg read in the {dialect} dialect)" if dialect else ""))
     return 0

@@ -4,6 +4,8 @@ HELP = ("Amplify what a layer responds to in an image (darknet's `nightmare`); w
 
 
 def add_arguments(p):
+    from .options import add_dialect_argument
+    add_dialect_argument(p)
     from ..nightmare import DEFAULTS as D
     p.add_argument("cfg", metavar="CFG")
     p.add_argument("weights", metavar="WEIGHTS")

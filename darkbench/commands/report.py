@@ -4,6 +4,8 @@ HELP = ("Write reports/: report.md, a self-contained index.html, figures and CSV
 
 
 def add_arguments(p):
+    from .options import add_dialect_argument
+    add_dialect_argument(p)
     p.add_argument("--results", nargs="*", default=[], metavar="DIR_OR_FILE",
                    help="benchmark results JSON files or directories (several hosts merge into one report)")
     p.add_argument("--out", default="reports", help="output directory (default: reports)")

@@ -2,9 +2,10 @@
 from .. import published
 from ..tables import add_format_argument, render
 
-HELP = ("Check every published claim (Tiny Darknet page, inception blog): exit 0 only when each is "
-        "reproduced to its published precision, quoted (not computable), or a recorded known "
-        "discrepancy whose computed value is unchanged.")
+HELP = ("Check every published claim (Tiny Darknet page, inception blog, and the AlexeyAB fork's README "
+        "against the fork's zoo in $DARKBENCH_ALEXEYAB/cfg): exit 0 only when each is reproduced to its "
+        "published precision, quoted (not computable), a recorded known discrepancy whose computed value is "
+        "unchanged, or not checked because the fork's zoo is not installed.")
 
 COLUMNS = [("claim", "claim"), ("network", "network"), ("published_text", "published"),
            ("computed_text", "computed"), ("verdict", "verdict"), ("holds_at", "holds at"), ("note", "note")]
@@ -20,13 +21,15 @@ def _computed_text(r):
         return ""
     if r["quantity"] == "ops":
         return f"{v} ({v / 1e9:.3f} Bn)"
-    if r["quantity"] == "size_mib":
+    if r["quantity"] in ("size_mib", "size_mib_upto"):
         return f"{v:.3f} MiB"
+    if r["quantity"] in ("bflops", "fma"):
+        return f"{v:.3f} {'BFLOPS' if r['quantity'] == 'bflops' else 'B FMA'}"
     return f"{v:,}"
 
 
 def run(args):
-    rows = published.verify()
+    rows = published.verify_all()
     for r in rows:
         r["computed_text"] = _computed_text(r)
     print(render(rows, args.format, None if args.format == "json" else COLUMNS))

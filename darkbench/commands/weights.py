@@ -4,6 +4,7 @@ import sys
 
 from .. import models, weights
 from ..errors import DarkbenchError
+from .options import add_dialect_argument
 
 HELP = "darknet .weights files: `init` writes a valid random file, `info` checks one against a cfg."
 
@@ -30,13 +31,16 @@ def add_arguments(p):
     f = sub.add_parser("info", help="print a .weights header and whether the file fits the cfg")
     f.add_argument("cfg", metavar="CFG")
     f.add_argument("file", metavar="FILE")
+    for sp in (i, f):
+        add_dialect_argument(sp)
 
 
 def _init(args, net):
     """A file laid out as darknet's loader reads it (for most cfgs also exactly what darknet saves)."""
     weights.write(args.out, net, weights.random_arrays(net, args.seed), overwrite=args.force, for_loading=True)
     floats = weights.expected_floats(net)
-    print(f"{args.out}: {floats} floats, {weights.HEADER_BYTES + 4 * floats} bytes for {net.path}")
+    print(f"{args.out}: {floats} floats, {weights.HEADER_BYTES + 4 * floats} bytes for {net.path} "
+          f"(read in the {net.dialect} dialect)")
     if floats != net.weight_floats:
         print(f"note: laid out as darknet's loader reads it (dontsave/dontload/dontloadscales); darknet's save "
               f"would write {net.weight_floats} floats", file=sys.stderr)
@@ -44,7 +48,7 @@ def _init(args, net):
 
 
 def run(args):
-    net = models.analyse(args.cfg)
+    net = models.analyse(args.cfg, dialect=args.dialect, weights=args.file if args.action == "info" else None)
     if args.action == "init":
         return _init(args, net)
     weights.check_loadable(net)  # an error of the cfg, not of the file
@@ -57,5 +61,5 @@ def run(args):
     except DarkbenchError as e:
         print(e.message)  # it already says "does not fit CFG: ..."
         return 1
-    print(f"fits {net.path}: {weights.expected_floats(net)} floats")
+    print(f"fits {net.path}: {weights.expected_floats(net)} floats (read in the {net.dialect} dialect)")
     return 0

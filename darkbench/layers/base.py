@@ -1,4 +1,5 @@
 """What every layer family returns, and the small rules they share."""
+import struct
 from dataclasses import dataclass, field
 
 from .. import dialect as dialects
@@ -7,9 +8,25 @@ from .registry import family
 
 ACTIVATIONS = dialects.ACTIVATIONS[dialects.PJREDDIE]
 
-# Keys darknet reads for every layer (parse_network_cfg), used or not at inference.
+# Keys darknet reads for every layer (parse_network_cfg), used or not at inference, per dialect.
 COMMON_KEYS = {"clip", "truncation", "onlyforward", "stopbackward", "dontsave", "dontload",
                "numload", "dontloadscales", "learning_rate", "smooth"}
+FORK_COMMON_KEYS = {"clip", "onlyforward", "dont_update", "burnin_update", "stopbackward", "train_only_bn",
+                    "dontload", "dontloadscales", "learning_rate"}
+
+
+def common_keys(dialect):
+    return FORK_COMMON_KEYS if dialect == dialects.ALEXEYAB else COMMON_KEYS
+
+
+def f32(x):
+    """x rounded to float32, as the fork stores l.bflops."""
+    return struct.unpack("<f", struct.pack("<f", x))[0]
+
+
+def conv_bflops(c, n, groups, size, oh, ow):
+    """The fork's convolution BF: 2 * (c/groups)*n*size*size * out_h*out_w / 1e9 (C int division)."""
+    return f32(2.0 * (c // groups) * n * size * size * oh * ow / 1e9)
 
 RUNNING_STATS = ("rolling_mean", "rolling_variance")
 
@@ -55,7 +72,16 @@ DEFAULTS = dict(
                            # its output and the delta forward_network zeroes before every layer (footprint.py)
     DIALECTS=dialects.NAMES,  # the dialects whose parser knows this section
     FORK_KEYS=frozenset(),    # options only the AlexeyAB fork reads: a cfg using one is read in its dialect
+    PJREDDIE_KEYS=frozenset(),  # options of KEYS only 2018 darknet reads (the fork ignores and warns about them)
 )
+
+
+def known_keys(family, dialect):
+    """The options a family's section reads in a dialect (the common ones included)."""
+    keys = set(family.KEYS) | common_keys(dialect)
+    if dialect == dialects.ALEXEYAB:
+        return (keys - trait(family, "PJREDDIE_KEYS")) | trait(family, "FORK_KEYS")
+    return keys
 
 
 def trait(family, name):
@@ -145,6 +171,10 @@ class Context:
     dialect: str = dialects.PJREDDIE  # the darknet whose rules this cfg is read by
 
     @property
+    def fork(self):
+        return self.dialect == dialects.ALEXEYAB
+
+    @property
     def image(self):
         return bool(self.c and self.h and self.w)
 
@@ -183,12 +213,12 @@ class Context:
                       in_shape=(self.c, self.h, self.w) if self.image else (0, 0, 0),
                       out_shape=out_shape, inputs=self.inputs,
                       outputs=c * h * w if outputs is None else outputs,
-                      saved=not sec.get_int("dontsave", 0), reads_image=self.reads_image, **kw)
-        layer.unloaded, layer.load_error = load_rules(sec, layer)
+                      saved=self.fork or not sec.get_int("dontsave", 0), reads_image=self.reads_image, **kw)
+        layer.unloaded, layer.load_error = load_rules(sec, layer, self.dialect)
         return layer
 
 
-def load_rules(sec, layer):
+def load_rules(sec, layer, dialect=dialects.PJREDDIE):
     """(names darknet's load_weights_upto skips, why it cannot be reproduced or ""), from the options
     every layer takes: dontload skips the layer, dontloadscales the batch-norm vectors of families with
     DONTLOADSCALES (not [batchnorm], not inner recurrent layers), numload reads only the first N filters
@@ -201,7 +231,7 @@ def load_rules(sec, layer):
     skipped = ()
     if sec.get_int("dontloadscales", 0) and layer.trait("DONTLOADSCALES"):
         skipped = tuple(n for n in names if n in BN_VECTORS)
-    numload = sec.get_int("numload", 0)
+    numload = 0 if dialect == dialects.ALEXEYAB else sec.get_int("numload", 0)  # the fork has no numload
     n = layer.out_shape[0]
     if numload and numload != n and layer.trait("NUMLOAD"):
         if 0 < numload < n:

@@ -1,6 +1,7 @@
 """[cost]: training only; the network output is the last layer that is not a cost layer."""
 NAMES = ("cost",)
 KEYS = {"type", "scale", "ratio", "noobject_scale", "thresh"}
+PJREDDIE_KEYS = frozenset({"noobject_scale", "thresh"})
 COST = True
 TYPES = ("seg", "sse", "masked", "smooth", "L1", "wgan")
 

@@ -1,25 +1,52 @@
-"""[crnn]: convolutional RNN, three inner 3x3 convolutions (analytic only)."""
-from .base import bn_weights
+"""[crnn]: convolutional RNN, three inner convolutions (analytic only).
+
+2018 darknet: 3x3, stride 1, padded, sizes from output_filters/hidden_filters. The fork: output/hidden and
+its own size (3), stride, dilation, pad (0!), padding and groups, each convolution reading the layer's input size."""
+from .base import bn_weights, c_div, check_positive, conv_bflops, f32
 
 NAMES = ("crnn",)
 KEYS = {"output_filters", "hidden_filters", "activation", "batch_normalize", "shortcut"}
+PJREDDIE_KEYS = frozenset({"output_filters", "hidden_filters"})
+FORK_KEYS = frozenset({"output", "hidden", "size", "stride", "dilation", "pad", "padding", "groups", "xnor"})
 
 
 def build(sec, ctx):
-    out = sec.get_int("output_filters", 1, min=1)
-    hidden = sec.get_int("hidden_filters", 1, min=1)
+    if ctx.fork:
+        out = sec.get_int("output", 1, min=1)
+        hidden = sec.get_int("hidden", 1, min=1)
+        size = sec.get_int("size", 3)
+        stride = sec.get_int("stride", 1)
+        padding = sec.get_int("padding", 0, min=0)
+        if sec.get_int("pad", 0):
+            padding = size // 2
+        groups = max(1, sec.get_int("groups", 1))
+        check_positive(sec, size=size, stride=stride)
+    else:
+        out = sec.get_int("output_filters", 1, min=1)
+        hidden = sec.get_int("hidden_filters", 1, min=1)
+        size, stride, padding, groups = 3, 1, 1, 1
     ctx.activation(sec, "logistic")
     bn = sec.get_int("batch_normalize", 0)
     c, h, w = ctx.need_image(sec)
-    h, w = w, h  # darknet's parse_crnn passes (w, h) into make_crnn_layer(h, w)
-    weights, macs = [], 0
+    if not ctx.fork:
+        h, w = w, h  # darknet's parse_crnn passes (w, h) into make_crnn_layer(h, w)
+    oh, ow = c_div(h + 2 * padding - size, stride) + 1, c_div(w + 2 * padding - size, stride) + 1
+    if oh <= 0 or ow <= 0:
+        raise ctx.fail(sec, f"kernel {size}x{size} with padding {padding} is larger than its {w}x{h} input")
+    if ctx.fork and (oh, ow) != (h, w):  # its inner layers all read w x h: the fork asserts they match
+        raise ctx.fail(sec, f"size={size} stride={stride} padding={padding} turns {w}x{h} into {ow}x{oh}: the "
+                            "AlexeyAB fork aborts unless its convolutions keep the size (set pad=1)")
+    weights, macs, bflops = [], 0, 0.0
     for name, n_in, n_out in (("input_layer", c, hidden), ("self_layer", hidden, hidden),
                               ("output_layer", hidden, out)):
+        if n_in % groups or n_out % groups:
+            raise sec._err("groups", f"groups={groups} does not divide {name}'s {n_in} inputs and {n_out} filters")
         weights += ([(f"{name}.biases", (n_out,))] + [(f"{name}.{k}", s) for k, s in bn_weights(n_out, bn)]
-                    + [(f"{name}.weights", (n_out, n_in, 3, 3))])
-        macs += n_out * n_in * 9 * h * w
+                    + [(f"{name}.weights", (n_out, n_in // groups, size, size))])
+        macs += n_out * n_in // groups * size * size * oh * ow
+        bflops = f32(bflops + conv_bflops(n_in, n_out, groups, size, oh, ow))
     # numops() has no CRNN case: darknet's ops count is 0 here
-    return ctx.layer(sec, "crnn", (out, h, w), weights=weights, macs=macs,
+    return ctx.layer(sec, "crnn", (out, oh, ow), weights=weights, macs=macs, bflops=bflops,
                      opts=dict(output_filters=out, hidden_filters=hidden, batch_normalize=bn),
                      desc=f"{hidden}/{out}")
 

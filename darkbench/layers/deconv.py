@@ -3,6 +3,7 @@ from .base import bn_darknet_floats, bn_weights, check_positive
 
 NAMES = ("deconvolutional", "deconv")
 KEYS = {"filters", "size", "stride", "pad", "padding", "activation", "batch_normalize"}
+DIALECTS = ("pjreddie",)  # the AlexeyAB fork has no such section
 NUMLOAD = DONTLOADSCALES = FUSE = True
 darknet_floats = bn_darknet_floats  # footprint.py
 

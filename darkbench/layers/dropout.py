@@ -1,6 +1,7 @@
 """[dropout]: identity at inference."""
 NAMES = ("dropout",)
 KEYS = {"probability"}
+FORK_KEYS = frozenset({"dropblock", "dropblock_size_rel", "dropblock_size_abs"})  # training only
 
 
 def darknet_floats(layer):

@@ -1,6 +1,7 @@
 """[l2norm]: each position's channel vector scaled to unit L2 norm."""
 NAMES = ("l2norm",)
 KEYS = set()
+DIALECTS = ("pjreddie",)  # the AlexeyAB fork has no such section
 
 
 def darknet_floats(layer):

@@ -1,6 +1,7 @@
 """[logistic]: darknet's logistic cross-entropy layer; a sigmoid at inference."""
 NAMES = ("logistic",)
 KEYS = set()
+DIALECTS = ("pjreddie",)  # the AlexeyAB fork has no such section
 DARKNET_TYPE = "LOGXENT"
 
 

@@ -8,18 +8,21 @@ def inner(name, n_in, n_out, bn):
             [(f"{name}.{k}", s) for k, s in bn_weights(n_out, bn)])
 
 
-def build(sec, ctx, type, order, keys_in):
-    """order: inner layers in file order; keys_in: those fed by the layer input."""
+def build(sec, ctx, type, order, keys_in, sizes=None, image=False):
+    """order: inner layers in file order; keys_in: those fed by the layer input; sizes: {name: (n_in, n_out)}
+    where they are not (input or output) -> output; image: its output is an output x 1 x 1 image (the fork's
+    rnn and lstm)."""
     out = sec.get_int("output", 1, min=1)
     bn = sec.get_int("batch_normalize", 0)
     if ctx.inputs <= 0:
         raise ctx.fail(sec, "has no input")
     weights, macs = [], 0
     for name in order:
-        n_in = ctx.inputs if name in keys_in else out
-        weights += inner(name, n_in, out, bn)
-        macs += n_in * out
-    return ctx.layer(sec, type, (0, 0, 0), outputs=out, weights=weights, macs=macs, ops=2 * macs,
+        n_in, n_out = (sizes or {}).get(name, (ctx.inputs if name in keys_in else out, out))
+        weights += inner(name, n_in, n_out, bn)
+        macs += n_in * n_out
+    return ctx.layer(sec, type, (out, 1, 1) if image else (0, 0, 0), outputs=out, weights=weights, macs=macs,
+                     ops=2 * macs,
                      opts=dict(output=out, batch_normalize=bn), desc=f"{out}")
 
 

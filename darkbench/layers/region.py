@@ -3,6 +3,8 @@ NAMES = ("region",)
 KEYS = {"coords", "classes", "num", "anchors", "log", "sqrt", "softmax", "background", "max",
         "jitter", "rescore", "thresh", "classfix", "absolute", "random", "coord_scale",
         "object_scale", "noobject_scale", "mask_scale", "class_scale", "bias_match", "tree", "map"}
+PJREDDIE_KEYS = frozenset({"background"})
+FORK_KEYS = frozenset({"focal_loss", "resize"})
 
 
 def build(sec, ctx):

@@ -3,14 +3,15 @@ from .base import MOVEMENT
 
 NAMES = ("reorg",)
 KEYS = {"stride", "reverse", "flatten", "extra"}
+PJREDDIE_KEYS = frozenset({"flatten", "extra"})  # the fork's [reorg] (REORG_OLD) reads stride and reverse only
 TORCH_OPS = {"aten::pixel_shuffle": MOVEMENT, "aten::pixel_unshuffle": MOVEMENT}
 
 
 def build(sec, ctx):
     s = sec.get_int("stride", 1)
     reverse = sec.get_int("reverse", 0)
-    flatten = sec.get_int("flatten", 0)
-    extra = sec.get_int("extra", 0, min=0)
+    flatten = 0 if ctx.fork else sec.get_int("flatten", 0)
+    extra = 0 if ctx.fork else sec.get_int("extra", 0, min=0)
     if s <= 0:
         raise sec._err("stride", f"stride={s} must be > 0")
     c, h, w = ctx.need_image(sec)

@@ -3,24 +3,39 @@ NAMES = ("yolo",)
 KEYS = {"classes", "num", "mask", "anchors", "max", "jitter", "ignore_thresh", "truth_thresh",
         "random", "map"}
 HEAD = True
+# the fork's loss, NMS and tracking options: read by it, no effect on the counts; scale_x_y and new_coords
+# change its output (x, y scaled about 0.5; new_coords: no logistic at all)
+FORK_KEYS = frozenset({"show_details", "max_delta", "counters_per_class", "label_smooth_eps", "scale_x_y",
+                       "objectness_smooth", "new_coords", "iou_normalizer", "obj_normalizer", "cls_normalizer",
+                       "delta_normalizer", "iou_loss", "iou_thresh_kind", "beta_nms", "nms_kind", "resize",
+                       "focal_loss", "iou_thresh", "track_history_size", "sim_thresh", "dets_for_track",
+                       "dets_for_show", "track_ciou_norm", "embedding_layer"})
 
 
 def build(sec, ctx):
     classes = sec.get_int("classes", 20, min=1)
     total = sec.get_int("num", 1, min=1)
     mask = sec.get_list("mask", default=list(range(total)))
-    if any(m < 0 or m >= total for m in mask):
-        raise sec._err("mask", f"mask {mask} refers to anchors outside 0..{total - 1}")
     anchors = sec.get_list("anchors", float, default=[])
-    if anchors and len(anchors) < 2 * total:
-        raise sec._err("anchors", f"{len(anchors)} anchor values for num={total} (need {2 * total})")
+    for key, bad, msg in (("mask", any(m < 0 or m >= total for m in mask),
+                           f"mask {mask} refers to anchors outside 0..{total - 1}"),
+                          ("anchors", anchors and len(anchors) < 2 * total,
+                           f"{len(anchors)} anchor values for num={total} (need {2 * total})")):
+        if not bad:
+            continue
+        if not ctx.fork:
+            raise sec._err(key, msg)
+        # the fork reads past its anchors there (its own cspx-p7 cfgs do): only box decoding uses them,
+        # so the counts and the layer's output stand
+        sec.notes.append((sec.options[key][1], f"{msg}: the fork reads on past its anchors (boxes only)"))
     c, h, w = ctx.need_image(sec)
     want = len(mask) * (classes + 5)
     if c != want:
         raise ctx.fail(sec, f"input has {c} channels but {len(mask)} masks x ({classes} classes + 5) "
                             f"needs {want}")
+    fork = dict(scale_x_y=sec.get_float("scale_x_y", 1.0), new_coords=sec.get_int("new_coords", 0)) if ctx.fork else {}
     return ctx.layer(sec, "yolo", (c, h, w),
-                     opts=dict(classes=classes, num=total, mask=mask, anchors=anchors),
+                     opts=dict(classes=classes, num=total, mask=mask, anchors=anchors, **fork),
                      desc=f"{classes} cls")
 
 
@@ -33,5 +48,15 @@ def module(layer, net):
     plain[2::k] = True   # w and h stay raw; x, y, objectness and classes get the logistic
     plain[3::k] = True
     keep = plain.view(1, c, 1, 1)
-    return Elementwise(lambda x: torch.where(keep.to(x.device), x, torch.sigmoid(x)),
-                       f"classes={layer.opts['classes']}, mask={layer.opts['mask']}")
+    s, new_coords = layer.opts.get("scale_x_y", 1.0), layer.opts.get("new_coords", 0)
+    xy = torch.zeros(c, dtype=torch.bool)
+    xy[0::k] = xy[1::k] = True
+    xy = xy.view(1, c, 1, 1)
+
+    def fn(x):
+        y = x if new_coords else torch.where(keep.to(x.device), x, torch.sigmoid(x))
+        if s != 1:  # the fork: x, y scaled by scale_x_y about 0.5
+            y = torch.where(xy.to(x.device), y * s - 0.5 * (s - 1), y)
+        return y
+    return Elementwise(fn, f"classes={layer.opts['classes']}, mask={layer.opts['mask']}"
+                       + (f", scale_x_y={s}" if s != 1 else "") + (", new_coords=1" if new_coords else ""))
