@@ -5,6 +5,11 @@ PY := $(VENV)/bin/python
 # Pin the local CPU build of torch where it is on disk (no CUDA downloads); plain torch elsewhere.
 TORCH ?= $(shell ls /opt/wheels/torch-2.13.0+cpu-*.whl >/dev/null 2>&1 && echo torch==2.13.0 || echo torch)
 JOBS ?= 2
+# the throughput-vs-batch and latency-vs-size figures: fewer models and backends (no compile per shape), and
+# batches and sizes the first run does not measure, so `make report` stays short
+SWEEP_MODELS ?= cfg/tiny.cfg cfg/yolov3-tiny.cfg
+SWEEP_BACKENDS ?= eager,onnxruntime,openvino
+SWEEP_SIZES ?= 160,320,608
 # the report's networks: one list, also read by `darkbench report` (darkbench/data/report_models.txt)
 REPORT_MODELS ?= $(addprefix cfg/,$(file < darkbench/data/report_models.txt))
 
@@ -31,6 +36,8 @@ verify: setup
 # Earlier runs' results (other hosts' too) in reports/results are merged; nothing is committed.
 report: setup
 	$(PY) -m darkbench bench $(REPORT_MODELS) --device cpu --min-time 30 --max-time 90 --layers --out reports/results
+	$(PY) -m darkbench bench $(SWEEP_MODELS) --device cpu --backend $(SWEEP_BACKENDS) --batch 2,4,8 --min-time 10 --max-time 30 --out reports/results
+	$(PY) -m darkbench bench $(SWEEP_MODELS) --device cpu --backend $(SWEEP_BACKENDS) --size $(SWEEP_SIZES) --min-time 10 --max-time 30 --out reports/results
 	$(PY) -m darkbench report --results reports/results --out reports
 
 # The analytic path against `darknet ops` over darknet's whole zoo (prints both times and the ratio).

@@ -179,8 +179,8 @@ def _build(sections, path, width, height, dialect):
                              path, net.line)
     if h * w * c > 1 << 34:
         raise DarkbenchError(f"input {w}x{h}x{c} is too large", path, net.line)
-    netopts = dict(time_steps=net.get_int("time_steps", 1, min=1), batch=net.get_int("batch", 1))
-    netopts["subdivisions"] = net.get_str("subdivisions", "1")  # as written: only the fork's [conv_lstm] BF reads it
+    netopts = dict(time_steps=net.get_int("time_steps", 1, min=1), batch=net.get_int("batch", 1),
+                   subdivisions=net.get_int("subdivisions", 1))  # the fork's ops: batch/subdivisions*time_steps
     ctx = Context(path=path, index=0, c=c, h=h, w=w, inputs=inputs, layers=[], net=netopts, dialect=dialect)
     warnings = [f"{path}:{net.options[k][1]}: [{net.name}] unknown option '{k}'"
                 for k in net.options if k not in net_keys(dialect)]

@@ -15,7 +15,9 @@ from darkbench.cli import main
 # the results contract (preamble of the latency issue), every key in every entry, errors and skips included
 FIELDS = ["model", "path", "model_sha256", "backend", "device", "dtype", "batch", "threads", "input", "median_ms",
           "mean_ms", "min_ms", "iqr_ms", "p90_ms", "p99_ms", "ci95_ms", "samples", "first_ms", "compile_s",
-          "peak_mem_mb", "error", "skipped", "ops", "macs", "params", "layers", "peak_gflops", "env"]
+          "peak_mem_mb", "error", "skipped", "ops", "macs", "params", "layers", "peak_gflops", "env",
+          "images_per_s", "images_per_s_ci95", "peak_rss_mib", "prepare_rss_mib", "rss_base_mib", "estimated_mib",
+          "rel_l2", "max_abs", "top1_agree", "top5_agree", "agreement"]
 ENV = ["host", "cpu", "cores", "gpu", "driver", "python", "torch", "onnxruntime", "darkbench", "git_commit",
        "cudnn_benchmark", "tf32", "timestamp"]
 LAYER = ["index", "type", "median_ms", "flops", "bytes", "intensity", "gflops", "pct_peak"]
@@ -126,6 +128,13 @@ def test_real_short_run(tmp_path, capsys):
     # stores 16 scales, means, variances too): fp32 bytes by hand
     assert eager["layers"][0]["bytes"] == 4 * (3 * 64 * 64 + 16 * 64 * 64 + 16 * 27 + 4 * 16)
     assert eager["peak_gflops"] > 0 and eager["layers"][0]["pct_peak"] > 0
+    # throughput, memory and agreement beside the time (values by hand in test_bench_engines.py)
+    for r in data:
+        lo, hi = r["images_per_s_ci95"] or [r["images_per_s"]] * 2
+        assert r["images_per_s"] == pytest.approx(1000 / r["median_ms"]) and lo <= r["images_per_s"] <= hi
+        assert r["peak_rss_mib"] >= 0 and r["rss_base_mib"] > 0 and r["estimated_mib"] > 0
+        assert r["top1_agree"] == 1 and "against darkbench's darknet-exact fp32 eager" in r["agreement"]
+    assert eager["rel_l2"] == 0 and next(r for r in data if r["backend"] == "fused")["rel_l2"] <= 1e-4
 
 
 def test_failing_model_is_an_error_entry(tmp_path, capsys):
@@ -399,6 +408,14 @@ def test_darknet_backend(darknet, tmp_path, capsys):
     complete(dk)
     assert rc == 0 and dk["median_ms"] > 0 and dk["first_ms"] > 0 and dk["samples"] >= 1
     assert dk["evals_per_sample"] >= 1 and "mean over" in dk["note"]
+    # its memory: the darknet process's own peak (os.wait4's rusage); no outputs to check agreement on
+    assert dk["peak_rss_mib"] > 1 and dk["rss_base_mib"] is None and dk["rel_l2"] is None
+    from darkbench.footprint import footprint
+    assert dk["estimated_mib"] == footprint(darkbench.analyse("tiny.cfg", 32, 32)).darknet_bytes / 2 ** 20
+    # darknet's own pages, not the forked benchmarking process's (hundreds of MiB with torch loaded): its
+    # footprint plus the ~80 MiB its process and libraries take
+    assert dk["peak_rss_mib"] < dk["estimated_mib"] + 150
+    assert dk["agreement"].startswith("not checked: darknet speed gives no outputs")
 
 
 def test_cuda_without_gpu_is_skipped(tmp_path, capsys):

@@ -23,7 +23,7 @@ FIX = Path(__file__).resolve().parent / "fixtures"
 PNG = b"\x89PNG\r\n\x1a\n"
 ROOT = Path(__file__).resolve().parent.parent
 FIGURES = ("accuracy_vs_ops", "params_vs_ops", "latency_vs_ops", "layer_ops", "roofline", "ops_vs_size",
-           "latency_vs_size")
+           "latency_vs_size", "throughput_vs_batch")
 CFGS = ("tiny.cfg", "darknet.cfg", "alexnet.cfg", "squeezenet.cfg", "yolov3-tiny.cfg")
 
 
@@ -69,7 +69,8 @@ def report(tmp_path_factory):
 def test_files(report):
     for f in ["report.md", "index.html"] + [f"figures/{n}.png" for n in FIGURES] + [
             f"data/{n}.csv" for n in ("networks", "published", "claims", "comparison", "latency_runs", "gflops",
-                                      "speed_ratios", "not_measured", "layers", "roofline", "keras_inception")]:
+                                      "speed_ratios", "not_measured", "layers", "roofline", "keras_inception",
+                                      "throughput", "best_batch", "agreement", "memory")]:
         assert (report / f).exists(), f
     for f in FIX.glob("*.json"):  # the raw results are copied in unchanged
         assert (report / "data" / f.name).read_bytes() == f.read_bytes()
@@ -149,6 +150,58 @@ def test_speed_ratios_and_throughput(report):
     tiny = darkbench.analyse(str(ROOT / "cfg" / "tiny.cfg")).ops
     assert gf.loc["tiny", col] == pytest.approx(tiny / _fixture_median("fixture-gpu", "tiny", "eager") / 1e6,
                                                 abs=0.01)
+
+
+def _engines(model, backend, batch=1, dtype="fp32"):
+    """A fixture row of results-engines.json (host fixture-engines: --batch auto, engines, agreement, memory)."""
+    return next(r for r in _fixture("results-engines.json") if (r["model"], r["backend"], r["batch"], r["dtype"])
+                == (model, backend, batch, dtype))
+
+
+def test_throughput_and_best_batch(report):
+    tp = pd.read_csv(report / "data" / "throughput.csv")
+    e = tp[(tp["host"].str.startswith("fixture-engines")) & (tp["backend"] == "eager") & (tp["model"] == "tiny")]
+    assert e["batch"].tolist() == [1, 2, 4, 8]
+    assert e["images_per_s"].tolist() == pytest.approx([1000 * b / _engines("tiny", "eager", b)["median_ms"]
+                                                        for b in (1, 2, 4, 8)], abs=0.01)
+    best = pd.read_csv(report / "data" / "best_batch.csv")
+    best = best[best["host"].str.startswith("fixture-engines")].set_index("backend")
+    # eager: 222 images/s at 4 and at 8 (CIs overlap): the smaller batch; onnxruntime rises to 8; openvino's
+    # batch 2 CI lies above batch 1's
+    assert best.loc["eager", "best_batch"] == 4 and best.loc["onnxruntime", "best_batch"] == 8
+    assert best.loc["openvino", "best_batch"] == 2
+    assert best.loc["eager", "latency_b1_ms"] == 6.0 and best.loc["eager", "images_per_s_best"] == pytest.approx(
+        4000 / 18, abs=0.01)
+    assert "CIs overlap" in best.loc["eager", "stopped"] and best.loc["eager", "batches"] == "1,2,4,8"
+    assert "opencv" not in best.index  # one batch only: no best batch to speak of
+    md = (report / "report.md").read_text()
+    assert "## Throughput at the best batch, beside latency at batch 1" in md
+
+
+def test_disagreeing_outputs_are_flagged_next_to_their_time(report):
+    ag = pd.read_csv(report / "data" / "agreement.csv")
+    ag = ag[ag["host"].str.startswith("fixture-engines")].set_index(["model", "backend", "dtype"])
+    bad = ag.loc[("tiny", "openvino", "bf16")]
+    assert bad["outputs"] == "DISAGREES: rel L2 0.2 > 0.05 (bf16 tolerance)" and bad["median_ms"] == 2.0
+    assert ag.loc[("tiny", "opencv", "fp32"), "outputs"] == "ok"
+    assert ag.loc[("yolov3-tiny", "darknet", "fp32"), "outputs"] == "not checked"
+    assert "decoded boxes" in ag.loc[("yolov3-tiny", "opencv", "fp32"), "compared"]
+    runs = pd.read_csv(report / "data" / "latency_runs.csv")
+    flagged = runs[runs["outputs"].str.startswith("DISAGREES")]
+    assert flagged[["model", "backend", "dtype"]].values.tolist() == [["tiny", "openvino", "bf16"]]
+    md = (report / "report.md").read_text()
+    assert "disagree with darkbench's darknet-exact fp32 beyond the tolerance" in md
+    assert "a fast wrong answer is not a result" in md
+
+
+def test_memory_measured_beside_estimate(report):
+    mem = pd.read_csv(report / "data" / "memory.csv")
+    mem = mem[mem["host"].str.startswith("fixture-engines")].set_index(["model", "backend", "batch", "dtype"])
+    r, want = mem.loc[("tiny", "eager", 1, "fp32")], _engines("tiny", "eager")
+    assert (r["peak_rss_mib"], r["estimated_mib"]) == (want["peak_rss_mib"], want["estimated_mib"])
+    assert r["measured_per_estimated"] == round(want["peak_rss_mib"] / want["estimated_mib"], 2)
+    assert mem.loc[("yolov3-tiny", "darknet", 1, "fp32"), "measured_as"] == "its own process (darknet)"
+    assert "## Memory: measured beside the analytic estimate" in (report / "report.md").read_text()
 
 
 def test_failures_are_listed_not_hidden(report):

@@ -38,6 +38,13 @@ class Runner:
     extra: dict = dataclasses.field(default_factory=dict)  # extra result fields (compile choice, ...)
     estimate_ms: float | None = None  # warm-up's median: balances the rounds
     resident_bytes: int = 0  # GPU memory it keeps (weights, input), for peak_mem_mb
+    # output checks against darkbench's fp32 eager (bench/agreement.py): `outputs` maps a numpy batch to a list
+    # of numpy outputs (torch runners: derived from `forward`); `compare_at`: darknet layer indices whose
+    # outputs it gives instead of the network's; `agreement_note`: why, or why there is nothing to compare
+    outputs: Callable | None = None
+    compare_at: tuple | None = None
+    agreement_note: str = ""
+    child_rss: list | None = None  # peak resident bytes of each separate process it ran (darknet)
 
     def __post_init__(self):
         if self.events is None:
@@ -75,6 +82,7 @@ class Backend:
     name = ""
     torch = True  # runs torch code: the run measures a GEMM peak for it
     layers = None  # per-layer timing of its results: None = none, else fuse (False / True)
+    modules = ()  # libraries it loads, imported before its memory is measured (their code is not the model's)
 
     def __init__(self, config=None):
         self.config = config if config is not None else BenchConfig([])  # the run's options
@@ -86,6 +94,11 @@ class Backend:
         return ("random (weights.random_arrays), one file for every backend" if case.weights else
                 "the model's own initialisation")
 
+    def estimated_bytes(self, net, batch):
+        """The analytic memory estimate its measured peak is set beside (bench/memory.py)."""
+        from . import memory
+        return memory.estimated_bytes(net, batch)
+
 
 def _input(shape, batch, device, dtype, channels_last=False):
     import torch
@@ -94,16 +107,27 @@ def _input(shape, batch, device, dtype, channels_last=False):
     return x.contiguous(memory_format=torch.channels_last) if channels_last and x.dim() == 4 else x
 
 
-def _model(path, device, dtype, width, height, fuse, weights):
+def load(path, weights=None, width=None, height=None, fuse=False):
+    """darkbench.load; a model without a weights file gets its own initialisation seeded (0), so every backend
+    and the agreement reference hold the same numbers (torch's global generator is left as it was)."""
     import torch
     import darkbench
+    if weights is not None:
+        return darkbench.load(path, weights, width=width, height=height, fuse=fuse)
+    with torch.random.fork_rng():
+        torch.manual_seed(0)
+        return darkbench.load(path, None, width=width, height=height, fuse=fuse)
+
+
+def _model(path, device, dtype, width, height, fuse, weights):
+    import torch
     if device == "cuda" and not torch.cuda.is_available():
         raise Skip("CUDA is not available")
     if dtype == "fp16" and device == "cpu":
         raise Skip("fp16 is not a CPU inference type (use bf16)")
     if dtype == "bf16" and device == "cuda" and not torch.cuda.is_bf16_supported():
         raise Skip("this GPU has no bf16")
-    model = darkbench.load(path, weights, width=width, height=height, fuse=fuse)
+    model = load(path, weights, width, height, fuse)
     return model.to(device=device, dtype=getattr(torch, DTYPES[dtype]))
 
 
@@ -133,7 +157,6 @@ def onnxruntime(path, device, dtype, batch, width=None, height=None, threads=Non
         import onnxruntime as ort
     except ImportError:
         raise Skip("onnxruntime is not installed (pip install onnxruntime)") from None
-    import darkbench
     from ..export import export_onnx
     if dtype != "fp32":
         raise Skip("the ONNX backend runs fp32 only")
@@ -142,7 +165,7 @@ def onnxruntime(path, device, dtype, batch, width=None, height=None, threads=Non
         if "CUDAExecutionProvider" not in ort.get_available_providers():
             raise Skip("onnxruntime has no CUDAExecutionProvider here")
         providers = ["CUDAExecutionProvider"]
-    model = darkbench.load(path, weights, width=width, height=height, fuse=True)
+    model = load(path, weights, width, height, fuse=True)
     tmp = tempfile.mkdtemp(prefix="darkbench-onnx-")
     try:
         f = os.path.join(tmp, "model.onnx")
@@ -161,9 +184,11 @@ def onnxruntime(path, device, dtype, batch, width=None, height=None, threads=Non
     shape = (batch, *model.input_shape)
     x = {sess.get_inputs()[0].name: np.random.default_rng(0).random(shape, dtype=np.float32)}
     # sess.run returns host arrays, so it has synchronised: wall-clock time, not torch's CUDA events
+    name = sess.get_inputs()[0].name
     return Runner(lambda: sess.run(None, x), device, f"onnxruntime {ort.__version__} {providers[0]}, "
                   f"{threads} intra-op / 1 inter-op threads, all graph optimisations, "
-                  f"{'spinning' if spin else 'no spinning'}", events=False)
+                  f"{'spinning' if spin else 'no spinning'}", events=False,
+                  outputs=lambda a: sess.run(None, {name: a}))
 
 
 def resized_cfg(path, width, height):
@@ -189,40 +214,66 @@ def resized_cfg(path, width, height):
     return tmp
 
 
-def darknet_speed(cfg, n, threads=None, exe="darknet", fork=False):
-    """ms per evaluation from `darknet speed CFG N` (darknet's own mean over N forward passes).
+# Runs a program and prints its peak resident KiB last: a child's ru_maxrss counts the pages of the process
+# it was forked from until it execs (Linux keeps the old mm's high-water mark), so the program is started
+# from this small launcher rather than from the (large) benchmarking process.
+_LAUNCH = ("import resource, subprocess, sys; r = subprocess.run(sys.argv[1:]); sys.stdout.flush(); "
+           "print('darkbench-peak-kib:', resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss); "
+           "sys.exit(r.returncode)")
 
-    The AlexeyAB fork's `speed` prints the same lines, but times the loop with time(0): whole seconds. For
-    it the loop is timed here instead, from the line its parser writes last to stderr ("avg_outputs",
-    unbuffered, just before the loop) to the program's exit; its own figure must agree to its second."""
+
+def _child(cmd, env=None, cwd=None, peak=False, mark=None):
+    """(exit status, stdout and stderr, peak resident bytes or None, seconds from the first line starting with
+    `mark` to the end of the program's output or None) of a program; peak=True measures its own peak (the
+    launcher's rusage of it). Lines are read as they come, so an unbuffered stderr line is timed when written."""
+    import sys
     import time
+    p = subprocess.Popen([sys.executable, "-c", _LAUNCH, *cmd] if peak else cmd, stdout=subprocess.PIPE,
+                         stderr=subprocess.STDOUT, env=env, cwd=cwd)
+    lines, start, end = [], None, None
+    for raw in p.stdout:
+        line = raw.decode(errors="replace")
+        if line.startswith("darkbench-peak-kib:") and end is None:
+            end = time.perf_counter()  # the program has exited: the launcher reports
+        if mark is not None and start is None and line.startswith(mark):
+            start = time.perf_counter()
+        lines.append(line)
+    code = p.wait()
+    end = end if end is not None else time.perf_counter()
+    text = "".join(lines)
+    m = re.search(r"darkbench-peak-kib: (\d+)\s*$", text) if peak else None
+    if m:
+        text = text[:m.start()]
+    return code, text, int(m.group(1)) * 1024 if m else None, (end - start) if start is not None else None
+
+
+def darknet_speed(cfg, n, threads=None, exe="darknet", rss=None, fork=False):
+    """ms per evaluation from `darknet speed CFG N` (darknet's own mean over N forward passes); the process's
+    peak resident bytes are appended to the list `rss` when given (darknet's peak does not grow with N).
+
+    The AlexeyAB fork's `speed` prints the same lines but times its loop with time(0), in whole seconds: for
+    it the loop is timed here, from the line its parser writes last to stderr ("avg_outputs", unbuffered,
+    just before the loop) to the program's exit; its own figure must agree to its second."""
     env = dict(os.environ, OMP_NUM_THREADS=str(threads)) if threads else None
     cwd = os.path.dirname(exe) if fork else "/usr/share/darknet"  # where each keeps its data/
-    p = subprocess.Popen([exe, "speed", os.path.abspath(cfg), str(n)], stdout=subprocess.PIPE,
-                         stderr=subprocess.PIPE, text=True, env=env, errors="replace",
-                         cwd=cwd if os.path.isdir(cwd) else None)
-    err, start = [], None
-    for line in p.stderr:  # the fork's parse table, then its loop starts
-        err.append(line)
-        if start is None and line.startswith("avg_outputs"):
-            start = time.perf_counter()
-    out = p.stdout.read()
-    rc = p.wait()
-    end = time.perf_counter()
-    text = out + "".join(err)
+    code, text, peak, loop_s = _child([exe, "speed", os.path.abspath(cfg), str(n)], env,
+                                      cwd if os.path.isdir(cwd) else None, rss is not None,
+                                      "avg_outputs" if fork else None)
+    if peak is not None:
+        rss.append(peak)
     m = re.search(r"Speed: ([0-9.eE+-]+) sec/eval", text)
-    if rc or not m:
-        last = ("".join(err) or out).strip().splitlines()[-1:] or [f"exit status {rc}"]
+    if code or not m:
+        last = text.strip().splitlines()[-1:] or [f"exit status {code}"]
         raise DarkbenchError(f"darknet speed failed: {last[0]}")
     if not fork:
         return float(m.group(1)) * 1000
     total = re.search(r"([0-9]+) evals, ([0-9.eE+-]+) Seconds", text)
-    if start is None or total is None:
+    if loop_s is None or total is None:
         raise DarkbenchError("the AlexeyAB fork's speed printed no avg_outputs/evals line to time it by")
-    mine, theirs = end - start, float(total.group(2))
-    if abs(mine - theirs) > 1.5:  # its seconds are whole ones, cut at both ends
-        raise DarkbenchError(f"the AlexeyAB fork's speed took {theirs:.0f} s by its clock, {mine:.2f} s here")
-    return mine * 1000 / n
+    if abs(loop_s - float(total.group(2))) > 1.5:  # its seconds are whole ones, cut at both ends
+        raise DarkbenchError(f"the AlexeyAB fork's speed took {float(total.group(2)):.0f} s by its clock, "
+                             f"{loop_s:.2f} s here")
+    return loop_s * 1000 / n
 
 
 def darknet_program(dialect):
@@ -254,20 +305,23 @@ def darknet(path, device, dtype, batch, width=None, height=None, threads=None, w
     path = models.resolve(path)
     exe, fork = darknet_program(models.analyse(path, width, height).dialect)
     cfg = resized_cfg(path, width, height) if (width is not None or height is not None) else path
+    rss = []
     try:
-        first = darknet_speed(cfg, 1, threads, exe, fork)
+        first = darknet_speed(cfg, 1, threads, exe, rss, fork)
         n = max(1, int(chunk_s * 1000 / max(first, 1e-3)))
     except BaseException:
         if cfg != path:
             os.unlink(cfg)
         raise
-    who = "the AlexeyAB fork's darknet speed (timed here: its own clock counts whole seconds)" if fork else \
-        "darknet speed"
+    who = ("the AlexeyAB fork's darknet speed (timed here: its own clock counts whole seconds)" if fork else
+           "darknet speed")
     return Runner(None, "cpu", f"{who}: each sample is darknet's mean over {n} evals (no per-eval "
                   f"times), OMP_NUM_THREADS={threads}", events=False,
-                  measure=lambda: darknet_speed(cfg, n, threads, exe, fork), first_ms=first,
+                  measure=lambda: darknet_speed(cfg, n, threads, exe, fork=fork), first_ms=first,
                   extra={"evals_per_sample": n, "darknet": exe},
-                  cleanup=(lambda: os.unlink(cfg)) if cfg != path else None)
+                  cleanup=(lambda: os.unlink(cfg)) if cfg != path else None,
+                  child_rss=rss, agreement_note="not checked: darknet speed gives no outputs (darkbench's fp32 "
+                  "eager is checked against darknet's forward layer by layer in the tests, rel L2 <= 1e-4)")
 
 
 class Eager(Backend):
@@ -285,7 +339,7 @@ class Fused(Backend):
 
 
 class OnnxRuntime(Backend):
-    name = "onnxruntime"
+    name, modules = "onnxruntime", ("onnxruntime", "onnx", "torch.onnx")
 
     def prepare(self, case, timed):
         return onnxruntime(*case.args(), spin=bool(self.config.spin))
@@ -299,3 +353,7 @@ class Darknet(Backend):
 
     def weights_note(self, case):
         return "darknet's own initialisation (speed takes no weights)"
+
+    def estimated_bytes(self, net, batch):
+        from . import memory
+        return memory.darknet_estimated_bytes(net, batch)

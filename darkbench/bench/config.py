@@ -22,3 +22,5 @@ class BenchConfig:
     tf32: bool = False
     seed: int = 0  # of the random weights shared by every backend
     spin: bool | None = None  # idle threads spin; None: decided from the load
+    auto_batch: bool = False  # batch 1, 2, 4, ... while throughput rises beyond the noise (bench/batching.py)
+    max_batch: int = 256  # the largest batch --batch auto tries

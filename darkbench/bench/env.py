@@ -99,6 +99,17 @@ def cpu_fp32_math():
     return None if None in modes.values() else " ".join(f"{k}={v}" for k, v in modes.items())
 
 
+def _version(*dists):
+    """The installed version of the first of these distributions present (none imported), or None."""
+    from importlib import metadata
+    for d in dists:
+        try:
+            return metadata.version(d)
+        except metadata.PackageNotFoundError:
+            continue
+    return None
+
+
 def environment(device="cpu"):
     import torch
     from .. import __version__
@@ -107,6 +118,7 @@ def environment(device="cpu"):
         ort = onnxruntime.__version__
     except ImportError:
         ort = None
+    from . import memory
     gpu = driver = None
     if device == "cuda" and torch.cuda.is_available():
         gpu = torch.cuda.get_device_name()
@@ -117,6 +129,9 @@ def environment(device="cpu"):
             driver = None
     return dict(host=socket.gethostname(), cpu=cpu_model(), cores=os.cpu_count(), gpu=gpu, driver=driver,
                 python=platform.python_version(), torch=torch.__version__, onnxruntime=ort,
+                openvino=_version("openvino"), opencv=_version("opencv-python-headless", "opencv-python",
+                                                                "opencv-contrib-python-headless"),
+                rss_method=memory.method(),
                 darkbench=__version__, git_commit=git_commit(), torch_threads=torch.get_num_threads(),
                 onednn=torch.backends.mkldnn.is_available(), loadavg=loadavg(),
                 cudnn_benchmark=bool(torch.backends.cudnn.benchmark) if device == "cuda" else None,

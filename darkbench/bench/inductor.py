@@ -124,7 +124,7 @@ def pick_compiled(case, timed, choices, budget):
 
 class Compile(Backend):
     """The fastest of the torch.compile variants in config.compile_choices (default: COMPILE_DEFAULT)."""
-    name = "compile"
+    name, modules = "compile", ("torch._inductor", "torch._dynamo")
 
     def prepare(self, case, timed):
         choices = self.config.compile_choices or COMPILE_DEFAULT[case.device]

@@ -5,10 +5,12 @@ import math
 from ..errors import DarkbenchError
 
 # what from_json checks: the types the report relies on (old files carry no more than this)
-TEXT = ("model", "backend", "device", "dtype", "path", "error", "skipped", "note")
-NUMBERS = ("median_ms", "mean_ms", "p90_ms", "p99_ms", "iqr_ms", "first_ms", "peak_gflops", "ops")
+TEXT = ("model", "backend", "device", "dtype", "path", "error", "skipped", "note", "agreement", "batch_stop")
+NUMBERS = ("median_ms", "mean_ms", "p90_ms", "p99_ms", "iqr_ms", "first_ms", "peak_gflops", "ops", "images_per_s",
+           "peak_rss_mib", "prepare_rss_mib", "rss_base_mib", "estimated_mib", "rel_l2", "max_abs", "top1_agree",
+           "top5_agree")
 INTEGERS = ("batch", "threads", "samples")
-NUMBER_LISTS = ("samples_ms", "ci95_ms")
+NUMBER_LISTS = ("samples_ms", "ci95_ms", "images_per_s_ci95")
 
 
 @dataclasses.dataclass(eq=False)
@@ -42,12 +44,29 @@ class Record:
     layers: list | None = None  # per-layer rows (bench --layers)
     peak_gflops: float | None = None
     env: dict | None = None
+    # throughput: batch / median, and the median's CI mapped the same way
+    images_per_s: float | None = None
+    images_per_s_ci95: list | None = None
+    # host memory (bench/memory.py): MiB the process's resident high-water mark rose above its resident size
+    # before this entry (rss_base_mib) while running it (first call, warm-up), and while preparing it;
+    # darknet: its own process's peak. estimated_mib: the analytic estimate at this batch, beside it
+    peak_rss_mib: float | None = None
+    prepare_rss_mib: float | None = None
+    rss_base_mib: float | None = None
+    estimated_mib: float | None = None
+    # agreement with darkbench's darknet-exact fp32 eager (bench/agreement.py); `agreement` says on what
+    rel_l2: float | None = None
+    max_abs: float | None = None
+    top1_agree: float | None = None
+    top5_agree: float | None = None
+    agreement: str | None = None
     # written only when set (a result without them is complete)
     weights: str | None = None
     compile_choice: str | None = None
     compile_tried: dict | None = None
     evals_per_sample: int | None = None
     samples_ms: list | None = None
+    batch_stop: str | None = None  # --batch auto: why it did not double this one's batch again
     dialect: str | None = None  # the darknet dialect a cfg was read in (issue 14); Keras models have none
     other: dict = dataclasses.field(default_factory=dict)  # fields this version does not know, kept as read
 
@@ -80,7 +99,8 @@ class Record:
 
 
 _NAMES = tuple(f.name for f in dataclasses.fields(Record) if f.name != "other")
-_OPTIONAL = ("weights", "compile_choice", "compile_tried", "evals_per_sample", "samples_ms", "dialect")
+_OPTIONAL = ("weights", "compile_choice", "compile_tried", "evals_per_sample", "samples_ms", "batch_stop",
+             "dialect")
 
 
 def _finite_list(v):

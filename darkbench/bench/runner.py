@@ -1,9 +1,13 @@
 """Orchestration: every group of a run prepared through its backends, measured interleaved, recorded.
 
-One group = one device, batch and dtype: every model x backend of the run is prepared, then measured
-round-robin (A B C A B C ...) so drift and neighbours hit all alike. Results are written atomically as
+One group = one device and dtype: every model x backend x batch of the run is prepared, then measured
+round-robin (A B C A B C ...) so drift and neighbours hit all alike: latencies across backends and images/s
+across batch sizes are compared within the same rounds (--batch auto, which decides the next batch from the
+last one, measures a group per batch). Results are written atomically as
 each one is final, so an interrupted run keeps everything finished."""
 import dataclasses
+import importlib
+import itertools
 import json
 import os
 import shutil
@@ -11,7 +15,7 @@ import tempfile
 
 from .. import files, models
 from ..errors import DarkbenchError
-from . import memory, stats
+from . import agreement, batching, memory, stats
 from .backends import Case, Skip
 from .env import environment, loadavg, sha256
 from .measure import balance, interleaved, timer, warm_up
@@ -54,13 +58,15 @@ def _random_weights(net, d, i, seed):
 
 @dataclasses.dataclass
 class _Group:
-    """One device, dtype and batch of a run, and what its results carry."""
+    """One device and dtype of a run, its batches ((index, batch) pairs), and what its results carry."""
     device: str
     dtype: str
-    batch: int
+    batches: list
     timed: object
     env: dict
     peak: float | None
+    refs: dict = dataclasses.field(default_factory=dict)
+    checked: dict = dataclasses.field(default_factory=dict)
 
 
 def run(config, log=print, on_progress=None):
@@ -97,6 +103,7 @@ def run(config, log=print, on_progress=None):
         env = dict(environment(device), omp_wait_policy=policy, ort_spinning=spin)
         timed = timer(device)
         tmp = tempfile.mkdtemp(prefix="darkbench-bench-")
+        refs = {}  # the reference outputs of each model (bench/agreement.py)
         try:
             nets = []
             for mi, name in enumerate(config.models):
@@ -109,17 +116,34 @@ def run(config, log=print, on_progress=None):
                     bad = _entry(_stem(name), os.fspath(name), None, None, device, None, None, config.threads, env)
                     bad.error = str(e)
                     add(bad, (di, -1, -1, mi, -1))
-            for bj, batch in enumerate(config.batches):
+            checked = {}  # (model, backend, dtype) -> agreement fields, checked at its first batch
+            active = {d: {(mi, b) for mi, *_ in nets for b in chosen} for d in config.dtypes}  # --batch auto
+            last = {}  # --batch auto: (dtype, model, backend) -> the Record at the previous batch
+            for step in itertools.count():
+                if config.auto_batch:
+                    batches = [(step, 2 ** step)]
+                    if not any(active.values()):
+                        break
+                elif step == 0:
+                    batches = list(enumerate(config.batches))  # one group: every batch interleaved
+                else:
+                    break
                 for dj, dtype in enumerate(config.dtypes):
+                    if config.auto_batch and not active[dtype]:
+                        continue
                     genv = dict(env, loadavg=loadavg())  # before the GEMM peak loads the CPU
                     key = (device, dtype)
                     if key not in peaks:
                         wants = any(b.torch for b in chosen.values())
                         ok = device == "cpu" or torch.cuda.is_available()
                         peaks[key] = gemm_peak(device, dtype) if wants and ok and key != ("cpu", "fp16") else None
-                    group = _Group(device, dtype, batch, timed, genv, peaks[key])
-                    _measure_group(config, chosen, nets, group, on_progress,
-                                   lambda e, mi, b: add(e, (di, bj, dj, mi, bi[b])), save)
+                    group = _Group(device, dtype, batches, timed, genv, peaks[key], refs, checked)
+                    done = _measure_group(config, chosen, nets, group, on_progress,
+                                          lambda e, mi, b, bj: add(e, (di, bj, dj, mi, bi[b])), save,
+                                          only=active[dtype] if config.auto_batch else None)
+                    if config.auto_batch:
+                        _next_batch(config, nets, dtype, done, active, last)
+                        save()
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
     return ordered()
@@ -128,10 +152,23 @@ def run(config, log=print, on_progress=None):
 def _prepare(backend, case, group, e):
     """The backend's runner for this case, timed once and warmed up; its first call and notes in e."""
     base = memory.allocated(group.device)
+    for m in backend.modules:  # loaded once per process: library code is not this model's memory
+        try:
+            importlib.import_module(m)
+        except ImportError:
+            pass
+    memory.free(group.device)
+    rss = memory.rss_reset()
     r = backend.prepare(case, group.timed)
     try:
+        e.prepare_rss_mib = memory.rss_peak_since(rss)
+        ran = memory.rss_reset() if rss is not None else None  # high-water mark from here: running only
         e.first_ms = r.first_ms if r.first_ms is not None else group.timed(r)
         r.estimate_ms = group.timed(r) if r.measure else warm_up(r, group.timed)
+        e.peak_rss_mib = memory.rss_peak_since(rss) if ran is not None else None  # above the pre-prepare size
+        e.rss_base_mib = rss / memory.MIB if rss is not None else None
+        if r.child_rss:  # a separate program ran it (darknet): that process's own peak
+            e.peak_rss_mib, e.prepare_rss_mib, e.rss_base_mib = max(r.child_rss) / memory.MIB, None, None
     except BaseException:
         r.close()
         raise
@@ -141,28 +178,50 @@ def _prepare(backend, case, group, e):
     return r
 
 
-def _measure_group(config, chosen, nets, group, on_progress, add, save):
-    runners, entries = {}, {}
+def _agreement(r, case, group, key):
+    """The entry's agreement fields: checked at the first batch this model/backend/dtype is prepared at,
+    the same fields (naming that batch) after."""
+    if key not in group.checked:
+        try:
+            group.checked[key] = agreement.check(r, case, group.refs)
+        except Exception as ex:  # noqa: BLE001 - the timing stands; say why there is no check
+            group.checked[key] = dict(agreement=f"not checked: {reason(ex, case.batch)}")
+        memory.free(group.device)
+    return group.checked[key]
+
+
+def _measure_group(config, chosen, nets, group, on_progress, add, save, only=None):
+    """Prepare and measure every batch x model x backend of the group (only the (model, backend) pairs in
+    `only` when given); returns every entry made, by (model index, backend, batch index)."""
+    runners, entries, made = {}, {}, {}
     try:
-        for mi, path, net, wfile in nets:
-            case = Case(path, group.device, group.dtype, group.batch, config.width, config.height, config.threads,
-                        wfile)
-            for b, backend in chosen.items():
-                e = _entry(net.name, path, net, b, group.device, group.dtype, group.batch, config.threads, group.env)
-                e.peak_gflops = group.peak
-                e.weights = backend.weights_note(case)
-                try:
-                    runners[(mi, b)] = _prepare(backend, case, group, e)
-                    entries[(mi, b)] = e
-                except Skip as s:
-                    e.skipped = str(s)
-                    add(e, mi, b)
-                except Exception as ex:  # noqa: BLE001 - recorded, the run goes on
-                    e.error = reason(ex, group.batch)
-                    memory.free(group.device)
-                    add(e, mi, b)
+        for bj, batch in group.batches:
+            for mi, path, net, wfile in nets:
+                case = Case(path, group.device, group.dtype, batch, config.width, config.height, config.threads,
+                            wfile)
+                for b, backend in chosen.items():
+                    if only is not None and (mi, b) not in only:
+                        continue
+                    e = _entry(net.name, path, net, b, group.device, group.dtype, batch, config.threads, group.env)
+                    e.peak_gflops = group.peak
+                    e.weights = backend.weights_note(case)
+                    est = backend.estimated_bytes(net, batch)
+                    e.estimated_mib = est / memory.MIB if est is not None else None
+                    k = (mi, b, bj)
+                    made[k] = e
+                    try:
+                        runners[k] = r = _prepare(backend, case, group, e)
+                        entries[k] = e
+                        e.update(_agreement(r, case, group, (mi, b, group.device, group.dtype)))
+                    except Skip as s:
+                        e.skipped = str(s)
+                        add(e, *k)
+                    except Exception as ex:  # noqa: BLE001 - recorded, the run goes on
+                        e.error = reason(ex, batch)
+                        memory.free(group.device)
+                        add(e, *k)
         if not runners:
-            return
+            return made
         samples, errors = {}, {}
         try:
             interleaved(runners, group.timed, config.min_time, config.max_time, config.target, progress=on_progress,
@@ -177,10 +236,11 @@ def _measure_group(config, chosen, nets, group, on_progress, add, save):
             raise
         for k, e in entries.items():
             if k in errors:
-                e.error = reason(errors[k], group.batch)
+                e.error = reason(errors[k], e.batch)
             if samples.get(k) and k not in errors:
                 e.update(stats.summarize(samples[k]))
                 e.samples_ms = [round(v, 5) for v in samples[k]]
+                e.images_per_s, e.images_per_s_ci95 = batching.images_per_s(e.batch, e.median_ms, e.ci95_ms)
                 if group.device == "cuda" and runners[k].events:
                     e.peak_mem_mb = memory.peak_mem_mb(runners[k])
         for k, e in entries.items():
@@ -192,6 +252,7 @@ def _measure_group(config, chosen, nets, group, on_progress, add, save):
         if config.layers:
             _layers(config, chosen, nets, entries, group)
             save()
+        return made
     finally:
         for r in runners.values():
             r.close()
@@ -199,22 +260,36 @@ def _measure_group(config, chosen, nets, group, on_progress, add, save):
         memory.free(group.device)
 
 
+def _next_batch(config, nets, dtype, done, active, last):
+    """--batch auto: drop from `active` each (model, backend) of this dtype whose throughput stopped rising
+    (or that ran out of room), naming why in its entry's batch_stop."""
+    byindex = {mi: net for mi, _, net, _ in nets}
+    for (mi, b, _), e in done.items():
+        prev = last.get((dtype, mi, b))
+        why = batching.stop_reason(prev, e, byindex[mi], config.max_batch)
+        last[(dtype, mi, b)] = e
+        if why:
+            active[dtype].discard((mi, b))
+            e.batch_stop = why
+
+
 def _layers(config, chosen, nets, entries, group):
     from .layers import per_layer
     timing = [b for b in REGISTRY if b in chosen and chosen[b].layers is not None]  # registry order: eager first
-    for mi, path, net, wfile in nets:
-        e = next((entries[(mi, b)] for b in timing if (mi, b) in entries), None)
-        if e is None or e.error or not e.samples:
-            continue
-        if not net.has_darknet_layers:  # its layers are not darknet's: no per-layer table to join
-            e.note += "; per-layer timing: darknet cfgs only"
-            continue
-        try:
-            e.layers = per_layer(path, group.device, group.dtype, group.batch, group.timed, config.width,
-                                 config.height, wfile, fuse=chosen[e.backend].layers, peak_gflops=group.peak)
-        except Exception as ex:  # noqa: BLE001 - the whole-network result stands
-            e.note += f"; per-layer timing failed: {reason(ex, group.batch)}"
-        memory.free(group.device)
+    for bj, batch in group.batches:
+        for mi, path, net, wfile in nets:
+            e = next((entries[(mi, b, bj)] for b in timing if (mi, b, bj) in entries), None)
+            if e is None or e.error or not e.samples:
+                continue
+            if not net.has_darknet_layers:  # its layers are not darknet's: no per-layer table to join
+                e.note += "; per-layer timing: darknet cfgs only"
+                continue
+            try:
+                e.layers = per_layer(path, group.device, group.dtype, batch, group.timed, config.width,
+                                     config.height, wfile, fuse=chosen[e.backend].layers, peak_gflops=group.peak)
+            except Exception as ex:  # noqa: BLE001 - the whole-network result stands
+                e.note += f"; per-layer timing failed: {reason(ex, batch)}"
+            memory.free(group.device)
 
 
 def gemm_peak(device, dtype):

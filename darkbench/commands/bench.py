@@ -35,7 +35,10 @@ def add_arguments(p):
     p.add_argument("models", nargs="+", metavar="MODEL", help="cfg or Keras model")
     p.add_argument("--device", type=_csv("device", ("cpu", "cuda")), help="default: cpu (and cuda when present)")
     p.add_argument("--backend", type=_csv("backend", BACKENDS), help=f"default: all of {','.join(BACKENDS)}")
-    p.add_argument("--batch", type=_csv("batch"), default=["1"], help="comma-separated batch sizes (default 1)")
+    p.add_argument("--batch", type=_csv("batch"), default=["1"],
+                   help="comma-separated batch sizes (default 1), or auto: 1, 2, 4, ... per model, backend and dtype "
+                        "while images/s rises beyond the noise (95%% CIs) and the analytic memory estimate fits")
+    p.add_argument("--max-batch", type=int, default=256, help="the largest batch --batch auto tries (default 256)")
     p.add_argument("--dtype", type=_csv("dtype", ("fp32", "bf16", "fp16")), default=["fp32"],
                    help="comma-separated: fp32, bf16, fp16 (default fp32)")
     p.add_argument("--threads", type=int, default=os.cpu_count(), help="torch and ONNX Runtime threads")
@@ -78,6 +81,7 @@ def _ratio_text(r, ref):
 def _table(results):
     """One row per result; ratios within a (device, dtype, batch) group, which was measured interleaved."""
     from tabulate import tabulate
+    from ..bench.agreement import disagrees
     rows, groups = [], {}
     for r in results:
         if r.get("samples_ms") and not r.get("error"):
@@ -95,14 +99,20 @@ def _table(results):
             if dk is not None and r is not dk:
                 vs_darknet = _ratio_text(dk, r)
         ci = r.get("ci95_ms")
+        wrong = disagrees(r)
         model = f"{r.get('model')} {r['input'][2]}x{r['input'][1]}" if sizes and r.get("input") else r.get("model")
         rows.append([model, r.get("backend"), r.get("device"), r.get("dtype"), r.get("batch"),
                      f"{r['median_ms']:.3f}" if r.get("median_ms") else "",
                      f"[{ci[0]:.3f}, {ci[1]:.3f}]" if ci else ("< 6 samples" if r.get("samples") else ""),
                      f"{r['p90_ms']:.3f}" if r.get("p90_ms") else "", r.get("samples") or "",
-                     f"{r['first_ms']:.1f}" if r.get("first_ms") else "", fastest, vs_darknet, status[:70]])
+                     f"{r['first_ms']:.1f}" if r.get("first_ms") else "", fastest, vs_darknet,
+                     f"{r['images_per_s']:.1f}" if r.get("images_per_s") else "",
+                     f"{r['peak_rss_mib']:.0f}" if r.get("peak_rss_mib") is not None else "",
+                     (f"{r['rel_l2']:.1e}" if r.get("rel_l2") is not None else "") + (" DISAGREES" if wrong else ""),
+                     status[:70]])
     return tabulate(rows, headers=["model", "backend", "device", "dtype", "batch", "median ms", "95% CI ms",
-                                   "p90 ms", "samples", "first ms", "x fastest [CI]", "darknet/this [CI]", "note"],
+                                   "p90 ms", "samples", "first ms", "x fastest [CI]", "darknet/this [CI]", "images/s",
+                                   "peak RSS MiB", "rel L2 vs fp32", "note"],
                     disable_numparse=True)
 
 
@@ -153,10 +163,13 @@ def run(args):
     from ..bench import runner
     from ..bench.registry import BACKENDS
     from ..bench.config import BenchConfig
+    auto = args.batch == ["auto"]
     try:
-        batches = [int(b) for b in args.batch]
+        batches = [1] if auto else [int(b) for b in args.batch]
     except ValueError:
-        raise DarkbenchError(f"--batch {','.join(args.batch)}: batches are integers") from None
+        raise DarkbenchError(f"--batch {','.join(args.batch)}: batches are integers, or auto alone") from None
+    if args.max_batch < 1:
+        raise DarkbenchError(f"--max-batch {args.max_batch} must be >= 1")
     if args.threads < 1:
         raise DarkbenchError(f"--threads {args.threads} must be >= 1")
     if min(batches) < 1:
@@ -195,7 +208,7 @@ def run(args):
               file=sys.stderr)
     try:
         config = BenchConfig(models=args.models, backends=backends, devices=devices, batches=batches,
-                             dtypes=args.dtype, threads=args.threads, min_time=args.min_time, max_time=args.max_time,
+                             auto_batch=auto, max_batch=args.max_batch, dtypes=args.dtype, threads=args.threads, min_time=args.min_time, max_time=args.max_time,
                              out_path=out, width=args.width, height=args.height, layers=args.layers,
                              compile_choices=args.compile, target=args.ci / 100,
                              cudnn_benchmark=args.cudnn_benchmark, tf32=args.tf32, spin=spin)

@@ -57,8 +57,7 @@ def run(args):
                 refused += 1
                 print(refusal("compare", name, size, e), file=sys.stderr)
     print(render(rows, args.format, None if args.format == "json" else COLUMNS,
-                 floatfmt={"size_mib": ".2f", "ops_bn": ".2f", "bflops": ".3f", "gmacs": ".3f",
-                           "peak_act_mib": ".2f"}))
+                 floatfmt={"size_mib": ".2f", "ops_bn": ".2f", "bflops": ".3f", "gmacs": ".3f", "peak_act_mib": ".2f"}))
     if args.format in ("table", "markdown"):
         print("\nOps = darknet's count (2 per multiply-add, conv/connected/recurrent); BFLOPS (fork) = the "
               "AlexeyAB fork's Total BFLOPS (convolutions, maxpools, shortcuts); size = .weights "

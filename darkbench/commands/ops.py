@@ -20,9 +20,9 @@ def add_arguments(p):
     add_size_argument(p)
     p.add_argument("--json", action="store_true",
                    help="one JSON list, an object per model: cfg, width, height, channels, ops, macs, "
-                        "params, weight_floats, weights_bytes (header included), size_mib, param_bytes, "
-                        "peak_activation_bytes, peak_layer, darknet_bytes (fp32, batch 1: see footprint.py), dialect, "
-                        "bflops (the fork's Total BFLOPS, billions, unrounded); or error")
+                        "params, weight_floats, weights_bytes (header included), size_mib, dialect, bflops "
+                        "(the fork's Total BFLOPS, billions, unrounded), param_bytes, peak_activation_bytes, "
+                        "peak_layer, darknet_bytes (fp32, batch 1: see footprint.py); or error")
     add_dialect_argument(p)
 
 
@@ -30,9 +30,9 @@ def record(name, net):
     out = dict(cfg=name, path=net.path)
     out.update(net.summary())
     out["cfg"] = name
-    out.update(footprint(net).totals())
     out["dialect"] = getattr(net, "dialect", None)  # a Keras model has none
     out["bflops"] = net.bflops if out["dialect"] else None
+    out.update(footprint(net).totals())
     return out
 
 

@@ -70,8 +70,8 @@ KERAS_COLUMNS = [("layer", "layer"), ("name", "name"), ("type", "type"), ("outpu
 
 
 def run(args):
-    if not args.size:  # warnings: models.analyse
-        return show(models.analyse(args.model, args.width, args.height, dialect=args.dialect), args)
+    if not args.size:
+        return show(models.analyse(args.model, args.width, args.height, dialect=args.dialect), args)  # warnings: models.analyse
     done, refused = [], 0
     for size in sizes_of(args):
         try:
@@ -91,22 +91,26 @@ def run(args):
     return 1 if refused else 0
 
 
+def totals(net):
+    out = net.summary()
+    dialect = getattr(net, "dialect", None)  # a Keras model has none
+    if dialect:
+        out.update(dialect=dialect, bflops=net.bflops)
+    return dict(out, **footprint(net).totals())
+
+
 def as_json(net):
-    mem = footprint(net).totals()
-    totals = net.summary()
-    if getattr(net, "dialect", None):  # a Keras model has none
-        totals.update(dialect=net.dialect, bflops=net.bflops)
-    return dict(totals, **mem, layers=layer_rows(net),
+    return dict(totals(net), layers=layer_rows(net),
                 conventions=getattr(net, "conventions", CONVENTIONS) + " " + MEMORY)
 
 
 def show(net, args, header=True):
     rows = layer_rows(net)
+    dialect = getattr(net, "dialect", None)  # a Keras model has none
     if args.format == "json":
         print(render(as_json(net), "json"))
         return 0
     keras = bool(rows) and "formula" in rows[0]
-    dialect = getattr(net, "dialect", None)
     cols = KERAS_COLUMNS if keras else COLUMNS
     if args.format != "csv":
         rows = net.nest_rows(rows) if hasattr(net, "nest_rows") else rows  # nested Keras models

@@ -16,11 +16,18 @@ def build(sec, ctx):
     classes = sec.get_int("classes", 20, min=1)
     total = sec.get_int("num", 1, min=1)
     mask = sec.get_list("mask", default=list(range(total)))
-    if any(m < 0 or m >= total for m in mask):
-        raise sec._err("mask", f"mask {mask} refers to anchors outside 0..{total - 1}")
     anchors = sec.get_list("anchors", float, default=[])
-    if anchors and len(anchors) < 2 * total:
-        raise sec._err("anchors", f"{len(anchors)} anchor values for num={total} (need {2 * total})")
+    for key, bad, msg in (("mask", any(m < 0 or m >= total for m in mask),
+                           f"mask {mask} refers to anchors outside 0..{total - 1}"),
+                          ("anchors", anchors and len(anchors) < 2 * total,
+                           f"{len(anchors)} anchor values for num={total} (need {2 * total})")):
+        if not bad:
+            continue
+        if not ctx.fork:
+            raise sec._err(key, msg)
+        # the fork reads past its anchors there (its own cspx-p7 cfgs do): only box decoding uses them,
+        # so the counts and the layer's output stand
+        sec.notes.append((sec.options[key][1], f"{msg}: the fork reads on past its anchors (boxes only)"))
     c, h, w = ctx.need_image(sec)
     want = len(mask) * (classes + 5)
     if c != want:

@@ -6,7 +6,7 @@ import os
 import pandas as pd
 
 from .. import published
-from . import data, plots, sizes
+from . import checks, data, plots, sizes, throughput
 from .files import Out
 
 # column headers as shown (CSV files keep the short names); each states its convention
@@ -23,6 +23,14 @@ HEADERS = {
     "holds_at": "would hold at input", "note": "note", "claim": "claim",
     "layer": "#", "name": "name", "type": "type", "output": "output (H, W, C)", "formula": "formula",
     "running_total": "running total", "column": "column group",
+    "latency_b1_ms": "latency, batch 1 (median ms)", "images_per_s_b1": "images/s, batch 1",
+    "best_batch": "best batch", "images_per_s_best": "images/s at best batch", "ips_ci95": "95% CI (images/s)",
+    "times_b1": "x batch 1's images/s", "batches": "batches measured", "stopped": "why no larger batch (auto)",
+    "median_ms": "median ms", "rel_l2": "rel L2 vs darkbench fp32", "max_abs": "max abs diff",
+    "top1_agree": "same top-1 (fraction)", "top5_agree": "same top-5 (fraction)", "outputs": "outputs",
+    "compared": "compared on", "peak_rss_mib": "peak RSS MiB (measured)", "prepare_rss_mib": "preparing: peak MiB",
+    "rss_base_mib": "process before (MiB)", "gpu_peak_mib": "GPU peak MiB", "estimated_mib": "estimated MiB (analytic)",
+    "measured_per_estimated": "measured / estimated", "measured_as": "measured as",
 }
 MEASURED = ("Columns grouped by where they were measured (host, device, CPU or GPU, torch version; see Environments), "
             "then dtype and backend. The darknet backend's figure is the mean that `darknet speed` reports "
@@ -92,6 +100,10 @@ def build(out, model_names=None, result_paths=None, log=print, force=False):
     t["ops_by_size"] = sizes.ops_by_size(nets)
     t["latency_by_size"] = sizes.latency_by_size(swept)
     t["roofline"] = data.roofline_table(results)
+    t["throughput"] = throughput.throughput_long(results, data.host_label)
+    t["best_batch"] = throughput.best_batch(t["throughput"])
+    t["agreement"] = checks.agreement_table(results, data.host_label)
+    t["memory"] = checks.memory_table(results, data.host_label)
     for k in keras_nets:
         t[f"keras_{k.name}"] = data.keras_table(k)
     for name, df in t.items():
@@ -129,6 +141,12 @@ def build(out, model_names=None, result_paths=None, log=print, force=False):
         fig("Per-layer roofline", "figures/roofline.png", plots.roofline(t["roofline"]), "data/roofline.csv",
             "Each timed layer's achieved GFLOP/s against its arithmetic intensity, under the GEMM peak "
             "measured on the same device.")
+    if len(t["best_batch"]):
+        fig("Throughput against batch size", "figures/throughput_vs_batch.png",
+            plots.throughput_vs_batch(t["throughput"]), "data/throughput.csv",
+            "Images per second (batch / median latency, with the median's 95% CI mapped the same way) against "
+            "batch size, per network, backend and dtype; the ring marks the best batch (the smallest whose CI "
+            "reaches the highest median's).")
     notes = _notes(rows, results, superseded, files)
     sections = _sections(t, keras_nets, data.environments(results))
     o.write("report.md", _markdown(sections, figs, notes))
@@ -146,7 +164,14 @@ def _notes(rows, results, superseded, files):
                      "by the newest run's.")
     other = [r for r in results if r.get("median_ms") and r.get("batch", 1) != 1]
     if other:
-        notes.append(f"{len(other)} measurement(s) at batch sizes other than 1 are in data/ but not in the tables.")
+        notes.append(f"{len(other)} measurement(s) at batch sizes other than 1 are in Throughput against batch size "
+                     "(data/throughput.csv), not in the latency tables (batch 1).")
+    wrong = checks.disagreeing(results)
+    if wrong:
+        which = "; ".join(sorted({f"{r['model']} {r['backend']} {r.get('dtype')} ({checks.disagrees(r)})"
+                                  for r in wrong}))
+        notes.append(f"{len(wrong)} measurement(s) come from outputs that disagree with darkbench's darknet-exact "
+                     f"fp32 beyond the tolerance (a fast wrong answer is not a result; see Agreement): {which}.")
     stale = {}
     for r in data.stale(results):
         stale.setdefault(r["path"], []).append(r)
@@ -182,6 +207,30 @@ def _sections(t, keras_nets, envs):
         s.append(("Speed ratios", "How many times faster network A runs than network B, measured in the same run, "
                   "beside how many times fewer operations it has. The page says Darknet Reference is "
                   "\"2.9 times faster\" than AlexNet.", t["speed_ratios"]))
+    if len(t["best_batch"]):
+        s.append(("Throughput at the best batch, beside latency at batch 1",
+                  "Two questions answered apart: how long one image takes (batch 1, median) and how many images per "
+                  "second a batch gets through. Best batch: the smallest batch whose images/s 95% CI reaches the "
+                  "highest median's (a larger batch within the noise only adds latency). `bench --batch 1,2,4` measures "
+                  "the batch sizes interleaved in the same rounds; `bench --batch auto` doubles the batch while "
+                  "images/s rises beyond the noise and the analytic memory estimate fits, a batch per group.",
+                  t["best_batch"]))
+    if len(t["agreement"]):
+        s.append(("Agreement: outputs beside speed",
+                  "How far each backend and dtype's outputs are from darkbench's darknet-exact fp32 eager model (the "
+                  "same weights, the same inputs), checked once per model/backend/dtype: relative L2 over all "
+                  "outputs, the largest absolute difference, and for classifiers the fraction of inputs with the "
+                  f"same top-1 / top-5. Flagged DISAGREES beyond relative L2 {checks.TOLERANCE_TEXT} (by dtype); a "
+                  "fast wrong answer is not a result.", t["agreement"]))
+    if len(t["memory"]):
+        s.append(("Memory: measured beside the analytic estimate",
+                  "Peak resident memory each entry added to the benchmarking process while running (its high-water "
+                  "mark, reset before each entry, minus the resident size before it; library code is loaded "
+                  "beforehand and not counted), its peak while preparing (compiling, exporting), and darknet's own "
+                  "process's peak; beside the analytic estimate at that batch (darkbench.footprint: the liveness peak of fp32 "
+                  "activations plus the parameters held; for darknet its own footprint, which leaves out the ~80 MiB "
+                  "its process and libraries take).",
+                  t["memory"]))
     if len(t["not_measured"]):
         s.append(("Not measured", "Benchmark entries that hold no latency, and why.", t["not_measured"]))
     for k in keras_nets:
@@ -197,8 +246,8 @@ def _sections(t, keras_nets, envs):
     return s
 
 
-ENV_FIELDS = ("cpu", "cores", "threads", "gpu", "driver", "python", "torch", "onnxruntime", "cudnn_benchmark", "tf32",
-              "cpu_fp32_math", "git_commit", "timestamp")
+ENV_FIELDS = ("cpu", "cores", "threads", "gpu", "driver", "python", "torch", "onnxruntime", "openvino", "opencv",
+              "cudnn_benchmark", "tf32", "cpu_fp32_math", "rss_method", "git_commit", "timestamp")
 
 
 def _anchor(title):

@@ -9,6 +9,7 @@ from .. import models, published
 from ..bench.registry import BACKENDS
 from ..bench.record import Record
 from ..errors import DarkbenchError
+from .checks import flag
 
 # the report's networks, from the project's cfgs; the Makefile's `make report` benchmarks the same list
 with open(os.path.join(os.path.dirname(__file__), "..", "data", "report_models.txt")) as _f:
@@ -143,7 +144,8 @@ def latency_long(results, nets=None):
                          threads=r.get("threads"), median_ms=round(r["median_ms"], 3),
                          ci95_lo_ms=ci[0], ci95_hi_ms=ci[1],
                          samples=r.get("samples"), statistic="mean" if r["backend"] == "darknet" else "median",
-                         ops=n, gflops=round(n / r["median_ms"] / 1e6, 2) if n else None, source=r.get("source")))
+                         ops=n, gflops=round(n / r["median_ms"] / 1e6, 2) if n else None,
+                         outputs=flag(r), source=r.get("source")))
     return pd.DataFrame(rows)
 
 

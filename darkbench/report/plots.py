@@ -31,7 +31,8 @@ def _save(fig):
 
 
 BACKEND_STYLE = {"eager": ("tab:green", "D"), "fused": ("tab:red", "^"), "compile": ("tab:blue", "o"),
-                 "onnxruntime": ("tab:purple", "v"), "darknet": ("tab:orange", "s")}
+                 "onnxruntime": ("tab:purple", "v"), "openvino": ("tab:cyan", "P"), "opencv": ("tab:brown", "X"),
+                 "darknet": ("tab:orange", "s")}
 
 
 def _dodge(ax, points, fontsize=8):
@@ -193,6 +194,46 @@ def roofline(rl):
         ax.legend(fontsize=8, loc="lower right", title="network", title_fontsize=8)
     fig.suptitle("Per-layer roofline: achieved throughput vs arithmetic intensity (eager, batch 1;\n"
                  "circles: convolutions, squares: fully connected)", fontsize=11)
+    return _save(fig)
+
+
+def throughput_vs_batch(long):
+    """One panel per network measured at two batch sizes or more: images/s (median, 95% CI bars) against
+    batch, one line per host, backend and dtype; the best batch (see report/throughput.py) ringed."""
+    from .throughput import best_batch
+    multi = long.groupby(["model", "host", "dtype", "backend"])["batch"].transform("nunique") > 1
+    d = long[multi]
+    if not len(d):
+        return None
+    best = best_batch(d)
+    names = list(dict.fromkeys(d["model"]))
+    hosts = d["host"].nunique() > 1
+    fig, axes = plt.subplots(len(names), 1, figsize=(9, 4.2 * len(names)), squeeze=False)
+    for ax, name in zip(axes[:, 0], names):
+        for (host, dtype, backend), e in d[d["model"] == name].groupby(["host", "dtype", "backend"], sort=False):
+            e = e.sort_values("batch")
+            color, marker = BACKEND_STYLE.get(backend, ("tab:gray", "x"))
+            label = backend + ("" if dtype == "fp32" else f" {dtype}") + (f" ({host.split(' (')[0]})" if hosts else "")
+            lo = (e["images_per_s"] - e["ips_ci95_lo"].fillna(e["images_per_s"])).clip(lower=0)
+            hi = (e["ips_ci95_hi"].fillna(e["images_per_s"]) - e["images_per_s"]).clip(lower=0)
+            ax.errorbar(e["batch"], e["images_per_s"], yerr=[lo, hi], marker=marker, color=color, label=label,
+                        ms=6, capsize=3, ls="-" if dtype == "fp32" else "--", mfc="none" if dtype != "fp32" else color)
+            b = best[(best["model"] == name) & (best["host"] == host) & (best["dtype"] == dtype)
+                     & (best["backend"] == backend)]
+            if len(b):
+                y = e[e["batch"] == b["best_batch"].iloc[0]]["images_per_s"]
+                ax.plot([b["best_batch"].iloc[0]], y, "o", ms=14, mfc="none", mec=color, mew=1.5)
+        ax.set_xscale("log", base=2)
+        ax.set_yscale("log")
+        from matplotlib.ticker import FuncFormatter
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+        _plain_log(ax, "y")
+        ax.set_xlabel("batch size (log scale)")
+        ax.set_ylabel("images/s (median, 95% CI; log scale)")
+        ax.set_title(name, fontsize=10, loc="left")
+        ax.grid(alpha=0.3, which="both")
+        ax.legend(fontsize=8, loc="best", title="backend (ring: best batch)", title_fontsize=8)
+    fig.suptitle("Throughput against batch size", fontsize=12)
     return _save(fig)
 
 

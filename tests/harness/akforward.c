@@ -1,4 +1,5 @@
-/* Forward pass of the AlexeyAB fork's libdarknet, for tests/test_fork_sections.py (built at test time
+/* Forward pass of the AlexeyAB fork's libdarknet, for tests/test_fork_sections.py, tests/test_dialect.py and
+ * tests/test_fork_forward.py (built at test time
  * against the fork's headers, as akharness.c):
  *
  *   akforward CFG WEIGHTS INPUT.f32 OUT [SAVED.weights]

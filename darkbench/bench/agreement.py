@@ -1,0 +1,139 @@
+"""Agreement beside speed: how far a backend's outputs are from darkbench's darknet-exact fp32 eager model
+(the same weights file) on a fixed set of inputs. Checked once per model, backend, device and dtype (at
+the first batch measured), not per timed sample: a fast wrong answer is not a result."""
+import functools
+import glob
+import os
+
+import numpy as np
+
+from .peak import DTYPES
+
+N_INPUTS = 8
+SAMPLE_IMAGES = "/usr/share/darknet/data"
+# relative L2 (all outputs of all inputs, as one vector) beyond which the report flags an entry, per dtype:
+# fp32 as the darknet parity tests (1e-4); bf16 keeps 8 bits of mantissa, fp16 11
+TOLERANCE = {"fp32": 1e-4, "bf16": 5e-2, "fp16": 1e-2}
+NOT_FINITE = "outputs not finite (NaN or inf)"
+
+
+@functools.lru_cache(maxsize=8)
+def inputs(shape, n=N_INPUTS, images=SAMPLE_IMAGES):
+    """(n, *shape) float32 and what they are: darknet's sample images (*.jpg, sorted) letterboxed to a
+    3-channel image input as darknet's classifier prepares them, then seeded uniform random inputs."""
+    xs = []
+    if len(shape) == 3 and shape[0] == 3 and os.path.isdir(images):
+        from ..image import letterbox, load_color
+        for f in sorted(glob.glob(os.path.join(images, "*.jpg")))[:n]:
+            xs.append(letterbox(load_color(f), shape[2], shape[1]))
+    k = len(xs)
+    rng = np.random.default_rng(0)
+    while len(xs) < n:
+        xs.append(rng.random(shape, dtype=np.float32))
+    what = (f"{k} of darknet's sample images ({images}/*.jpg, letterboxed) and {n - k} seeded random inputs" if k
+            else f"{n} seeded random inputs")
+    x = np.stack(xs).astype(np.float32)
+    x.flags.writeable = False
+    return x, what
+
+
+def reference(path, weights, width, height, at=None):
+    """darkbench's darknet-exact fp32 eager outputs on inputs(): a list (one per output, or per layer index
+    in `at`) of (n, ...) arrays, one input at a time (batch 1, as darknet runs). Also the inputs' text."""
+    import torch
+    from .backends import load
+    m = load(path, weights, width, height)
+    x, what = inputs(tuple(m.input_shape))
+    outs = []
+    with torch.inference_mode():
+        for xi in x:
+            t = torch.from_numpy(xi[None].copy())
+            if at:
+                every = m.layer_outputs(t)
+                y = [every[i] for i in at]
+            else:
+                y = m(t)
+            outs.append([v.float().numpy() for v in (y if isinstance(y, (tuple, list)) else (y,))])
+    return x, what, [np.concatenate([o[j] for o in outs]) for j in range(len(outs[0]))]
+
+
+def torch_outputs(forward, device, dtype):
+    """A torch runner's forward as numpy (batch, ...) float32 -> list of float32 arrays (channels-last
+    4-D inputs, as the timed input)."""
+    import torch
+
+    def fn(x):
+        t = torch.from_numpy(np.array(x)).to(device=device, dtype=getattr(torch, DTYPES[dtype]))
+        if t.dim() == 4:
+            t = t.contiguous(memory_format=torch.channels_last)
+        with torch.inference_mode():
+            y = forward(t)
+        return [v.float().cpu().numpy() for v in (y if isinstance(y, (tuple, list)) else (y,))]
+    return fn
+
+
+def run_outputs(fn, x, batch):
+    """fn (a (batch, ...) array -> list of arrays) over the n inputs x in batches of `batch` (the last one
+    filled by cycling through x): a list of (n, ...) arrays."""
+    n, parts = len(x), []
+    for s in range(0, n, batch):
+        y = fn(np.ascontiguousarray(x[[(s + i) % n for i in range(batch)]]))
+        parts.append([np.asarray(a)[:min(batch, n - s)] for a in y])
+    return [np.concatenate([p[j] for p in parts]) for j in range(len(parts[0]))]
+
+
+def _top(v, k):
+    return np.argsort(-v, axis=1, kind="stable")[:, :k]
+
+
+def compare(got, want):
+    """rel_l2 (||got - want|| / ||want|| over every output value), max_abs, and for a classifier (one
+    (n, classes) output) top1_agree (fraction of inputs with the same top-1) and top5_agree (the same
+    top-5, as a set; more than 5 classes only). Non-finite outputs: rel_l2 and max_abs None."""
+    n = len(want[0])
+    if len(got) != len(want):
+        raise ValueError(f"{len(got)} outputs where the reference has {len(want)}")
+    g = np.concatenate([np.asarray(a, np.float64).reshape(n, -1) for a in got], 1)
+    w = np.concatenate([np.asarray(a, np.float64).reshape(n, -1) for a in want], 1)
+    if g.shape != w.shape:
+        raise ValueError(f"output sizes differ: {g.shape[1]} values per input where the reference has {w.shape[1]}")
+    if not np.isfinite(g).all():
+        return dict(rel_l2=None, max_abs=None, top1_agree=None, top5_agree=None)
+    d = np.linalg.norm(g - w)
+    ref = np.linalg.norm(w)
+    out = dict(rel_l2=float(d / ref if ref > 0 else d), max_abs=float(np.abs(g - w).max()), top1_agree=None,
+               top5_agree=None)
+    if len(want) == 1 and want[0].ndim == 2 and w.shape[1] >= 2:
+        out["top1_agree"] = float(np.mean(_top(g, 1)[:, 0] == _top(w, 1)[:, 0]))
+        if w.shape[1] > 5:
+            out["top5_agree"] = float(np.mean([set(a) == set(b) for a, b in zip(_top(g, 5), _top(w, 5))]))
+    return out
+
+
+def check(runner, case, cache):
+    """The entry's agreement fields for a prepared runner; `cache` holds each model's reference."""
+    fn = runner.outputs
+    if fn is None and runner.forward is not None:
+        fn = torch_outputs(runner.forward, case.device, case.dtype)
+    if fn is None:
+        return dict(agreement=runner.agreement_note or "not checked: this backend gives no outputs")
+    key = (case.path, case.weights, case.width, case.height, runner.compare_at)
+    if key not in cache:
+        cache[key] = reference(case.path, case.weights, case.width, case.height, runner.compare_at)
+    x, what, want = cache[key]
+    res = compare(run_outputs(fn, x, case.batch), want)
+    text = f"{what}, at batch {case.batch}, against darkbench's darknet-exact fp32 eager (same weights)"
+    if res["rel_l2"] is None:
+        text = f"{NOT_FINITE}; {text}"
+    return dict(res, agreement=text + (f"; {runner.agreement_note}" if runner.agreement_note else ""))
+
+
+def disagrees(r):
+    """Why a result's outputs disagree beyond TOLERANCE (a results row: dict), or None."""
+    agreement, rel = r.get("agreement") or "", r.get("rel_l2")
+    if agreement.startswith(NOT_FINITE):
+        return NOT_FINITE
+    tol = TOLERANCE.get(r.get("dtype") or "fp32")
+    if rel is not None and tol is not None and rel > tol:
+        return f"rel L2 {rel:.2g} > {tol:g} ({r.get('dtype')} tolerance)"
+    return None

@@ -1,0 +1,55 @@
+"""Agreement and memory beside the times (read from results, never measured)."""
+import pandas as pd
+
+from ..bench.agreement import TOLERANCE, disagrees  # noqa: F401 - disagrees: used by build
+
+TOLERANCE_TEXT = ", ".join(f"{k} {v:g}" for k, v in TOLERANCE.items())
+
+
+def flag(r):
+    """The report's verdict on a result's outputs: DISAGREES (why), ok, or not checked."""
+    why = disagrees(r)
+    if why:
+        return f"DISAGREES: {why}"
+    return "ok" if r.get("rel_l2") is not None else "not checked"
+
+
+def agreement_table(results, host_label):
+    """Per model/host/dtype/backend (checked once, at its first batch): the output check next to the time at
+    the smallest batch measured."""
+    pick = {}
+    for r in results:
+        if not r.get("median_ms") or r.get("error") or r.get("skipped") or not r.get("agreement"):
+            continue
+        key = (r["model"], host_label(r), r.get("dtype"), r["backend"])
+        if key not in pick or (r.get("batch") or 1) < (pick[key].get("batch") or 1):
+            pick[key] = r
+    rows = [dict(model=m, host=h, dtype=dt, backend=b, batch=r.get("batch"), median_ms=round(r["median_ms"], 3),
+                 rel_l2=r.get("rel_l2"), max_abs=r.get("max_abs"), top1_agree=r.get("top1_agree"),
+                 top5_agree=r.get("top5_agree"), outputs=flag(r), compared=r.get("agreement"))
+            for (m, h, dt, b), r in pick.items()]
+    return pd.DataFrame(rows)
+
+
+def disagreeing(results):
+    return [r for r in results if r.get("median_ms") and disagrees(r)]
+
+
+def memory_table(results, host_label):
+    """Measured peak memory beside the analytic estimate, per result that measured any."""
+    rows = []
+    for r in results:
+        if r.get("error") or r.get("skipped") or (r.get("peak_rss_mib") is None and r.get("peak_mem_mb") is None):
+            continue
+        est, peak = r.get("estimated_mib"), r.get("peak_rss_mib")
+        whole = r.get("backend") == "darknet" or (peak is not None and r.get("rss_base_mib") is None)
+        rows.append(dict(model=r["model"], host=host_label(r), dtype=r.get("dtype"), backend=r["backend"],
+                         batch=r.get("batch"), peak_rss_mib=None if peak is None else round(peak, 1),
+                         prepare_rss_mib=None if r.get("prepare_rss_mib") is None else round(r["prepare_rss_mib"], 1),
+                         rss_base_mib=None if r.get("rss_base_mib") is None else round(r["rss_base_mib"], 1),
+                         gpu_peak_mib=None if r.get("peak_mem_mb") is None else round(r["peak_mem_mb"], 1),
+                         estimated_mib=None if est is None else round(est, 1),
+                         measured_per_estimated=round(peak / est, 2) if peak is not None and est else None,
+                         measured_as="" if peak is None else "its own process (darknet)" if whole
+                         else "added to the bench process"))
+    return pd.DataFrame(rows)
