@@ -21,7 +21,8 @@ COMMON = {
         "aten::leaky_relu_", "aten::elu", "aten::gelu", "aten::silu", "aten::hardsigmoid", "aten::hardtanh",
         "aten::relu6", "aten::clamp", "aten::clamp_", "aten::floor", "aten::remainder", "aten::where",
         "aten::lt", "aten::le", "aten::gt", "aten::ge", "aten::eq", "aten::ne", "aten::maximum",
-        "aten::minimum"),
+        "aten::minimum", "aten::softplus", "aten::mish", "aten::hardswish", "aten::log", "aten::log1p",
+        "aten::abs"),  # the last line: the AlexeyAB fork's activations
     PER_INPUT: ("aten::mean", "aten::sum", "aten::amax"),
     PER_WINDOW: (),  # pooling: the families' own
     MOVEMENT: ("aten::pad", "aten::constant_pad_nd", "aten::cat", "aten::reshape", "aten::permute",
@@ -95,6 +96,15 @@ def handles():
     return {op: fns[rule] for rule, ops in RULES.items() for op in ops}
 
 
+def blur_macs(l):
+    """The MACs of a fork [maxpool]'s antialiasing blur (0 without): one k x k filter per output channel."""
+    aa = l.opts.get("antialiasing") if l.type == "maxpool" else 0
+    if not aa:
+        return 0
+    from .layers.maxpool import BLUR
+    return BLUR[aa][0] ** 2 * l.outputs
+
+
 def crosscheck(name, width=None, height=None, dialect=None):
     """Per-layer rows and a totals row: analytic (darknet ops, MACs, params) vs fvcore vs FlopCounterMode."""
     path = models.resolve(name)
@@ -116,9 +126,12 @@ def crosscheck(name, width=None, height=None, dialect=None):
     with FlopCounterMode(display=False) as fcm, torch.no_grad():
         model(x)
     fc = fcm.get_flop_counts()
-    rows = []
+    rows, seen = [], set()
     for i, l in enumerate(model.spec.layers):
         mod = f"layers.{i}"
+        # a share_index convolution holds another's tensors: count them once, where they are first (as fvcore)
+        own = [p for p in model.layers[i].parameters() if id(p) not in seen]
+        seen.update(id(p) for p in own)
         ops = per_op.get(mod, Counter())
         other = {k: v for k, v in ops.items() if v and k not in MM_OPS and k != "batch_norm"}
         row = dict(layer=i, type=l.type, darknet_ops=l.ops, macs=l.macs,
@@ -126,8 +139,8 @@ def crosscheck(name, width=None, height=None, dialect=None):
                    fvcore_other=sum(other.values()),
                    flopcounter=sum(fc.get(f"{type(model).__name__}.{mod}", {}).values()),
                    params=l.params, fvcore_params=fv_params.get(mod, 0),
-                   torch_params=sum(p.numel() for p in model.layers[i].parameters() if p.requires_grad),
-                   torch_frozen=sum(p.numel() for p in model.layers[i].parameters() if not p.requires_grad),
+                   torch_params=sum(p.numel() for p in own if p.requires_grad),
+                   torch_frozen=sum(p.numel() for p in own if not p.requires_grad),
                    file_floats=l.weight_floats if l.saved else 0,
                    fvcore_ops=dict(sorted(other.items(), key=lambda kv: -kv[1])),
                    fvcore_unsupported=dict(fa.unsupported_ops(mod)))
@@ -153,7 +166,10 @@ def _reasons(l, r):
     out = []
     macs = l.macs
     if macs or r["fvcore_mm"] or r["flopcounter"]:
-        if r["fvcore_mm"] != macs:
+        if r["fvcore_mm"] != macs and blur_macs(l) == r["fvcore_mm"] - macs:
+            out.append(f"fvcore counts the fork's antialiasing blur ({blur_macs(l):,} MACs, a fixed depthwise "
+                       "convolution), which its BF and the analytic MACs leave out")
+        elif r["fvcore_mm"] != macs:
             out.append(f"fvcore MACs differ by {r['fvcore_mm'] - macs:+,}")
         out.append("FlopCounterMode counts 2 per MAC" if r["flopcounter"] == 2 * macs
                    else f"FlopCounterMode differs from 2 per MAC by {r['flopcounter'] - 2 * macs:+,}")
