@@ -233,7 +233,7 @@ def test_unknown_option_is_a_warning():
 # -- torch: the trivial ones are built (shapes only; the others are issue 15) -------------------------------
 
 BUILT = ("empty", "sam", "scale_channels", "implicit", "local_avgpool", "reorg3d", "contrastive", "Gaussian_yolo",
-         "history")
+         "history", "conv_lstm")
 
 
 @pytest.mark.parametrize("cfg", CFGS, ids=lambda p: p.stem)
@@ -241,13 +241,16 @@ def test_torch(cfg):
     torch = pytest.importorskip("torch")
     from darkbench import torch_model
     net = analyse(cfg)
-    unbuilt = [l for l in net.layers if l.type in NEW and l.type not in BUILT]
+    from darkbench.layers.conv_lstm import refusal
+    unbuilt = [l for l in net.layers if (l.type in NEW and l.type not in BUILT)
+               or (l.type == "conv_lstm" and refusal(l))]
     if unbuilt:
         with pytest.raises(DarkbenchError) as e:
             torch_model.build(net)
         l = unbuilt[0]
-        assert str(e.value) == (f"{cfg}:{l.line} layer {l.index}: [{l.type}] is counted but not built yet "
-                                "(AlexeyAB dialect PyTorch modules: issue 15)")
+        why = (f"{refusal(l)}: counted, not built in PyTorch" if l.type == "conv_lstm" else
+               "is counted but not built yet (AlexeyAB dialect PyTorch modules: issue 15)")
+        assert str(e.value) == f"{cfg}:{l.line} layer {l.index}: [{l.type}] {why}"
         return
     model = torch_model.build(net)
     outs = model.layer_outputs(torch.randn(2, *model.input_shape))
@@ -371,3 +374,58 @@ def test_reorg3d_reverse_without_whole_groups_is_not_built():
     assert net.layers[1].out_shape == (2, 32, 32)
     with pytest.raises(DarkbenchError, match=r"^r.cfg:13 layer 1: \[reorg3d\] stride=2 reverse=1 .* not a permutation"):
         torch_model.build(net)
+
+
+# -- [conv_lstm]: one time step from a zero state, against the fork's forward -------------------------------
+
+LSTM_HEAD = "[net]\nwidth=12\nheight=10\nchannels=4\n"
+LSTM = {
+    "plain": "[conv_lstm]\noutput=6\nsize=3\npad=1\nactivation=leaky\n\n"
+             "[conv_lstm]\nbatch_normalize=1\noutput=4\nsize=3\npad=1\ngroups=2\nlstm_activation=logistic\n",
+    "peephole": "[conv_lstm]\noutput=6\nsize=3\npad=1\npeephole=1\nactivation=leaky\n\n"
+                "[conv_lstm]\nbatch_normalize=1\noutput=6\nsize=1\npeephole=1\n\n"
+                "[conv_lstm]\noutput=4\nsize=5\npadding=2\npeephole=1\nactivation=mish\nlstm_activation=relu\n",
+}
+
+
+@pytest.mark.parametrize("name", LSTM)
+def test_conv_lstm_matches_the_fork(alexeyab_fork, name, tmp_path):
+    """Weights from `darkbench weights init` (batch norm with positive variances), the same input: every
+    layer's output agrees with the fork's to float rounding. lstm_activation=logistic/relu: the fork's CPU
+    forward uses tanh all the same."""
+    torch = pytest.importorskip("torch")
+    from darkbench import torch_model, weights
+    cfg = tmp_path / f"{name}.cfg"
+    cfg.write_text(LSTM_HEAD + "\n" + LSTM[name])
+    net = analyse(cfg)
+    w = tmp_path / "w.weights"
+    weights.write(w, net, weights.random_arrays(net, 5), for_loading=True)
+    model = torch_model.build(net)
+    model.load_weights(str(w))
+    x = np.random.default_rng(2).uniform(0, 1, net.inputs).astype("<f4")
+    want = fork_forward(alexeyab_fork, cfg, w, x, tmp_path)
+    with torch.no_grad():
+        got = model.layer_outputs(torch.from_numpy(x).reshape(1, *model.input_shape))
+    assert len(got) == len(want)
+    for l, a, b in zip(net.layers, want, got):
+        b = b.reshape(-1).numpy()
+        assert a.shape == b.shape, l.index
+        assert np.abs(a).max() > 0, l.index
+        assert np.abs(a - b).max() <= 1e-5 * max(1.0, np.abs(a).max()), f"layer {l.index} [{l.type}]"
+
+
+@pytest.mark.parametrize("extra,net_extra,says", [
+    ("stride=2\n", "", "an output size other than its input's"),
+    ("", "time_steps=2\n", "time_steps=2: the fork runs the batch as a sequence"),
+    ("bottleneck=1\n", "", "bottleneck=1"),
+    ("shortcut=1\n", "", "shortcut=1"),
+])
+def test_conv_lstm_refusals(extra, net_extra, says):
+    pytest.importorskip("torch")
+    from darkbench import torch_model
+    text = LSTM_HEAD.replace("[net]\n", "[net]\n" + net_extra) + "\n[conv_lstm]\noutput=4\nsize=3\npad=1\n" + extra
+    net = network.analyse("l.cfg", text=text, dialect="alexeyab")
+    with pytest.raises(DarkbenchError) as e:
+        torch_model.build(net)
+    assert str(e.value).startswith(f"l.cfg:{net.layers[0].line} layer 0: [conv_lstm] {says}")
+    assert str(e.value).endswith(": counted, not built in PyTorch")

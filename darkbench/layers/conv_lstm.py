@@ -2,7 +2,7 @@
 peephole=1 adds vf, vi, vo; wf, wi, wg, wo read the state (bottleneck=1: wf alone, over 2*output
 channels); uf, ui, ug, uo read the input. All share size/stride/padding/groups/batch_normalize."""
 from .base import c_div, check_positive
-from .fork_common import FORK_ONLY, activation, conv, f32, not_built
+from .fork_common import FORK_ONLY, activation, conv, f32
 from ..cfg import parse_int
 from ..errors import DarkbenchError
 
@@ -65,7 +65,8 @@ def build(sec, ctx):
     return ctx.layer(sec, "conv_lstm", (n, oh, ow), weights=weights, macs=macs, ops=2 * macs, bflops=total,
                      opts=dict(output=n, size=size, stride=stride, padding=padding, groups=groups,
                                batch_normalize=bn, activation=act, lstm_activation=lstm_act,
-                               peephole=peephole, bottleneck=bottleneck, xnor=xnor),
+                               peephole=peephole, bottleneck=bottleneck, xnor=xnor,
+                               shortcut=sec.get_int("shortcut", 0), time_steps=ctx.net.get("time_steps", 1)),
                      desc=f"{n} {size}x{size}/{stride}" + (" peep" if peephole else "")
                           + (" bneck" if bottleneck else ""))
 
@@ -84,4 +85,67 @@ def fork_batch(ctx):
     return total // steps
 
 
-module = not_built
+def refusal(layer):
+    """Why the fork's forward of this layer is not built (None: it is)."""
+    o = layer.opts
+    if o["time_steps"] != 1:
+        return (f"time_steps={o['time_steps']}: the fork runs the batch as a sequence, carrying the state "
+                "from step to step; built for time_steps=1 only")
+    if layer.in_shape[1:] != layer.out_shape[1:]:
+        return ("an output size other than its input's: the fork's state convolutions read the state as an "
+                "input-sized image, past the end of its buffer")
+    for key, why in (("bottleneck", "the state and input concatenated through wf"), ("xnor", "binarised convolutions"),
+                     ("shortcut", "the fork's residual over time steps")):
+        if o[key]:
+            return f"{key}={o[key]} ({why})"
+    return None
+
+
+def module(layer, net):
+    """The fork's forward_conv_lstm_layer for one time step from a zero state (a fresh network's):
+    f, i, o = logistic(W h + U x [+ V c]), g = tanh(W h + U x), c = f c + i g (vo reads the new c),
+    output h = o * tanh(c). Each inner convolution applies `activation` after its bias/BN. The fork's CPU
+    forward uses tanh whatever lstm_activation says (logistic and relu give tanh's output there)."""
+    import torch
+    from torch import nn
+    from ..errors import DarkbenchError
+    from ..nn import Conv, Layer
+    why = refusal(layer)
+    if why:
+        raise DarkbenchError(f"[conv_lstm] {why}: counted, not built in PyTorch", net.path, layer.line, layer.index)
+    o = layer.opts
+    n, c = o["output"], layer.in_shape[0]
+    names = [w.split(".")[0] for w, _ in layer.weights]
+    names = list(dict.fromkeys(names))
+
+    def inner(name):
+        ch = c if name[0] == "u" else n
+        return Conv(nn.Conv2d(ch, n, o["size"], o["stride"], o["padding"], groups=o["groups"],
+                              bias=not o["batch_normalize"]), n, o["batch_normalize"], o["activation"])
+
+    class ConvLSTM(Layer):
+        def __init__(self):
+            super().__init__()
+            self.convs = nn.ModuleDict({name: inner(name) for name in names})
+            self.gate = nn.Tanh()
+            self.peephole = bool(o["peephole"])
+
+        def tensors(self):
+            return {f"{name}.{k}": t for name, m in self.convs.items() for k, t in m.tensors().items()}
+
+        def forward(self, x, outs):
+            conv = self.convs
+            zero = x.new_zeros(x.shape[0], n, *x.shape[2:])  # h and c before the first step
+            f = conv["wf"](zero, None) + conv["uf"](x, None)
+            i = conv["wi"](zero, None) + conv["ui"](x, None)
+            g = conv["wg"](zero, None) + conv["ug"](x, None)
+            out = conv["wo"](zero, None) + conv["uo"](x, None)
+            if self.peephole:
+                f = f + conv["vf"](zero, None)
+                i = i + conv["vi"](zero, None)
+            cell = torch.sigmoid(f) * zero + torch.sigmoid(i) * self.gate(g)
+            if self.peephole:
+                out = out + conv["vo"](cell, None)
+            return torch.sigmoid(out) * self.gate(cell)
+
+    return ConvLSTM()
