@@ -419,6 +419,7 @@ def test_conv_lstm_matches_the_fork(alexeyab_fork, name, tmp_path):
     ("", "time_steps=2\n", "time_steps=2: the fork runs the batch as a sequence"),
     ("bottleneck=1\n", "", "bottleneck=1"),
     ("shortcut=1\n", "", "shortcut=1"),
+    ("dilation=2\n", "", "dilation=2"),
 ])
 def test_conv_lstm_refusals(extra, net_extra, says):
     pytest.importorskip("torch")

@@ -16,7 +16,7 @@ COLOR = "tab:purple"
 def build(sec, ctx):
     size = sec.get_int("size", 3)
     stride = sec.get_int("stride", 1)
-    sec.get_int("dilation", 1)  # the fork's output size ignores it
+    dilation = sec.get_int("dilation", 1)  # the fork's output size ignores it
     padding = sec.get_int("padding", 0, min=0)
     if sec.get_int("pad", 0):
         padding = size // 2
@@ -66,7 +66,7 @@ def build(sec, ctx):
                      opts=dict(output=n, size=size, stride=stride, padding=padding, groups=groups,
                                batch_normalize=bn, activation=act, lstm_activation=lstm_act,
                                peephole=peephole, bottleneck=bottleneck, xnor=xnor,
-                               shortcut=sec.get_int("shortcut", 0), time_steps=ctx.net.get("time_steps", 1)),
+                               shortcut=sec.get_int("shortcut", 0), dilation=dilation, time_steps=ctx.net.get("time_steps", 1)),
                      desc=f"{n} {size}x{size}/{stride}" + (" peep" if peephole else "")
                           + (" bneck" if bottleneck else ""))
 
@@ -94,6 +94,8 @@ def refusal(layer):
     if layer.in_shape[1:] != layer.out_shape[1:]:
         return ("an output size other than its input's: the fork's state convolutions read the state as an "
                 "input-sized image, past the end of its buffer")
+    if o["dilation"] != 1:
+        return f"dilation={o['dilation']}: its inner convolutions' output size ignores it, their im2col does not"
     for key, why in (("bottleneck", "the state and input concatenated through wf"), ("xnor", "binarised convolutions"),
                      ("shortcut", "the fork's residual over time steps")):
         if o[key]:
