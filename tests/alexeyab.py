@@ -149,7 +149,9 @@ def parse_ops(stdout, stderr):
     printed = [[float(x) for x in re.findall(r"(-?[\d.]+) BF\b", "\n".join(b))] for b in blocks]
     kinds = [(b[0].split() or [""])[0] for b in blocks]
     m = re.search(r"Floating Point Operations: (\d+)\n", stdout)
-    return ForkOps(total=float(total.group(1)), bf=[p[0] if p else None for p in printed], printed=printed,
+    # a [conv_lstm] block prints only its inner convolutions' BF lines, not its own
+    bf = [p[0] if p and k != "CONV_LSTM" else None for p, k in zip(printed, kinds)]
+    return ForkOps(total=float(total.group(1)), bf=bf, printed=printed,
                    kinds=kinds, ops=int(m.group(1)) if m else None)
 
 

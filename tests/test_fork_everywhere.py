@@ -12,7 +12,7 @@ from darkbench.cli import main
 HERE = Path(__file__).resolve().parent
 OWN = HERE / "cfgs" / "alexeyab"
 # weighted shortcuts, route groups, share_index
-OWN_CFGS = ("forward_shortcut", "forward_share", "forward")
+OWN_CFGS = ("forward_shortcut", "forward_share", "forward", "forward_conv_lstm")
 
 
 def yolov4_tiny(fork):
