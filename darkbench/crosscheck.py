@@ -144,7 +144,10 @@ def crosscheck(name, width=None, height=None, dialect=None):
                    file_floats=l.weight_floats if l.saved else 0,
                    fvcore_ops=dict(sorted(other.items(), key=lambda kv: -kv[1])),
                    fvcore_unsupported=dict(fa.unsupported_ops(mod)))
-        row["reason"] = "; ".join(_reasons(l, row))
+        # torch.jit's trace (fvcore's) drops what nothing reads; FlopCounterMode sees every executed op
+        unread = not model.keep[i] and i < model.last
+        row["reason"] = "; ".join((["fvcore's trace drops it: no later layer reads its output"] if unread and
+                                   not (row["fvcore_mm"] or row["fvcore_other"]) else []) + _reasons(l, row))
         rows.append(row)
     keys = ("darknet_ops", "macs", "fvcore_mm", "fvcore_bn", "fvcore_other", "flopcounter", "params",
             "fvcore_params", "torch_params", "torch_frozen", "file_floats")

@@ -430,3 +430,52 @@ def test_conv_lstm_refusals(extra, net_extra, says):
         torch_model.build(net)
     assert str(e.value).startswith(f"l.cfg:{net.layers[0].line} layer 0: [conv_lstm] {says}")
     assert str(e.value).endswith(": counted, not built in PyTorch")
+
+
+# -- [crnn] in the fork's dialect: one time step from a zero state, against the fork's forward ---------------
+
+CRNN = {
+    "plain": "[crnn]\noutput=6\nhidden=5\nsize=3\npad=1\nactivation=leaky\n",
+    "bn_groups_shortcut": "[crnn]\noutput=6\nhidden=4\nsize=3\npad=1\ngroups=2\nbatch_normalize=1\nshortcut=1\n\n"
+                          "[crnn]\noutput=4\nhidden=6\nsize=1\nactivation=mish\n",
+}
+
+
+@pytest.mark.parametrize("name", CRNN)
+def test_crnn_matches_the_fork(alexeyab_fork, name, tmp_path):
+    torch = pytest.importorskip("torch")
+    from darkbench import torch_model, weights
+    cfg = tmp_path / f"{name}.cfg"
+    cfg.write_text(LSTM_HEAD + "\n" + CRNN[name])
+    net = analyse(cfg)
+    assert net.dialect == "alexeyab"
+    w = tmp_path / "w.weights"
+    weights.write(w, net, weights.random_arrays(net, 7), for_loading=True)
+    model = torch_model.build(net)
+    model.load_weights(str(w))
+    x = np.random.default_rng(4).uniform(0, 1, net.inputs).astype("<f4")
+    want = fork_forward(alexeyab_fork, cfg, w, x, tmp_path)
+    with torch.no_grad():
+        got = model.layer_outputs(torch.from_numpy(x).reshape(1, *model.input_shape))
+    assert len(got) == len(want)
+    for l, a, b in zip(net.layers, want, got):
+        b = b.reshape(-1).numpy()
+        assert a.shape == b.shape and np.abs(a).max() > 0, l.index
+        assert np.abs(a - b).max() <= 1e-5 * max(1.0, np.abs(a).max()), f"layer {l.index} [{l.type}]"
+
+
+@pytest.mark.parametrize("extra,net_extra,says", [
+    ("", "time_steps=3\n", "time_steps=3: the fork carries the state"),
+    ("dilation=2\n", "", "dilation=2"),
+    ("xnor=1\n", "", "xnor=1"),
+])
+def test_crnn_refusals(extra, net_extra, says):
+    pytest.importorskip("torch")
+    from darkbench import torch_model
+    text = (LSTM_HEAD.replace("[net]\n", "[net]\n" + net_extra)
+            + "\n[crnn]\noutput=4\nhidden=4\nsize=3\npad=1\n" + extra)
+    net = network.analyse("c.cfg", text=text, dialect="alexeyab")
+    with pytest.raises(DarkbenchError) as e:
+        torch_model.build(net)
+    assert str(e.value).startswith(f"c.cfg:{net.layers[0].line} layer 0: [crnn] {says}")
+    assert str(e.value).endswith(": counted, not built in PyTorch")

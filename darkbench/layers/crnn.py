@@ -1,4 +1,4 @@
-"""[crnn]: convolutional RNN, three inner convolutions (analytic only).
+"""[crnn]: convolutional RNN, three inner convolutions (built in PyTorch in the fork's dialect, one time step).
 
 2018 darknet: 3x3, stride 1, padded, sizes from output_filters/hidden_filters. The fork: output/hidden and
 its own size (3), stride, dilation, pad (0!), padding and groups, each convolution reading the layer's input size."""
@@ -20,12 +20,14 @@ def build(sec, ctx):
         if sec.get_int("pad", 0):
             padding = size // 2
         groups = max(1, sec.get_int("groups", 1))
+        dilation = sec.get_int("dilation", 1)
+        xnor = sec.get_int("xnor", 0)
         check_positive(sec, size=size, stride=stride)
     else:
         out = sec.get_int("output_filters", 1, min=1)
         hidden = sec.get_int("hidden_filters", 1, min=1)
-        size, stride, padding, groups = 3, 1, 1, 1
-    ctx.activation(sec, "logistic")
+        size, stride, padding, groups, dilation, xnor = 3, 1, 1, 1, 1, 0
+    act = ctx.activation(sec, "logistic")
     bn = sec.get_int("batch_normalize", 0)
     c, h, w = ctx.need_image(sec)
     if not ctx.fork:
@@ -47,10 +49,58 @@ def build(sec, ctx):
         bflops = f32(bflops + conv_bflops(n_in, n_out, groups, size, oh, ow))
     # numops() has no CRNN case: darknet's ops count is 0 here
     return ctx.layer(sec, "crnn", (out, oh, ow), weights=weights, macs=macs, bflops=bflops,
-                     opts=dict(output_filters=out, hidden_filters=hidden, batch_normalize=bn),
+                     opts=dict(output_filters=out, hidden_filters=hidden, batch_normalize=bn, size=size,
+                               stride=stride, padding=padding, groups=groups, dilation=dilation, xnor=xnor,
+                               activation=act, fork=ctx.fork, time_steps=ctx.net.get("time_steps", 1)),
                      desc=f"{hidden}/{out}")
 
 
+def refusal(layer):
+    """Why this layer is not built in PyTorch (None: it is)."""
+    o = layer.opts
+    if not o["fork"]:
+        return "in the pjreddie dialect analytic only"
+    if o["time_steps"] != 1:
+        return f"time_steps={o['time_steps']}: the fork carries the state from step to step; built for time_steps=1 only"
+    if o["dilation"] != 1:
+        return f"dilation={o['dilation']}: its convolutions' output size ignores it, their im2col does not"
+    if o["xnor"]:
+        return f"xnor={o['xnor']} (binarised convolutions)"
+    return None
+
+
 def module(layer, net):
-    from .recurrent import module as analytic_only
-    return analytic_only(layer, net)
+    """The fork's forward_crnn_layer for one time step from a zero state (a fresh network's): state =
+    input_layer(x) + self_layer(0) (shortcut adds the old state: zero), output = output_layer(state). Each
+    inner convolution applies `activation` after its bias/BN."""
+    from torch import nn
+    from ..errors import DarkbenchError
+    from ..nn import Conv, Layer
+    why = refusal(layer)
+    if why == "in the pjreddie dialect analytic only":
+        from .recurrent import module as analytic_only
+        return analytic_only(layer, net)
+    if why:
+        raise DarkbenchError(f"[crnn] {why}: counted, not built in PyTorch", net.path, layer.line, layer.index)
+    o = layer.opts
+    c, hidden, out = layer.in_shape[0], o["hidden_filters"], o["output_filters"]
+
+    def inner(n_in, n_out):
+        return Conv(nn.Conv2d(n_in, n_out, o["size"], o["stride"], o["padding"], groups=o["groups"],
+                              bias=not o["batch_normalize"]), n_out, o["batch_normalize"], o["activation"])
+
+    class CRNN(Layer):
+        def __init__(self):
+            super().__init__()
+            self.convs = nn.ModuleDict(dict(input_layer=inner(c, hidden), self_layer=inner(hidden, hidden),
+                                            output_layer=inner(hidden, out)))
+
+        def tensors(self):
+            return {f"{name}.{k}": t for name, m in self.convs.items() for k, t in m.tensors().items()}
+
+        def forward(self, x, outs):
+            zero = x.new_zeros(x.shape[0], hidden, *x.shape[2:])  # the state before the first step
+            state = self.convs["input_layer"](x, None) + self.convs["self_layer"](zero, None)
+            return self.convs["output_layer"](state, None)
+
+    return CRNN()
