@@ -142,3 +142,32 @@ def test_classify_matches_the_forks_forward(alexeyab_fork, tmp_path, capsys):
     assert len(lines) == 5
     for line, i in zip(lines, top):
         assert abs(float(line.rsplit(": ", 1)[1]) - theirs[i]) <= 0.5e-4 + 1e-6
+
+
+def test_classify_top5_equals_the_forks_classify(alexeyab_fork, tmp_path, capsys):
+    """The fork's own `darknet classify` (labels from ./cfg/imagenet1k.data, as it reads them): the same
+    five classes in the same order, probabilities as it prints them (6 decimals)."""
+    import subprocess
+    from PIL import Image
+    text = (alexeyab_fork.root / "cfg" / "efficientnet_b0.cfg").read_text()
+    cfg = tmp_path / "e.cfg"
+    cfg.write_text(text.replace("width=224", "width=64").replace("height=224", "height=64"))
+    w = tmp_path / "w.weights"
+    assert main(["weights", "init", str(cfg), str(w), "--dialect", "alexeyab", "--seed", "4"]) == 0
+    (tmp_path / "cfg").mkdir()
+    labels = tmp_path / "labels.txt"
+    labels.write_text("".join(f"class{i}\n" for i in range(1000)))
+    (tmp_path / "cfg" / "imagenet1k.data").write_text(f"classes=1000\nlabels={labels}\ntop=5\n")
+    png = tmp_path / "x.png"
+    Image.fromarray(np.random.default_rng(5).integers(0, 256, (50, 70, 3), dtype=np.uint8)).save(png)
+    r = subprocess.run([str(alexeyab_fork.exe), "classify", str(cfg), str(w), str(png)], cwd=tmp_path,
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr[-2000:]
+    theirs = [l.rsplit(": ", 1) for l in r.stdout.splitlines() if l.startswith("class")]
+    capsys.readouterr()
+    assert main(["classify", str(cfg), str(w), str(png), "--dialect", "alexeyab", "--labels", str(labels)]) == 0
+    ours = [l.rsplit(": ", 1) for l in capsys.readouterr().out.splitlines()[1:]]
+    assert len(theirs) == len(ours) == 5
+    assert [l for l, _ in ours] == [l for l, _ in theirs]
+    for (_, p), (_, q) in zip(ours, theirs):
+        assert abs(float(p) - float(q)) <= 0.5e-6 + 1e-7
