@@ -96,7 +96,7 @@ def refusal(layer):
                 "input-sized image, past the end of its buffer")
     if o["dilation"] != 1:
         return f"dilation={o['dilation']}: its inner convolutions' output size ignores it, their im2col does not"
-    for key, why in (("bottleneck", "the state and input concatenated through wf"), ("xnor", "binarised convolutions"),
+    for key, why in (("bottleneck", "the fork's CPU forward aborts on it: wf reads 2*output channels, it asserts output"), ("xnor", "binarised convolutions"),
                      ("shortcut", "the fork's residual over time steps")):
         if o[key]:
             return f"{key}={o[key]} ({why})"
