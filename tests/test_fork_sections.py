@@ -479,3 +479,16 @@ def test_crnn_refusals(extra, net_extra, says):
         torch_model.build(net)
     assert str(e.value).startswith(f"c.cfg:{net.layers[0].line} layer 0: [crnn] {says}")
     assert str(e.value).endswith(": counted, not built in PyTorch")
+
+
+def test_conv_lstm_bottleneck_aborts_in_the_forks_forward(alexeyab_fork, tmp_path):
+    """Why bottleneck=1 is refused: the fork's CPU forward asserts its state convolutions read `output`
+    channels, and wf reads 2*output there."""
+    from darkbench import weights
+    cfg = tmp_path / "b.cfg"
+    cfg.write_text("[net]\nwidth=6\nheight=5\nchannels=4\n\n[conv_lstm]\noutput=4\nsize=3\npad=1\nbottleneck=1\n")
+    net = analyse(cfg)
+    w = tmp_path / "w.weights"
+    weights.write(w, net, weights.random_arrays(net, 1), for_loading=True)
+    with pytest.raises(AssertionError, match=r"forward_conv_lstm_layer: Assertion `wf\.c == l\.out_c"):
+        fork_forward(alexeyab_fork, cfg, w, np.zeros(net.inputs, "<f4"), tmp_path)
