@@ -383,7 +383,7 @@ LSTM = {
     "plain": "[conv_lstm]\noutput=6\nsize=3\npad=1\nactivation=leaky\n\n"
              "[conv_lstm]\nbatch_normalize=1\noutput=4\nsize=3\npad=1\ngroups=2\nlstm_activation=logistic\n",
     "peephole": "[conv_lstm]\noutput=6\nsize=3\npad=1\npeephole=1\nactivation=leaky\n\n"
-                "[conv_lstm]\nbatch_normalize=1\noutput=6\nsize=1\npeephole=1\n\n"
+                "[conv_lstm]\nbatch_normalize=1\noutput=6\nsize=1\npeephole=1\nshortcut=1\n\n"
                 "[conv_lstm]\noutput=4\nsize=5\npadding=2\npeephole=1\nactivation=mish\nlstm_activation=relu\n",
 }
 
@@ -418,7 +418,6 @@ def test_conv_lstm_matches_the_fork(alexeyab_fork, name, tmp_path):
     ("stride=2\n", "", "an output size other than its input's"),
     ("", "time_steps=2\n", "time_steps=2: the fork runs the batch as a sequence"),
     ("bottleneck=1\n", "", "bottleneck=1"),
-    ("shortcut=1\n", "", "shortcut=1"),
     ("dilation=2\n", "", "dilation=2"),
 ])
 def test_conv_lstm_refusals(extra, net_extra, says):

@@ -96,8 +96,8 @@ def refusal(layer):
                 "input-sized image, past the end of its buffer")
     if o["dilation"] != 1:
         return f"dilation={o['dilation']}: its inner convolutions' output size ignores it, their im2col does not"
-    for key, why in (("bottleneck", "the fork's CPU forward aborts on it: wf reads 2*output channels, it asserts output"), ("xnor", "binarised convolutions"),
-                     ("shortcut", "the fork's residual over time steps")):
+    for key, why in (("bottleneck", "the fork's CPU forward aborts on it: wf reads 2*output channels, it "
+                                    "asserts output"), ("xnor", "binarised convolutions")):
         if o[key]:
             return f"{key}={o[key]} ({why})"
     return None
@@ -107,7 +107,8 @@ def module(layer, net):
     """The fork's forward_conv_lstm_layer for one time step from a zero state (a fresh network's):
     f, i, o = logistic(W h + U x [+ V c]), g = tanh(W h + U x), c = f c + i g (vo reads the new c),
     output h = o * tanh(c). Each inner convolution applies `activation` after its bias/BN. The fork's CPU
-    forward uses tanh whatever lstm_activation says (logistic and relu give tanh's output there)."""
+    forward uses tanh whatever lstm_activation says (logistic and relu give tanh's output there); shortcut=1
+    carries state between steps only, so one step gives the same output (checked against the program)."""
     import torch
     from torch import nn
     from ..errors import DarkbenchError
