@@ -93,6 +93,30 @@ def _holds_at(claim, nominal):
     return f"{best}x{best}" if best else None
 
 
+def computed_text(r):
+    """A row's computed value as verify and the report print it."""
+    v = r["computed"]
+    if v is None:
+        return ""
+    if r["quantity"] == "ops":
+        return f"{v} ({v / 1e9:.3f} Bn)"
+    if r["quantity"] in ("size_mib", "size_mib_upto"):
+        return f"{v:.3f} MiB"
+    if r["quantity"] in ("bflops", "fma"):
+        return f"{v:.3f} {'BFLOPS' if r['quantity'] == 'bflops' else 'B FMA'}"
+    return f"{v:,}"
+
+
+def _claim_row(data, c):
+    """A claim's row before it is computed: FAILED until shown otherwise, or quoted."""
+    row = dict(claim=c["id"], source=data["sources"][c["source"]], network=c["network"],
+               quantity=c["quantity"], published=c["value"], published_text=c["text"],
+               computed=None, verdict="FAILED", holds_at=None, note="")
+    if "quoted" in c:
+        row.update(verdict="quoted", note=c["quoted"])
+    return row
+
+
 def verify():
     """One row per claim: published, computed, verdict (reproduced / known discrepancy / quoted / FAILED)."""
     data = _load()
@@ -105,12 +129,9 @@ def verify():
                              computed=None, verdict="quoted", holds_at=None,
                              note="ImageNet accuracy: quoted from the page, not computable from a cfg"))
     for c in data["claims"]:
-        row = dict(claim=c["id"], source=data["sources"][c["source"]], network=c["network"],
-                   quantity=c["quantity"], published=c["value"], published_text=c["text"],
-                   computed=None, verdict="FAILED", holds_at=None, note="")
+        row = _claim_row(data, c)
         rows.append(row)
-        if "quoted" in c:
-            row.update(verdict="quoted", note=c["quoted"])
+        if row["verdict"] == "quoted":
             continue
         try:
             net = models.analyse(cfg_path(c["cfg"]))
@@ -173,12 +194,9 @@ def verify_alexeyab(zoo=None):
     nets = {}
     rows = []
     for c in data["claims"]:
-        row = dict(claim=c["id"], source=data["sources"][c["source"]], network=c["network"],
-                   quantity=c["quantity"], published=c["value"], published_text=c["text"],
-                   computed=None, verdict="FAILED", holds_at=None, note="")
+        row = _claim_row(data, c)
         rows.append(row)
-        if "quoted" in c:
-            row.update(verdict="quoted", note=c["quoted"])
+        if row["verdict"] == "quoted":
             continue
         if zoo is None:
             row.update(verdict="not checked", note=why)

@@ -55,58 +55,41 @@ def _check(text, dialect="auto", named=False):
     assert math.isfinite(net.bflops) and net.bflops >= 0
 
 
+SECTIONS = ["net", "route", "yolo", "shortcut", "conv", "x", "connected", "upsample", "reorg", "crop", "local",
+            "deconv", "gru"]
+
+
 @st.composite
-def mutated(draw):
+def mutated(draw, seeds, values, sections, keys=()):
+    """A seed cfg with a few lines deleted, duplicated, re-valued, or sections (and options) inserted."""
     rnd = random.Random(draw(st.integers(0, 2 ** 32)))
-    lines = rnd.choice(SEEDS).splitlines()
+    lines = rnd.choice(seeds).splitlines()
     for _ in range(draw(st.integers(1, 6))):
-        op = rnd.randrange(5)
+        op = rnd.randrange(6 if keys else 5)
         i = rnd.randrange(len(lines)) if lines else 0
         if op == 0 and lines:
             del lines[i]
         elif op == 1 and lines:
             lines.insert(i, lines[rnd.randrange(len(lines))])
         elif op == 2 and lines and "=" in lines[i]:
-            lines[i] = lines[i].split("=")[0] + "=" + rnd.choice(VALUES)
+            lines[i] = lines[i].split("=")[0] + "=" + rnd.choice(values)
         elif op == 3:
-            lines.insert(i, "[" + rnd.choice(["net", "route", "yolo", "shortcut", "conv", "x", "connected",
-                                              "upsample", "reorg", "crop", "local", "deconv", "gru"]) + "]")
+            lines.insert(i, "[" + rnd.choice(sections) + "]")
+        elif op == 4 and keys:
+            lines.insert(i, rnd.choice(keys) + "=" + rnd.choice(values))
         else:
             lines.insert(i, draw(st.text(max_size=20)))
     return "\n".join(lines)
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck))
-@given(mutated())
+@given(mutated(SEEDS, VALUES, SECTIONS))
 def test_mutated_cfgs(text):
     _check(text)
 
 
-@st.composite
-def fork_mutated(draw):
-    """A fork cfg with a few lines deleted, duplicated, re-valued, or fork sections and options inserted."""
-    rnd = random.Random(draw(st.integers(0, 2 ** 32)))
-    lines = rnd.choice(FORK_SEEDS).splitlines()
-    for _ in range(draw(st.integers(1, 6))):
-        op = rnd.randrange(6)
-        i = rnd.randrange(len(lines)) if lines else 0
-        if op == 0 and lines:
-            del lines[i]
-        elif op == 1 and lines:
-            lines.insert(i, lines[rnd.randrange(len(lines))])
-        elif op == 2 and lines and "=" in lines[i]:
-            lines[i] = lines[i].split("=")[0] + "=" + rnd.choice(FORK_VALUES)
-        elif op == 3:
-            lines.insert(i, "[" + rnd.choice(FORK_SECTIONS) + "]")
-        elif op == 4:
-            lines.insert(i, rnd.choice(FORK_KEYS) + "=" + rnd.choice(FORK_VALUES))
-        else:
-            lines.insert(i, draw(st.text(max_size=20)))
-    return "\n".join(lines)
-
-
 @settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck))
-@given(fork_mutated(), st.sampled_from(["alexeyab", "auto"]))
+@given(mutated(FORK_SEEDS, FORK_VALUES, FORK_SECTIONS, FORK_KEYS), st.sampled_from(["alexeyab", "auto"]))
 def test_mutated_fork_cfgs(text, dialect):
     _check(text, dialect, named=True)
 

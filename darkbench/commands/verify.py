@@ -15,23 +15,10 @@ def add_arguments(p):
     add_format_argument(p)
 
 
-def _computed_text(r):
-    v = r["computed"]
-    if v is None:
-        return ""
-    if r["quantity"] == "ops":
-        return f"{v} ({v / 1e9:.3f} Bn)"
-    if r["quantity"] in ("size_mib", "size_mib_upto"):
-        return f"{v:.3f} MiB"
-    if r["quantity"] in ("bflops", "fma"):
-        return f"{v:.3f} {'BFLOPS' if r['quantity'] == 'bflops' else 'B FMA'}"
-    return f"{v:,}"
-
-
 def run(args):
     rows = published.verify_all()
     for r in rows:
-        r["computed_text"] = _computed_text(r)
+        r["computed_text"] = published.computed_text(r)
     print(render(rows, args.format, None if args.format == "json" else COLUMNS))
     bad = [r for r in rows if r["verdict"] == "FAILED"]
     if args.format in ("table", "markdown"):

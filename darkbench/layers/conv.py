@@ -4,6 +4,7 @@ In the fork's dialect also stride_x/stride_y, dilation (the output size ignores 
 scaled by it), antialiasing (the convolution at stride 1, then a fixed blur at the real stride that is
 neither stored nor counted in its BF), share_index (another convolution's weights: nothing stored)
 and cbn (batch norm as stored)."""
+from ..errors import DarkbenchError
 from .base import bn_darknet_floats, bn_weights, c_div, check_positive, conv_bflops, overhang
 
 NAMES = ("convolutional", "conv")
@@ -116,7 +117,6 @@ def workspace(layer):
 
 def module(layer, net):
     from torch import nn
-    from ..errors import DarkbenchError
     from ..nn import Conv
     o = layer.opts
     for key, why in (("xnor", "binarised (XNOR) convolution"), ("binary", "binarised weights")):
@@ -182,7 +182,6 @@ def _raw_1x1(layer, net, conv):
     """darknet skips im2col for a 1x1 kernel: each group's input buffer, from its start, is read as a
     (c/groups) x (out_h*out_w) matrix whatever the stride and padding, so the output is a plain 1x1
     convolution of that reinterpreted buffer, not a strided one."""
-    from ..errors import DarkbenchError
     from ..nn import Conv
     o = layer.opts
     c, h, w = layer.in_shape

@@ -111,7 +111,6 @@ def module(layer, net):
     carries state between steps only, so one step gives the same output (checked against the program)."""
     import torch
     from torch import nn
-    from ..errors import DarkbenchError
     from ..nn import Conv, Layer
     why = refusal(layer)
     if why:

@@ -3,6 +3,7 @@
 2018 darknet: 3x3, stride 1, padded, sizes from output_filters/hidden_filters. The fork: output/hidden and
 its own size (3), stride, dilation, pad (0!), padding and groups, each convolution reading the layer's input size."""
 from .base import bn_weights, c_div, check_positive, conv_bflops, f32
+from ..errors import DarkbenchError
 
 NAMES = ("crnn",)
 KEYS = {"output_filters", "hidden_filters", "activation", "batch_normalize", "shortcut"}
@@ -74,7 +75,6 @@ def module(layer, net):
     input_layer(x) + self_layer(0) (shortcut adds the old state: zero), output = output_layer(state). Each
     inner convolution applies `activation` after its bias/BN."""
     from torch import nn
-    from ..errors import DarkbenchError
     from ..nn import Conv, Layer
     why = refusal(layer)
     if why == "in the pjreddie dialect analytic only":

@@ -1,4 +1,5 @@
 """[local]: unshared convolution, one filter bank per output location."""
+from ..errors import DarkbenchError
 from .base import MOVEMENT, c_div, check_positive, kernel_floats, overhang
 
 NAMES = ("local",)
@@ -45,7 +46,6 @@ def module(layer, net):
     import torch
     import torch.nn.functional as F
     from torch import nn
-    from ..errors import DarkbenchError
     from ..nn import Activation, Layer
     o = layer.opts
     c, h, w = layer.in_shape

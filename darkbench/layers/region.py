@@ -1,4 +1,6 @@
 """[region]: YOLOv2 head (logistic x, y, objectness; softmax over classes when softmax=1)."""
+from ..errors import DarkbenchError
+
 NAMES = ("region",)
 KEYS = {"coords", "classes", "num", "anchors", "log", "sqrt", "softmax", "background", "max",
         "jitter", "rescore", "thresh", "classfix", "absolute", "random", "coord_scale",
@@ -25,7 +27,6 @@ def build(sec, ctx):
 
 def module(layer, net):
     import torch
-    from ..errors import DarkbenchError
     from ..nn import Elementwise
     o = layer.opts
     if o["tree"]:

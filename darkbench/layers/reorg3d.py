@@ -1,6 +1,7 @@
 """[reorg3d] (AlexeyAB fork; its [reorg] is 2018's): space-to-depth by `stride`, or back with reverse=1.
 Forward: out[(dy*s + dx)*C + c, y, x] = in[c, y*s + dy, x*s + dx]. Reverse runs the fork's same index
 map the other way over the (c/s^2, h*s, w*s) output, which is not the inverse permutation."""
+from ..errors import DarkbenchError
 from .base import MOVEMENT
 from .fork_common import FORK_ONLY
 
@@ -55,7 +56,6 @@ def _index(layer):
 
 def module(layer, net):
     import torch
-    from ..errors import DarkbenchError
     from ..nn import Elementwise
     idx = _index(layer)
     if idx is None:

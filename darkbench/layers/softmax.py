@@ -1,4 +1,5 @@
 """[softmax] / [soft]: softmax over `groups` equal contiguous chunks of the flat input."""
+from ..errors import DarkbenchError
 from .base import PER_INPUT, PER_OUTPUT
 
 NAMES = ("softmax", "soft")
@@ -22,7 +23,6 @@ def read_tree(name, layer, net):
     """Group sizes of darknet's read_tree(): a line per node, "name parent"; a group is a run of equal parents."""
     import os
     import re
-    from ..errors import DarkbenchError
     if os.path.isabs(name):
         tries = [name]
     else:  # darknet opens it from its working directory; also try beside the cfg and its parent
@@ -56,7 +56,6 @@ def read_tree(name, layer, net):
 def module(layer, net):
     import torch
     import torch.nn.functional as F
-    from ..errors import DarkbenchError
     from ..nn import Elementwise
     o = layer.opts
     g, t = o["groups"], o["temperature"]

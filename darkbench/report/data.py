@@ -124,9 +124,8 @@ def published_table():
                      "Ops verdict": verdicts[f"table-{key}-ops"]["verdict"],
                      "Size published": r["size_text"], "Size computed (MiB)": round(net.size_mib, 2),
                      "Size verdict": verdicts[f"table-{key}-size"]["verdict"]})
-    from ..commands.verify import _computed_text
     for c in claims:
-        c["computed_text"] = _computed_text(c)
+        c["computed_text"] = published.computed_text(c)
         c["holds_at"] = c["holds_at"] or ""
     return pd.DataFrame(rows), pd.DataFrame(claims)
 
