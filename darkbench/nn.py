@@ -3,6 +3,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .errors import DarkbenchError
 from .layers.base import c_div
 
 BN_EPS = 1e-6  # 2018 darknet's CPU: (x - mean) / (sqrt(var) + .000001)
@@ -43,15 +44,32 @@ ACTIVATIONS = {
 INPLACE = {"relu": lambda x: F.relu(x, inplace=True), "leaky": lambda x: F.leaky_relu(x, 0.1, inplace=True)}
 
 
+def _softmax_channels(x, use_max):
+    e = torch.exp(x - x.amax(1, keepdim=True)) if use_max else torch.exp(x)
+    return e / (e.sum(1, keepdim=True) + 1e-4)
+
+
+# the fork's activations across the channels at each position (its activate_array_normalize_channels*, eps 0.0001);
+# only its convolutions apply them (elsewhere its activate() has no case for them)
+CHANNELS = {
+    "normalize_channels": lambda x: F.relu(x) / (F.relu(x).sum(1, keepdim=True) + 1e-4),
+    "normalize_channels_softmax": lambda x: _softmax_channels(x, False),
+    "normalize_channels_softmax_maxval": lambda x: _softmax_channels(x, True),
+}
+
+
 class Activation(nn.Module):
     """inplace=True only where the input is a fresh tensor nobody else holds (after conv/BN)."""
 
-    def __init__(self, name, inplace=False):
+    def __init__(self, name, inplace=False, channels=False):
         super().__init__()
         self.name = name
-        if name not in ACTIVATIONS:  # the fork's channel-normalising ones are not elementwise
-            from .errors import DarkbenchError
-            raise DarkbenchError(f"activation '{name}' is read and counted but not built in PyTorch")
+        if channels and name in CHANNELS:  # a convolution's output (N, C, H, W): across C
+            self.fn = CHANNELS[name]
+            return
+        if name not in ACTIVATIONS:  # the fork's channel-normalising ones apply to convolutions only
+            raise DarkbenchError(f"activation '{name}' is read and counted but built in PyTorch for "
+                                 "[convolutional] layers only (the fork's other layers give 0 for it)")
         self.fn = INPLACE[name] if inplace and name in INPLACE else ACTIVATIONS[name]
 
     def forward(self, x):
@@ -123,7 +141,7 @@ class Conv(Layer):
         super().__init__()
         self.conv = conv
         self.bn = DarknetBN(n) if bn else None
-        self.act = Activation(activation, inplace=True)
+        self.act = Activation(activation, inplace=True, channels=True)
         # zeros right/bottom where darknet's C-division size lets the last window hang over the input
         self.extra = (0, extra[0], 0, extra[1]) if any(extra) else None
 

@@ -19,7 +19,7 @@ class Darknet(nn.Module):
         super().__init__()
         self.spec = net
         self.input_shape = input_shape(net)
-        self.layers = nn.ModuleList(l.family.module(l, net) for l in net.layers)
+        self.layers = nn.ModuleList(_module(l, net) for l in net.layers)
         self._fork_batch_norm(getattr(net, "dialect", None) == ALEXEYAB)
         self._share()
         # darknet's buffers are flat: a connected output (N, c), or one passed on by dropout or a route,
@@ -110,6 +110,16 @@ class Darknet(nn.Module):
 
     def save_weights(self, path, overwrite=False):
         weights.save_from(self, path, overwrite=overwrite)
+
+
+def _module(layer, net):
+    """The layer's torch module; a refusal raised without a place (e.g. by nn.Activation) names the layer."""
+    try:
+        return layer.family.module(layer, net)
+    except DarkbenchError as e:
+        if e.path is None and e.layer is None:
+            raise DarkbenchError(f"[{layer.type}] {e.message}", net.path, layer.line, layer.index) from None
+        raise
 
 
 def input_shape(net):

@@ -295,7 +295,8 @@ def _fork_forward(fork, cfg, weights_file, x, tmp_path):
 
 
 @pytest.mark.alexeyab
-@pytest.mark.parametrize("name", ["forward", "forward_shortcut", "forward_share", "forward_yolo", "yolo_head"])
+@pytest.mark.parametrize("name", ["forward", "forward_shortcut", "forward_share", "forward_yolo", "yolo_head",
+                                  "forward_norm_channels"])
 def test_fork_forward_pass(alexeyab_fork, tmp_path, name):
     """darkbench's torch build of the fork's options gives the fork's own layer outputs (fp32, CPU)."""
     torch = pytest.importorskip("torch")
@@ -324,3 +325,17 @@ def test_fork_forward_pass(alexeyab_fork, tmp_path, name):
         fused = models.load(cfg, w, fuse=True)(torch.from_numpy(x)).reshape(-1).numpy()
     a = theirs[model.heads[0]][:fused.size]
     assert np.abs(a - fused).max() <= 1e-4 * max(1.0, np.abs(a).max())
+
+
+def test_channel_activation_outside_a_convolution_is_refused_naming_the_layer():
+    """The fork applies normalize_channels* in its convolutions only (its other layers' activate() gives 0 for
+    them): darkbench builds them there and refuses them elsewhere in one line naming the layer."""
+    text = ("[net]\nwidth=8\nheight=8\nchannels=3\n[convolutional]\nfilters=3\nsize=1\nactivation=normalize_channels\n"
+            "[shortcut]\nfrom=-1\nactivation=normalize_channels\n")
+    net = models.analyse("n.cfg", text=text)
+    assert net.dialect == "alexeyab"
+    from darkbench import torch_model
+    with pytest.raises(DarkbenchError) as e:
+        torch_model.build(net)
+    assert str(e.value).startswith("n.cfg:9 layer 1: [shortcut] activation 'normalize_channels'")
+    assert "\n" not in str(e.value)
