@@ -393,24 +393,29 @@ def test_conv_lstm_matches_the_fork(alexeyab_fork, name, tmp_path):
     """Weights from `darkbench weights init` (batch norm with positive variances), the same input: every
     layer's output agrees with the fork's to float rounding. lstm_activation=logistic/relu: the fork's CPU
     forward uses tanh all the same."""
+    _matches_the_fork(alexeyab_fork, tmp_path, name, LSTM_HEAD + "\n" + LSTM[name], seeds=(5, 2))
+
+
+def _matches_the_fork(fork, tmp_path, name, text, seeds):
+    """Every layer's output, one step from a zero state, against the fork's forward with the same weights."""
     torch = pytest.importorskip("torch")
     from darkbench import torch_model, weights
     cfg = tmp_path / f"{name}.cfg"
-    cfg.write_text(LSTM_HEAD + "\n" + LSTM[name])
+    cfg.write_text(text)
     net = analyse(cfg)
+    assert net.dialect == "alexeyab"
     w = tmp_path / "w.weights"
-    weights.write(w, net, weights.random_arrays(net, 5), for_loading=True)
+    weights.write(w, net, weights.random_arrays(net, seeds[0]), for_loading=True)
     model = torch_model.build(net)
     model.load_weights(str(w))
-    x = np.random.default_rng(2).uniform(0, 1, net.inputs).astype("<f4")
-    want = fork_forward(alexeyab_fork, cfg, w, x, tmp_path)
+    x = np.random.default_rng(seeds[1]).uniform(0, 1, net.inputs).astype("<f4")
+    want = fork_forward(fork, cfg, w, x, tmp_path)
     with torch.no_grad():
         got = model.layer_outputs(torch.from_numpy(x).reshape(1, *model.input_shape))
     assert len(got) == len(want)
     for l, a, b in zip(net.layers, want, got):
         b = b.reshape(-1).numpy()
-        assert a.shape == b.shape, l.index
-        assert np.abs(a).max() > 0, l.index
+        assert a.shape == b.shape and np.abs(a).max() > 0, l.index
         assert np.abs(a - b).max() <= 1e-5 * max(1.0, np.abs(a).max()), f"layer {l.index} [{l.type}]"
 
 
@@ -442,25 +447,7 @@ CRNN = {
 
 @pytest.mark.parametrize("name", CRNN)
 def test_crnn_matches_the_fork(alexeyab_fork, name, tmp_path):
-    torch = pytest.importorskip("torch")
-    from darkbench import torch_model, weights
-    cfg = tmp_path / f"{name}.cfg"
-    cfg.write_text(LSTM_HEAD + "\n" + CRNN[name])
-    net = analyse(cfg)
-    assert net.dialect == "alexeyab"
-    w = tmp_path / "w.weights"
-    weights.write(w, net, weights.random_arrays(net, 7), for_loading=True)
-    model = torch_model.build(net)
-    model.load_weights(str(w))
-    x = np.random.default_rng(4).uniform(0, 1, net.inputs).astype("<f4")
-    want = fork_forward(alexeyab_fork, cfg, w, x, tmp_path)
-    with torch.no_grad():
-        got = model.layer_outputs(torch.from_numpy(x).reshape(1, *model.input_shape))
-    assert len(got) == len(want)
-    for l, a, b in zip(net.layers, want, got):
-        b = b.reshape(-1).numpy()
-        assert a.shape == b.shape and np.abs(a).max() > 0, l.index
-        assert np.abs(a - b).max() <= 1e-5 * max(1.0, np.abs(a).max()), f"layer {l.index} [{l.type}]"
+    _matches_the_fork(alexeyab_fork, tmp_path, name, LSTM_HEAD + "\n" + CRNN[name], seeds=(7, 4))
 
 
 @pytest.mark.parametrize("extra,net_extra,says", [
