@@ -50,5 +50,6 @@ def resolve(name):
                 if (d / cand).exists():
                     return str(d / cand)
         looked = ", ".join(str(d) for d in search_path())
-        raise DarkbenchError(f"no such file (also looked in {looked})", name)
+        hint = "" if alexeyab_zoo() else f"; set {ALEXEYAB_ENV} to look in the AlexeyAB fork's zoo too"
+        raise DarkbenchError(f"no such file (also looked in {looked}){hint}", name)
     raise DarkbenchError("no such file", name)
