@@ -319,6 +319,22 @@ def leaves(model, prefix=""):
             yield prefix + layer.name, layer
 
 
+def assert_values_equal_keras(model, path, shape):
+    """Random Keras weights copied into darkbench.load(path): the same image gives Keras' outputs."""
+    import numpy as np
+    import torch
+    import darkbench
+    from keras import ops
+    randomise(model, seed=3)
+    m = darkbench.load(path)
+    copy_weights(model, m)
+    x = np.random.default_rng(4).uniform(0, 255, size=(1, *shape)).astype("float32")
+    with torch.no_grad():
+        got = m(torch.from_numpy(x).permute(0, 3, 1, 2)).numpy()
+    want = ops.convert_to_numpy(model(x))
+    np.testing.assert_allclose(got, want, rtol=1e-3, atol=1e-4 * float(np.abs(want).max()))
+
+
 def copy_weights(model, module):
     """Keras weights into darkbench.keras.torch's module (Keras' layouts -> PyTorch's)."""
     import torch
