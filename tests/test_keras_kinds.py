@@ -9,6 +9,7 @@ from darkbench import keras as dkeras
 from darkbench.cli import main
 from darkbench.errors import DarkbenchError
 from darkbench.keras.layers import KINDS
+from require import require_module
 
 os.environ.setdefault("KERAS_BACKEND", "torch")
 
@@ -43,7 +44,7 @@ def test_the_kinds_import_no_torch():
 
 
 def _custom_model(tmp_path):
-    keras = pytest.importorskip("keras", reason="Keras 3 is a test-only dependency (pip install keras)")
+    keras = require_module("keras")
 
     class Twice(keras.layers.Layer):
         def call(self, x):
@@ -89,7 +90,7 @@ def test_keras_layer_darkbench_does_not_count_lists_what_it_does(tmp_path):
 
 def test_keras_operations_compute_as_keras(tmp_path):
     """x + y, x * 0.5, 3 - x written among the layers (keras.src.ops): counted and built; others refused."""
-    keras = pytest.importorskip("keras", reason="Keras 3 is a test-only dependency (pip install keras)")
+    keras = require_module("keras")
     import numpy as np
     import torch
     import darkbench
