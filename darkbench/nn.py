@@ -38,6 +38,7 @@ ACTIVATIONS = {
     "swish": lambda x: x * torch.sigmoid(x),
     "relu6": lambda x: torch.clamp(x, 0, 6),  # the fork's CPU forward outputs 0 here (no case in its activate())
     "gelu": lambda x: 0.5 * x * (1 + torch.tanh(0.797885 * x + 0.035677 * x.pow(3))),
+    "revleaky": lambda x: F.leaky_relu(x, 0.1),  # the fork's activate() computes it as leaky (same case)
 }
 
 
@@ -67,9 +68,9 @@ class Activation(nn.Module):
         if channels and name in CHANNELS:  # a convolution's output (N, C, H, W): across C
             self.fn = CHANNELS[name]
             return
-        if name not in ACTIVATIONS:  # the fork's channel-normalising ones apply to convolutions only
-            raise DarkbenchError(f"activation '{name}' is read and counted but built in PyTorch for "
-                                 "[convolutional] layers only (the fork's other layers give 0 for it)")
+        if name not in ACTIVATIONS:  # the fork's channel-normalising ones, which it applies in convolutions only
+            raise DarkbenchError(f"activation '{name}' is read and counted but built in PyTorch in convolutions "
+                                 "only (the fork applies it there; its other layers give 0 for it)")
         self.fn = INPLACE[name] if inplace and name in INPLACE else ACTIVATIONS[name]
 
     def forward(self, x):

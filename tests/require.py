@@ -1,8 +1,10 @@
-"""Skips for missing oracles (darknet, its zoo, chromium) that CI turns into failures.
+"""Skips for missing oracles (darknet, its zoo, the fork, chromium, and the libraries tests compare with:
+Keras, fvcore, ONNX / ONNX Runtime, OpenVINO, OpenCV) that CI turns into failures.
 
 DARKBENCH_REQUIRE_DARKNET=1 (set by .ci/run) means every oracle must be there: a skip would hide a
 test that never ran.
 """
+import importlib
 import os
 
 import pytest
@@ -18,7 +20,29 @@ def require(why):
     """Skip with `why`, or fail with it when the oracles are required."""
     if required():
         pytest.fail(f"DARKBENCH_REQUIRE_DARKNET=1 but {why}")
-    pytest.skip(why)
+    pytest.skip(why, allow_module_level=True)  # at a test file's top too: the whole file then skips
+
+
+# how to get the libraries tests compare with (`make setup` installs them all: the test extra)
+INSTALL = {
+    "keras": "Keras 3 is a test-only dependency (pip install 'keras>=3'; tests use its torch backend)",
+    "onnx": "pip install 'darkbench[onnx]'",
+    "onnxruntime": "pip install 'darkbench[onnx]'",
+    "cv2": "pip install 'darkbench[engines]' (opencv-python-headless 4.x)",
+    "openvino": "pip install 'darkbench[engines]'",
+    "fvcore": "fvcore is a dependency of darkbench (pip install fvcore)",
+}
+
+
+def require_module(name, why=None):
+    """The imported module `name`, an oracle or a library a test needs; when it cannot be imported: skipped
+    with why (default: how to install it), failed when the oracles are required. In place of
+    pytest.importorskip, which skips even in CI."""
+    try:
+        return importlib.import_module(name)
+    except ImportError as e:
+        require(f"{name} cannot be imported ({type(e).__name__}: {e}); "
+                f"{why or INSTALL.get(name.split('.')[0], f'pip install {name}')}")
 
 
 def params(items, why, arity=1):

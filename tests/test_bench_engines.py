@@ -11,15 +11,7 @@ from darkbench.bench import agreement, backends, batching, engines, memory, regi
 from darkbench.bench.config import BenchConfig
 from darkbench.bench.record import Record
 from darkbench.cli import main
-from require import require
-
-
-def engine(module):
-    """The engine's module; missing: skipped, failed in CI (make test installs the engines extra)."""
-    try:
-        return __import__(module)
-    except ImportError:
-        require(f"{module} is not installed (pip install 'darkbench[engines]')")
+from require import require_module
 
 
 def random_weights(tmp_path, name, width=None, height=None):
@@ -157,7 +149,7 @@ def test_batch_auto_cli(tmp_path, capsys):
 # --- the engines --------------------------------------------------------------------------------------
 
 def test_opencv_matches_darkbench_on_classifiers(tmp_path):
-    engine("cv2")
+    require_module("cv2")
     path, w = random_weights(tmp_path, "tiny.cfg", 64, 64)
     c = case(path, w, batch=2, width=64, height=64)
     r = engines.opencv(*c.args())
@@ -168,7 +160,7 @@ def test_opencv_matches_darkbench_on_classifiers(tmp_path):
 
 
 def test_opencv_yolo_heads_compared_at_their_inputs(tmp_path):
-    engine("cv2")
+    require_module("cv2")
     path, w = random_weights(tmp_path, "yolov3-tiny.cfg", 96, 96)
     c = case(path, w, width=96, height=96)
     r = engines.opencv(*c.args())
@@ -178,7 +170,7 @@ def test_opencv_yolo_heads_compared_at_their_inputs(tmp_path):
 
 
 def test_opencv_skips_what_it_cannot_run(tmp_path):
-    engine("cv2")
+    require_module("cv2")
     with pytest.raises(backends.Skip, match="darknet cfgs only"):
         engines.opencv(models.resolve("inception.json"), "cpu", "fp32", 1)
     with pytest.raises(backends.Skip, match="fp32 only"):
@@ -186,8 +178,8 @@ def test_opencv_skips_what_it_cannot_run(tmp_path):
 
 
 def test_openvino_matches_onnxruntime(tmp_path):
-    engine("openvino")
-    engine("onnxruntime")
+    require_module("openvino")
+    require_module("onnxruntime")
     path, w = random_weights(tmp_path, "yolov3-tiny.cfg", 64, 64)
     c = case(path, w, batch=2, width=64, height=64)
     ov, ort = engines.openvino(*c.args()), backends.onnxruntime(*c.args())
@@ -202,7 +194,7 @@ def test_openvino_matches_onnxruntime(tmp_path):
 
 
 def test_openvino_low_precision_where_the_cpu_has_it(tmp_path):
-    ov = engine("openvino")
+    ov = require_module("openvino")
     path, w = random_weights(tmp_path, "tiny.cfg", 64, 64)
     caps = ov.Core().get_property("CPU", "OPTIMIZATION_CAPABILITIES")
     c = case(path, w, dtype="bf16", width=64, height=64)
@@ -216,8 +208,8 @@ def test_openvino_low_precision_where_the_cpu_has_it(tmp_path):
 
 
 def test_engine_results_in_a_run(tmp_path, capsys):
-    engine("cv2")
-    engine("openvino")
+    require_module("cv2")
+    require_module("openvino")
     rc = main(["bench", "tiny.cfg", "inception.json", "--width", "32", "--height", "32", "--backend",
                "eager,openvino,opencv", "--threads", "1", "--min-time", "0.1", "--max-time", "0.3",
                "--out", str(tmp_path), "--json"])

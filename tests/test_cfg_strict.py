@@ -14,6 +14,7 @@ from darkbench import cfg as cfgmod
 from darkbench import weights
 from darkbench.cli import main
 from darkbench.errors import DarkbenchError
+from require import require_module
 
 NET = "[net]\nwidth=8\nheight=8\nchannels=3\n"
 ROOT = Path(__file__).resolve().parent.parent
@@ -175,7 +176,7 @@ COMMANDS = {
 @pytest.mark.parametrize("command", list(COMMANDS))
 def test_every_command_warns_once(typo, tmp_path, capsys, command):
     if command == "export":
-        pytest.importorskip("onnx")
+        require_module("onnx")
     assert main(COMMANDS[command](str(typo), tmp_path)) == 0
     out = capsys.readouterr()
     assert _warnings(out.err) == [f"warning: {typo}:6: layer 0 [convolutional] unknown option 'filter' "
@@ -248,7 +249,7 @@ def test_flat_input_crosscheck_export_and_classify(tmp_path, capsys):
 
 
 def test_flat_input_exports_to_onnx(tmp_path, capsys):
-    ort = pytest.importorskip("onnxruntime")
+    ort = require_module("onnxruntime")
     import torch
     p = _cfg(tmp_path, "[net]\ninputs=100\n[connected]\noutput=10\n[connected]\noutput=3\n", "cf.cfg")
     w = tmp_path / "cf.weights"

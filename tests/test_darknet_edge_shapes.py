@@ -18,6 +18,7 @@ from darkbench import models, weights
 from darkbench.cli import main
 from darkbench.errors import DarkbenchError
 from darkbench.export import export_onnx
+from require import require_module
 
 CFGS = Path(__file__).resolve().parent / "cfgs"
 TOL = 1e-4
@@ -196,7 +197,7 @@ ONNX = ["connected_image", "connected_deconv", "route_flat", "conv1x1_strided", 
 def test_export_and_crosscheck_commands(tmp_path, capsys, name):
     """Once a crash (conv2d on a flat vector, cat of 2-D and 4-D tensors): both commands now run, and
     ONNX Runtime gives the model's outputs at batch 2."""
-    rt = pytest.importorskip("onnxruntime", reason="onnxruntime is an optional dependency")
+    rt = require_module("onnxruntime")
     cfg = CFGS / f"{name}.cfg"
     assert main(["crosscheck", str(cfg)]) == 0
     assert main(["export", str(cfg), "-o", str(tmp_path / "cli.onnx")]) == 0

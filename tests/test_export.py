@@ -9,9 +9,10 @@ import darkbench
 from darkbench import weights
 from darkbench.cli import main
 from darkbench.export import export_onnx
+from require import require_module
 
 
-ort = pytest.importorskip("onnxruntime", reason="onnxruntime is an optional dependency")
+ort = require_module("onnxruntime")
 
 
 CASES = [

@@ -11,7 +11,7 @@ import pytest
 import darkbench
 from darkbench.footprint import footprint, producers
 from darknet import HEADER, LIB, ZOO, _build
-from require import params
+from require import params, require
 
 HERE = Path(__file__).parent
 CFGS = HERE / "cfgs"
@@ -164,7 +164,7 @@ def test_live_activations_as_measured(cfg, width, height):
     if not os.path.exists("/proc/self/clear_refs"):
         pytest.skip("no /proc/self/clear_refs (Linux only)")
     if cfg.startswith("/") and not Path(cfg).exists():
-        pytest.skip(f"{cfg} is not installed")
+        require(f"{cfg} is not installed (darknet's zoo: apt-get install darknet)")
     env = dict(os.environ, MALLOC_MMAP_THRESHOLD_="65536", MALLOC_TRIM_THRESHOLD_="0")  # freed = returned
     r = subprocess.run([sys.executable, str(HERE / "footprint_probe.py"), cfg, str(width), str(height)],
                        capture_output=True, text=True, env=env)

@@ -8,6 +8,7 @@ import pytest
 
 import darkbench
 from darkbench.cli import main
+from require import require_module
 
 HERE = Path(__file__).resolve().parent
 OWN = HERE / "cfgs" / "alexeyab"
@@ -27,7 +28,7 @@ def cases(fork):
 
 @pytest.mark.parametrize("which", range(1 + len(OWN_CFGS)))
 def test_onnx_matches_torch(alexeyab_fork, tmp_path, which, capsys):
-    pytest.importorskip("onnxruntime")
+    require_module("onnxruntime")
     import torch
     cfg, size = cases(alexeyab_fork)[which]
     w = tmp_path / "w.weights"
@@ -54,7 +55,7 @@ def test_onnx_matches_torch(alexeyab_fork, tmp_path, which, capsys):
 
 @pytest.mark.parametrize("which", range(1 + len(OWN_CFGS)))
 def test_crosscheck_macs_equal_fvcore_and_half_flopcounter(alexeyab_fork, which):
-    pytest.importorskip("fvcore")
+    require_module("fvcore")
     from darkbench.crosscheck import crosscheck
     cfg, size = cases(alexeyab_fork)[which]
     net = darkbench.analyse(cfg, size, size, dialect="alexeyab")

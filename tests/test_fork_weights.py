@@ -234,6 +234,103 @@ def test_the_2018_batch_norm_would_not_match_the_fork(alexeyab_fork, tmp_path):
         assert rel_l2(want, model.layer_outputs(torch.from_numpy(x).reshape(1, 3, 8, 8))[0].reshape(-1).numpy()) > 1e-3
 
 
+# -- stand-alone [batchnorm]: the fork stores and adds its biases ------------------------------------------------
+SEVEN_BN = """[net]
+width=12
+height=10
+channels=3
+
+[batchnorm]
+
+[convolutional]
+filters=8
+size=3
+pad=1
+activation=mish
+
+[batchnorm]
+
+[batchnorm]
+
+[maxpool]
+size=2
+stride=2
+
+[batchnorm]
+
+[convolutional]
+filters=5
+size=1
+activation=linear
+
+[batchnorm]
+
+[route]
+layers=-1,-4
+
+[batchnorm]
+
+[convolutional]
+filters=4
+size=3
+pad=1
+activation=leaky
+
+[batchnorm]
+"""
+
+
+def test_standalone_batchnorm_layout_per_dialect(tmp_path):
+    """The fork's save_batchnorm_weights writes biases, scales, rolling mean, rolling variance; 2018's three
+    (its biases stay zero)."""
+    cfg = _cfg(tmp_path, SEVEN_BN.replace("mish", "leaky"), "bn.cfg")
+    fork, old = models.analyse(cfg, dialect="alexeyab"), models.analyse(cfg, dialect="pjreddie")
+    bns = [(a, b) for a, b in zip(fork.layers, old.layers) if a.type == "batchnorm"]
+    assert [a.out_shape[0] for a, _ in bns] == [3, 8, 8, 8, 5, 13, 4]
+    for a, b in bns:
+        c = a.out_shape[0]
+        assert [n for n, _ in a.weights] == ["biases", "scales", "rolling_mean", "rolling_variance"]
+        assert a.weights[1:] == b.weights and all(s == (c,) for _, s in a.weights)
+        assert (a.params, a.weight_floats, b.params, b.weight_floats) == (2 * c, 4 * c, c, 3 * c)
+    assert fork.weights_bytes - old.weights_bytes == 4 * (3 + 8 + 8 + 8 + 5 + 13 + 4) == 196
+    assert fork.params - old.params == 49
+
+
+@pytest.mark.alexeyab
+def test_standalone_batchnorm_as_the_fork_saves_loads_and_computes_it(alexeyab_fork, tmp_path):
+    """Seven stand-alone [batchnorm] layers: the size of the file the fork writes, its own file read and saved
+    back byte for byte, ours (biases away from zero) read and saved back by the fork byte for byte, and every
+    layer's output as the fork's forward computes it, which 2018's forward (no biases) would not give."""
+    torch = pytest.importorskip("torch")
+    import darkbench
+    from test_fork_forward import rel_l2
+    from test_fork_sections import fork_forward
+    cfg = _cfg(tmp_path, SEVEN_BN, "bn.cfg")
+    net = models.analyse(cfg)
+    assert net.dialect == "alexeyab"
+    assert net.weights_bytes == alexeyab_fork.weights_bytes(cfg) == 20 + 4 * (8 * 27 + 8 + 5 * 8 + 5 + 4 * 13 * 9 + 4
+                                                                              + 4 * 49)
+    theirs = alexeyab_fork.save_random(cfg, tmp_path / "theirs.weights")
+    darkbench.load(cfg, theirs).save_weights(tmp_path / "again.weights")
+    assert (tmp_path / "again.weights").read_bytes() == theirs.read_bytes()
+
+    ours, saved = tmp_path / "ours.weights", tmp_path / "saved.weights"
+    weights.write(ours, net, _fork_arrays(net))
+    x = np.random.default_rng(2).uniform(-1, 1, net.inputs).astype("<f4")
+    want = fork_forward(alexeyab_fork, cfg, ours, x, tmp_path, saved)
+    assert saved.read_bytes() == ours.read_bytes()
+    model = darkbench.load(cfg, ours)
+    with torch.no_grad():
+        got = model.layer_outputs(torch.from_numpy(x).reshape(1, *model.input_shape))
+        errors = [rel_l2(a, b.reshape(-1).numpy()) for a, b in zip(want, got)]
+        assert len(errors) == len(net.layers) and max(errors) < 1e-5, errors
+        for l, m in zip(net.layers, model.layers):  # the biases zeroed, as 2018's stand-alone batch norm has them
+            if l.type == "batchnorm":
+                m.tensors()["biases"].zero_()
+        got = model.layer_outputs(torch.from_numpy(x).reshape(1, *model.input_shape))
+    assert rel_l2(want[0], got[0].reshape(-1).numpy()) > 1e-2
+
+
 # -- bare names, bench -----------------------------------------------------------------------------------------
 def test_bare_names_find_the_forks_zoo_last(tmp_path, monkeypatch):
     from darkbench import paths

@@ -33,7 +33,7 @@ FORK_VALUES = VALUES + ["mish", "hard_mish", "relu6", "gelu", "revleaky", "norma
                         "per_feature", "softmax", "relu", "none", "-2,-3", "-1,-2,-3", "0,1", "4", "-4", "64"]
 FORK_SECTIONS = ["sam", "scale_channels", "Gaussian_yolo", "conv_lstm", "history", "local_avgpool", "reorg3d",
                  "contrastive", "empty", "silence", "implicit", "crnn", "route", "shortcut", "maxpool", "yolo",
-                 "convolutional", "lstm", "region", "avgpool", "upsample", "net"]
+                 "convolutional", "lstm", "region", "avgpool", "upsample", "batchnorm", "net"]
 FORK_KEYS = ["groups", "group_id", "share_index", "maxpool_depth", "out_channels", "stride_x", "stride_y",
              "dilation", "antialiasing", "weights_type", "weights_normalization", "from", "scale_wh", "xnor",
              "bin_output", "new_coords", "scale_x_y", "history_size", "atoms", "filters", "peephole",

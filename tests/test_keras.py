@@ -11,8 +11,10 @@ import pytest
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
+from require import require_module
+
 os.environ.setdefault("KERAS_BACKEND", "torch")
-keras = pytest.importorskip("keras", reason="Keras 3 is a test-only dependency (pip install keras)")
+keras = require_module("keras")
 
 import darkbench  # noqa: E402
 from darkbench import keras as dkeras  # noqa: E402
@@ -163,8 +165,8 @@ def test_keras_archive(tmp_path, name):
 def test_tf_keras2_layout_counts_as_keras(tmp_path, name, first):
     """tf.keras 2 JSON (batch_input_shape, nested-list nodes, axis lists): Keras' own legacy loader
     reads it back into the same model, and darkbench counts it as Keras does."""
-    legacy = pytest.importorskip("keras.src.legacy.saving.saving_utils",
-                                 reason="Keras' loader for tf.keras 2 configs (a private module) has moved")
+    legacy = require_module("keras.src.legacy.saving.saving_utils",
+                            "Keras' loader for tf.keras 2 configs (a private module) has moved")
     model_from_config = legacy.model_from_config
     model = MODELS[name]()
     ranks = {kl.name: len(kl.output.shape) for kl in model.layers}
@@ -362,7 +364,7 @@ def test_analysis_imports_no_torch_or_numpy():
 
 
 def test_built_model_exports_to_onnx(tmp_path):
-    ort = pytest.importorskip("onnxruntime", reason="onnxruntime checks the export")
+    ort = require_module("onnxruntime")
     from darkbench.export import export_onnx
     p = tmp_path / "m.json"
     p.write_text(MODELS["conv_options"]().to_json())  # batch norm on a flat vector, deconv crops

@@ -13,12 +13,13 @@ from darkbench import keras as dkeras
 from darkbench import memory
 from darkbench.cli import main
 from darkbench.errors import DarkbenchError
+from require import require_module
 
 os.environ.setdefault("KERAS_BACKEND", "torch")
 
 
 def _keras():
-    return pytest.importorskip("keras", reason="Keras 3 is a test-only dependency (pip install keras)")
+    return require_module("keras")
 
 
 def _seq(*layers, shape=(8, 8, 3)):

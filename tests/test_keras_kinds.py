@@ -1,4 +1,5 @@
-"""The Keras class registry: one Kind per class, its builder present, unknown classes refused in one line."""
+"""The Keras class registry: one Kind per class (its count and its module together), unknown classes refused in one
+line."""
 import json
 import os
 
@@ -8,21 +9,42 @@ from darkbench import keras as dkeras
 from darkbench.cli import main
 from darkbench.errors import DarkbenchError
 from darkbench.keras.layers import KINDS
+from require import require_module
 
 os.environ.setdefault("KERAS_BACKEND", "torch")
 
 
-def test_every_kind_has_its_builder_and_every_builder_a_kind():
-    pytest.importorskip("torch")
-    from darkbench.keras.torch import BUILDERS
-    used = {k.build for k in KINDS.values()}
-    assert used <= set(BUILDERS), used - set(BUILDERS)
-    assert set(BUILDERS) <= used, set(BUILDERS) - used
-    assert {k.window for k in KINDS.values()} <= {"", "conv", "pool"}
+def test_a_kind_and_its_module_are_one_unit():
+    """Each class's Kind is defined in one module of darkbench/keras/kinds/, with its PyTorch module function
+    beside it there (its counting rule there too, or base's shared passthrough), not looked up by a name."""
+    import importlib
+    import pkgutil
+
+    from darkbench.keras import base, kinds
+    seen = {}
+    for info in pkgutil.iter_modules(kinds.__path__):
+        mod = importlib.import_module(f"{kinds.__name__}.{info.name}")
+        for name, kind in mod.KINDS.items():
+            assert name not in seen, (name, seen.get(name), info.name)
+            seen[name] = info.name
+            assert kind.module.__module__ == mod.__name__, name
+            assert kind.count.__module__ in (mod.__name__, base.__name__), name
+            assert kind.desc is None or kind.desc.__module__ == mod.__name__, name
+    assert seen.keys() == KINDS.keys()
+    assert len(KINDS) == 67
+    assert sorted(k for k, v in KINDS.items() if v.op) == ["Add", "Multiply", "Subtract"]
+
+
+def test_the_kinds_import_no_torch():
+    import subprocess
+    import sys
+    code = "import sys, darkbench.keras.layers as l; print(len(l.KINDS), 'torch' in sys.modules)"
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert r.stdout.split() == [str(len(KINDS)), "False"]
 
 
 def _custom_model(tmp_path):
-    keras = pytest.importorskip("keras", reason="Keras 3 is a test-only dependency (pip install keras)")
+    keras = require_module("keras")
 
     class Twice(keras.layers.Layer):
         def call(self, x):
@@ -68,7 +90,7 @@ def test_keras_layer_darkbench_does_not_count_lists_what_it_does(tmp_path):
 
 def test_keras_operations_compute_as_keras(tmp_path):
     """x + y, x * 0.5, 3 - x written among the layers (keras.src.ops): counted and built; others refused."""
-    keras = pytest.importorskip("keras", reason="Keras 3 is a test-only dependency (pip install keras)")
+    keras = require_module("keras")
     import numpy as np
     import torch
     import darkbench

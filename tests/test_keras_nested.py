@@ -8,8 +8,10 @@ import numpy as np
 import pytest
 import torch
 
+from require import require_module
+
 os.environ.setdefault("KERAS_BACKEND", "torch")
-keras = pytest.importorskip("keras", reason="Keras 3 is a test-only dependency (pip install keras)")
+keras = require_module("keras")
 
 import darkbench  # noqa: E402
 from darkbench import keras as dkeras  # noqa: E402

@@ -11,6 +11,7 @@ import pytest
 
 from darkbench import layers
 from darkbench.layers import registry
+from require import require_module
 
 ROOT = Path(__file__).resolve().parents[1]
 PLUGIN = Path(__file__).with_name("plugins") / "scale_plugin.py"
@@ -113,7 +114,7 @@ def test_crosscheck(plugin):
 
 
 def test_export_runs_in_onnxruntime(plugin, tmp_path):
-    ort = pytest.importorskip("onnxruntime", reason="onnxruntime is an optional dependency")
+    ort = require_module("onnxruntime")
     import torch
 
     import darkbench

@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 from ..errors import DarkbenchError
 from ..layers.base import Traffic
 from ..tables import shape_text
-from . import layers as rules
+from .base import MAX_VALUES, activation, short
+from .layers import evaluate, window_text
 from .reader import read
 
 
@@ -179,14 +180,14 @@ def analyse(path, width=None, height=None):
     graph = read(path)
     nodes = graph.nodes
     shape = _input_shape(nodes[0].config, width, height, path)
-    if math.prod(shape) > rules.MAX_VALUES:
+    if math.prod(shape) > MAX_VALUES:
         raise DarkbenchError(f"input {'x'.join(map(str, shape))} is too large", path)
     shapes, out, total = {nodes[0].name: shape}, [], 0
     for i, n in enumerate(nodes[1:]):
         ins = [shapes[name] for name in n.inputs]
         if not ins:
             raise DarkbenchError(f"layer '{n.name}' ({n.cls}) has no input", path)
-        s, tr, ntr, macs, formula = rules.evaluate(n, ins, path)
+        s, tr, ntr, macs, formula = evaluate(n, ins, path)
         if n.frozen:  # in a frozen model: Keras counts every weight as non-trainable
             tr, ntr = 0, tr + ntr
         if n.shares:  # a shared layer's later call: its weights are counted once, at the first call
@@ -196,7 +197,7 @@ def analyse(path, width=None, height=None):
         out.append(KerasLayer(index=i, name=n.name, type=n.cls, keras_shape=s, in_keras_shapes=ins,
                               trainable=tr, non_trainable=ntr, macs=macs, formula=formula,
                               running_total=total, inputs=sum(math.prod(x) for x in ins),
-                              outputs=math.prod(s), desc=rules.window_text(n.cls, n.config),
+                              outputs=math.prod(s), desc=window_text(n.cls, n.config),
                               opts=_opts(n.config), config=n.config, scope=n.scope, shares=n.shares,
                               operands=n.operands))
     return KerasNetwork(path=path, layers=out, input_keras_shape=shape, nodes=nodes,
@@ -213,7 +214,7 @@ def _input_shape(conf, width, height, path):
     image = isinstance(shape, list) and len(shape) == 4 and _size(shape[3])
     if (not isinstance(shape, list) or len(shape) < 2
             or not all(_size(d) or (image and i < 2 and d is None) for i, d in enumerate(shape[1:]))):
-        raise DarkbenchError(f"input shape {rules.short(shape)} must be fully known (positive sizes; "
+        raise DarkbenchError(f"input shape {short(shape)} must be fully known (positive sizes; "
                              "only the batch, or an image's height and width, may be null)", path)
     shape = tuple(shape[1:])
     for key, v in (("width", width), ("height", height)):
@@ -234,7 +235,7 @@ def _input_shape(conf, width, height, path):
 def _opts(c):
     o = {"filters": c["filters"]} if isinstance(c.get("filters"), int) else {}
     try:  # only a name: a custom activation is counted here and refused by the builder
-        act = rules.activation(c.get("activation"))
+        act = activation(c.get("activation"))
     except ValueError:
         act = None
     if act:
