@@ -2,12 +2,11 @@
 package's modules, entry points in the group `darkbench.backends` (a module or a class), and the files named
 in DARKBENCH_BACKENDS=a.py:b.py. Loaded on first use, so a bad plugin is a DarkbenchError."""
 import importlib
-import importlib.util
 import inspect
-import os
 import pkgutil
 import sys
 
+from ... import plugins
 from ...errors import DarkbenchError
 from .base import Backend, Case, Skip, check_declaration
 
@@ -33,29 +32,11 @@ def _builtin():
 
 
 def _entry_points():
-    from importlib.metadata import entry_points
-    for ep in entry_points(group=GROUP):
-        try:
-            yield ep.load(), f"entry point {ep.name} ({ep.value})"
-        except Exception as e:
-            raise DarkbenchError(f"cannot load backend entry point {ep.name} ({ep.value}): "
-                                 f"{type(e).__name__}: {e}") from None
+    return plugins.entry_points(GROUP, "backend")
 
 
 def _files():
-    for path in filter(None, os.environ.get(ENV, "").split(os.pathsep)):
-        if not os.path.isfile(path):
-            raise DarkbenchError(f"{ENV}: no such backend file", path)
-        name = "darkbench_backends_" + os.path.splitext(os.path.basename(path))[0]
-        spec = importlib.util.spec_from_file_location(name, path)
-        mod = importlib.util.module_from_spec(spec)
-        sys.modules[name] = mod
-        try:
-            spec.loader.exec_module(mod)
-        except Exception as e:
-            del sys.modules[name]
-            raise DarkbenchError(f"{ENV}: cannot load backend: {type(e).__name__}: {e}", path) from None
-        yield mod, path
+    return plugins.files(ENV, "backend", "darkbench_backends_")
 
 
 def _load():
