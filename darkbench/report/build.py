@@ -110,12 +110,13 @@ class Tables(dict):
     networks, the results (one input size per model; `swept`: every size) and the backends' traits as the
     results give them."""
 
-    def __init__(self, sections, nets, results, swept):
+    def __init__(self, sections, nets, swept):
         super().__init__()
         self.builders = {s.key: s.table for s in sections}
-        self.nets, self.results, self.swept = nets, results, swept
+        self.nets, self.swept = nets, swept
         self.traits = data.backend_traits(swept)
         self._published = None
+        self.results = data.one_size(swept, self["networks"])  # the tables: one input size per model
 
     def __missing__(self, key):
         value = self[key] = self.builders[key](self)
@@ -267,8 +268,7 @@ def build(out, model_names=None, result_paths=None, log=print, force=False):
     rows, files = data.load_results(result_paths)
     swept, superseded = data.latest(rows)
     declared = _sections(nets)
-    t = Tables(declared, nets, None, swept)
-    t.results = data.one_size(swept, t["networks"])  # tables: one input per model
+    t = Tables(declared, nets, swept)
     csvs = [s for s in declared if s.csv]
     for s in csvs:
         df = t[s.key]
