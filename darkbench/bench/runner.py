@@ -124,6 +124,8 @@ def run(config, log=print, on_progress=None, on_refused=None, on_plan=None):
             for mi, name in enumerate(config.models):
                 try:
                     m = Model.analyse(name, width, height)
+                    if m.net.supports_weights:
+                        m.weights = _random_weights(m.net, os.path.join(tmp, f"{si}-{mi}.weights"), config.seed)
                 except DarkbenchError as e:
                     if config.sizes and on_refused:
                         on_refused(name, (width, height), e)
@@ -131,8 +133,6 @@ def run(config, log=print, on_progress=None, on_refused=None, on_plan=None):
                     for di, device in enumerate(devices):
                         add(_failed(name, device, config.threads, envs[device], e), (si, di, -1, -1, mi, -1))
                     continue
-                if m.net.supports_weights:
-                    m.weights = _random_weights(m.net, os.path.join(tmp, f"{si}-{mi}.weights"), config.seed)
                 loaded.append((mi, m))
             refs = {}  # the reference outputs of each model (bench/agreement.py), for every device
             for di, device in enumerate(devices):
