@@ -3,8 +3,10 @@
 it cannot take in one line; no module outside darkbench/bench/ names a backend; a bench run analyses each model
 once."""
 import ast
+import importlib
 import json
 import os
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +17,7 @@ from darkbench.bench import runner
 from darkbench.bench.backends import registry
 from darkbench.bench.config import BenchConfig
 from plugin_tools import cli, fake_package
+from require import require, required
 
 ROOT = Path(__file__).resolve().parents[1]
 PLUGIN = Path(__file__).with_name("plugins") / "nchw_backend.py"
@@ -194,7 +197,14 @@ def test_each_model_is_analysed_once_per_run(tmp_path, monkeypatch):
         monkeypatch.setattr(mod, "analyse", analyse)
     for mod in (models, network, keras):
         counted(mod)
-    backends = ["eager", "fused", "onnxruntime", "openvino", "opencv"] + (["darknet"] if darknet_here() else [])
+    for module in ("onnxruntime", "openvino", "cv2"):  # the engines this run includes
+        try:
+            importlib.import_module(module)
+        except ImportError:
+            require(f"{module} is not installed (pip install 'darkbench[engines]')")
+    # darknet's program too where it is installed (and must be: CI), else the run is the others'
+    backends = ["eager", "fused", "onnxruntime", "openvino", "opencv"] + (
+        ["darknet"] if shutil.which("darknet") or required() else [])
     config = BenchConfig(["tiny.cfg", "inception.json"], backends, ["cpu"], [1, 2], ["fp32"], 1, 0.05, 0.1,
                          str(tmp_path / "r.json"), sizes=[(32, 32), (48, 40)], layers=True)
     res = runner.run(config, log=lambda e: None)
@@ -208,8 +218,3 @@ def test_each_model_is_analysed_once_per_run(tmp_path, monkeypatch):
                                                                        ("darkbench.models", "inception.json"),
                                                                        ("darkbench.keras", "inception.json"))]
     assert sorted(calls) == sorted(want)
-
-
-def darknet_here():
-    import shutil
-    return shutil.which("darknet") is not None
