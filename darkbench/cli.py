@@ -35,7 +35,11 @@ def main(argv=None):
     for name in names:
         mod = importlib.import_module(f".commands.{COMMANDS[name]}", __package__)
         p = sub.add_parser(name, help=mod.HELP.replace("%", "%%"), description=mod.HELP)
-        mod.add_arguments(p)
+        try:
+            mod.add_arguments(p)  # may read plugins (bench: each backend's options), whose errors are one line
+        except DarkbenchError as e:
+            print(f"darkbench {name}: error: {e}", file=sys.stderr)
+            return 2
         p.set_defaults(_run=mod.run)
     args = parser.parse_args(argv)
     seen = set()  # warnings printed in this command run: a model may be analysed several times (sizes, devices)

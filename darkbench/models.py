@@ -102,7 +102,18 @@ def load(name, weights=None, width=None, height=None, fuse=False, dialect=None):
         if weights is not None:
             raise DarkbenchError("weights cannot be loaded into a Keras model (only its architecture is read)", path)
         return keras.load(path, width=width, height=height, fuse=fuse)
-    net = analyse(path, width, height, dialect=dialect, weights=weights)
+    return build(analyse(path, width, height, dialect=dialect, weights=weights), weights, fuse)
+
+
+def build(net, weights=None, fuse=False):
+    """load() for a network already analysed (analyse()'s result, used as it is: a benchmark analyses each
+    model once and builds it many times): an eval-mode torch.nn.Module, with darknet .weights when given."""
+    if isinstance(net, _KERAS[1]):
+        if weights is not None:
+            raise DarkbenchError("weights cannot be loaded into a Keras model (only its architecture is read)",
+                                 net.path)
+        from .keras.torch import build as build_keras
+        return build_keras(net)  # nothing to fuse
     from . import torch_model  # torch is imported only to build: the analytic path stays torch-free
     model = torch_model.build(net)
     if weights is not None:

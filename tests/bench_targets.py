@@ -26,17 +26,19 @@ SPIN, POLICY = set_wait_policy(True if "--spin" in sys.argv else False if "--no-
 
 import torch  # noqa: E402
 
-import darkbench  # noqa: E402
 from darkbench import weights  # noqa: E402
-from darkbench.bench import backends, inductor, measure, runner, stats  # noqa: E402
+from darkbench.bench import measure, runner, stats  # noqa: E402
+from darkbench.bench.backends import base, inductor, registry  # noqa: E402
+from darkbench.bench.config import BenchConfig  # noqa: E402
+from darkbench.bench.dtypes import torch_dtype  # noqa: E402
 from darkbench.bench.env import environment, loadavg, strict_fp32  # noqa: E402
+from darkbench.bench.model import Model  # noqa: E402
 
 DOG = "/usr/share/darknet/data/dog.jpg"
 
 
-def peaked_weights(cfg, path):
+def peaked_weights(net, path):
     """Random weights with the classifier layer scaled up: a peaked softmax, so top-1 means something."""
-    net = darkbench.analyse(cfg)
     arrays = weights.random_arrays(net, 5)
     last = max(i for (i, n) in arrays if n == "weights")
     arrays[(last, "weights")] *= 40
@@ -44,20 +46,20 @@ def peaked_weights(cfg, path):
     return path
 
 
-def nchw(cfg, w, threads):
+def nchw(model):
     """The eager model without channels-last: NCHW weights, NCHW activations (layer by layer)."""
-    m = darkbench.load(cfg, w).to(memory_format=torch.contiguous_format)
+    m = model.build().to(memory_format=torch.contiguous_format)
     x = torch.rand(1, *m.input_shape, generator=torch.Generator().manual_seed(0))
 
     def run():
         with torch.inference_mode():
             m.layer_outputs(x)
-    return backends.Runner(run, "cpu", "NCHW weights and activations")
+    return base.Runner(run, "cpu", "NCHW weights and activations")
 
 
-def jit_frozen(cfg, w, threads):
+def jit_frozen(model):
     """TorchScript freeze + optimize_for_inference: the older oneDNN (mkldnn layout) path."""
-    m = darkbench.load(cfg, w, fuse=True)
+    m = model.build(fuse=True)
     x = torch.rand(1, *m.input_shape, generator=torch.Generator().manual_seed(0))
     with torch.no_grad():
         j = torch.jit.optimize_for_inference(torch.jit.freeze(torch.jit.trace(m, x, check_trace=False).eval()))
@@ -65,36 +67,36 @@ def jit_frozen(cfg, w, threads):
     def run():
         with torch.no_grad():
             j(x)
-    return backends.Runner(run, "cpu", "torch.jit.freeze + optimize_for_inference", forward=j)
+    return base.Runner(run, "cpu", "torch.jit.freeze + optimize_for_inference", forward=j)
 
 
-def variants(cfg, w, threads, spin=False):
+def variants(model, threads, spin=False):
     """(name, what changed, dtype, prepare) in the order of the step table."""
-    def bk(fn, dtype="fp32", **kw):
-        return lambda: fn(cfg, "cpu", dtype, 1, threads=threads, weights=w, **kw)
+    config = BenchConfig([model.path], spin=spin)  # the onnxruntime backend's spinning follows the run's
+
+    def bk(name, dtype="fp32"):
+        return lambda: registry.prepare(name, model, "cpu", dtype, 1, threads, config=config)
+
+    def compiled(choice, dtype="fp32"):
+        return lambda: inductor.compiled(base.Case(model, "cpu", dtype, 1, threads), choice=choice)
     return [
-        ("darknet", "darknet speed (reference)", "fp32",
-         lambda: backends.darknet(cfg, "cpu", "fp32", 1, threads=threads)),
-        ("eager-nchw", "PyTorch eager, NCHW", "fp32", lambda: nchw(cfg, w, threads)),
-        ("eager", "+ channels-last (darkbench.load as built)", "fp32", bk(backends.eager)),
-        ("fused", "+ batch norm folded (fuse=True)", "fp32", bk(backends.fused)),
-        ("jit-freeze", "fused, TorchScript freeze + optimize_for_inference", "fp32",
-         lambda: jit_frozen(cfg, w, threads)),
-        ("compile", "fused + torch.compile (inductor, no freezing)", "fp32", bk(inductor.compiled, choice="default")),
-        ("compile-freezing", "+ freezing (oneDNN prepacked conv + fused activation)", "fp32",
-         bk(inductor.compiled, choice="freezing")),
-        ("compile-max-autotune", "+ max-autotune-no-cudagraphs", "fp32",
-         bk(inductor.compiled, choice="max-autotune-no-cudagraphs")),
-        ("compile-cpp-wrapper", "freezing + C++ wrapper (cpp_wrapper)", "fp32",
-         bk(inductor.compiled, choice="freezing-cpp-wrapper")),
+        ("darknet", "darknet speed (reference)", "fp32", bk("darknet")),
+        ("eager-nchw", "PyTorch eager, NCHW", "fp32", lambda: nchw(model)),
+        ("eager", "+ channels-last (darkbench.load as built)", "fp32", bk("eager")),
+        ("fused", "+ batch norm folded (fuse=True)", "fp32", bk("fused")),
+        ("jit-freeze", "fused, TorchScript freeze + optimize_for_inference", "fp32", lambda: jit_frozen(model)),
+        ("compile", "fused + torch.compile (inductor, no freezing)", "fp32", compiled("default")),
+        ("compile-freezing", "+ freezing (oneDNN prepacked conv + fused activation)", "fp32", compiled("freezing")),
+        ("compile-max-autotune", "+ max-autotune-no-cudagraphs", "fp32", compiled("max-autotune-no-cudagraphs")),
+        ("compile-cpp-wrapper", "freezing + C++ wrapper (cpp_wrapper)", "fp32", compiled("freezing-cpp-wrapper")),
         ("aot-inductor", "freezing, AOTInductor (torch.export; no dynamo guards per call)", "fp32",
-         bk(inductor.compiled, choice="aot-inductor")),
-        ("onnxruntime", "ONNX Runtime (reference)", "fp32", bk(backends.onnxruntime, spin=spin)),
-        ("fused-bf16", "fused, bf16 weights and activations", "bf16", bk(backends.fused, "bf16")),
-        ("compile-freezing-bf16", "compile + freezing, bf16", "bf16", bk(inductor.compiled, "bf16", choice="freezing")),
+         compiled("aot-inductor")),
+        ("onnxruntime", "ONNX Runtime (reference)", "fp32", bk("onnxruntime")),
+        ("fused-bf16", "fused, bf16 weights and activations", "bf16", bk("fused", "bf16")),
+        ("compile-freezing-bf16", "compile + freezing, bf16", "bf16", compiled("freezing", "bf16")),
         ("compile-cpp-wrapper-bf16", "compile + freezing + C++ wrapper, bf16", "bf16",
-         bk(inductor.compiled, "bf16", choice="freezing-cpp-wrapper")),
-        ("aot-inductor-bf16", "AOTInductor, bf16", "bf16", bk(inductor.compiled, "bf16", choice="aot-inductor")),
+         compiled("freezing-cpp-wrapper", "bf16")),
+        ("aot-inductor-bf16", "AOTInductor, bf16", "bf16", compiled("aot-inductor", "bf16")),
     ]
 
 
@@ -105,7 +107,7 @@ def top1(r, dtype, inputs):
     out = []
     with torch.inference_mode():
         for x in inputs:
-            y = fwd(x.to(getattr(torch, {"fp32": "float32", "bf16": "bfloat16"}[dtype])))
+            y = fwd(x.to(torch_dtype(dtype)))
             out.append(int(y.float().flatten().argmax()))
     return out
 
@@ -122,23 +124,23 @@ def main(argv=None):
     a = ap.parse_args(argv)
     torch.set_num_threads(a.threads)
     strict_fp32()
-    cfg = darkbench.models.resolve(a.cfg)
-    net = darkbench.analyse(cfg)
+    model = Model.analyse(a.cfg)  # analysed once, handed to every variant
     tmp = tempfile.mkdtemp(prefix="bench-targets-")
     try:
-        w = peaked_weights(cfg, os.path.join(tmp, "w.weights"))
-        return _main(a, cfg, net, w)
+        model.weights = peaked_weights(model.net, os.path.join(tmp, "w.weights"))
+        return _main(a, model)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def _main(a, cfg, net, w):
+def _main(a, model):
+    net = model.net
     timed = measure.timer("cpu")
     load0 = loadavg()
     peak = {d: runner.gemm_peak("cpu", d) for d in ("fp32", "bf16")}
     runners, info, skipped = {}, {}, {}
     only = set(a.only.split(",")) if a.only else None
-    for name, what, dtype, prep in variants(cfg, w, a.threads, SPIN):
+    for name, what, dtype, prep in variants(model, a.threads, SPIN):
         if only and name not in only:
             continue
         try:
@@ -163,7 +165,7 @@ def _main(a, cfg, net, w):
         v, ci = stats.ratio_ci(s[x], s[y])
         return f"{v:.2f} [{ci[0]:.2f}, {ci[1]:.2f}]" if ci else f"{v:.2f} [< 6 samples]"
 
-    print(f"\n{os.path.basename(cfg)}, batch 1, {a.threads} threads; CPU {env['cpu']} ({env['cores']} cores), torch "
+    print(f"\n{os.path.basename(model.path)}, batch 1, {a.threads} threads; CPU {env['cpu']} ({env['cores']} cores), torch "
           f"{env['torch']}, onnxruntime {env['onnxruntime']}; load average {load0[0]} before, {load1[0]} after; "
           f"OpenMP: {POLICY}, onnxruntime {'spinning' if SPIN else 'no spinning'}")
     print(f"measured GEMM peak: fp32 {peak['fp32']:.1f} GFLOP/s, bf16 {peak['bf16']:.1f} GFLOP/s; "

@@ -8,8 +8,10 @@ import pytest
 
 import darkbench
 import darkbench.models
-from darkbench.bench import backends, inductor, measure, record, registry, runner, stats
+from darkbench.bench import measure, record, runner, stats, traits
+from darkbench.bench.backends import base, inductor, registry
 from darkbench.bench.config import BenchConfig
+from darkbench.bench.model import Model, resized_cfg
 from darkbench.cli import main
 
 # the results contract (preamble of the latency issue), every key in every entry, errors and skips included
@@ -17,7 +19,7 @@ FIELDS = ["model", "path", "model_sha256", "backend", "device", "dtype", "batch"
           "mean_ms", "min_ms", "iqr_ms", "p90_ms", "p99_ms", "ci95_ms", "samples", "first_ms", "compile_s",
           "peak_mem_mb", "error", "skipped", "ops", "macs", "params", "layers", "peak_gflops", "env",
           "images_per_s", "images_per_s_ci95", "peak_rss_mib", "prepare_rss_mib", "rss_base_mib", "estimated_mib",
-          "rel_l2", "max_abs", "top1_agree", "top5_agree", "agreement"]
+          "rel_l2", "max_abs", "top1_agree", "top5_agree", "agreement", "traits"]
 ENV = ["host", "cpu", "cores", "gpu", "driver", "python", "torch", "onnxruntime", "darkbench", "git_commit",
        "cudnn_benchmark", "tf32", "timestamp"]
 LAYER = ["index", "type", "median_ms", "flops", "bytes", "intensity", "gflops", "pct_peak"]
@@ -156,9 +158,10 @@ def test_unknown_backend_is_a_usage_error(capsys):
 
 @pytest.mark.parametrize("args,says", [
     (["--batch", ","], "no batch in ','"), (["--dtype", ","], "no dtype in ','"),
-    (["--backend", ","], "no backend in ','"), (["--ci", "nan"], "--ci nan: a percentage"),
-    (["--ci", "100"], "--ci 100.0: a percentage"), (["--max-time", "inf"], "both finite"),
-    (["--min-time", "nan"], "both finite"),
+    (["--backend", ","], "no backend in ','"), (["--ci", "nan"], "ci nan: the CI target is a percentage"),
+    (["--ci", "100"], "ci 100.0: the CI target is a percentage"), (["--max-time", "inf"], "both finite"),
+    (["--min-time", "nan"], "both finite"), (["--batch", "0,2"], "batch 0: batches are >= 1"),
+    (["--compile", "fast"], "unknown value 'fast' (choose from freezing,"),
     (["--compile", "freezing", "--backend", "eager"], "needs the compile backend")])
 def test_bad_bench_options_are_one_line_errors(args, says, capsys):
     # argparse exits 2 with a usage line; checks in run() return the CLI's error code; never a traceback
@@ -277,10 +280,22 @@ def test_record_keeps_every_field_of_old_and_new_results():
         with open(p) as f:
             for i, row in enumerate(json.load(f)):
                 back = record.Record.from_json(row, p, i).to_json()
-                assert back == {**{k: None for k in FIELDS}, **row}, (p, i)
+                # rows written before backends declared traits: those of the backend of that name here
+                assert "traits" not in row and back["traits"] == registry.record_traits(row["backend"]), (p, i)
+                assert back == {**{k: None for k in FIELDS}, **row, "traits": back["traits"]}, (p, i)
     fresh = record.Record(model="m", env={}).to_json()
     assert set(FIELDS) <= set(fresh) and not {"weights", "samples_ms", "compile_choice"} & set(fresh)
     assert record.Record.from_json({"model": "m", "backend": "eager"}).batch == 1  # before --batch: batch 1
+    darknet = record.Record.from_json({"model": "m", "backend": "darknet"}).traits
+    assert darknet["process"] and darknet["reference"] and darknet["statistic"] == "mean"
+    eager = record.Record.from_json({"model": "m", "backend": "eager"}).traits
+    assert not eager["process"] and eager["statistic"] == "median" and eager["order"] < darknet["order"]
+    unknown = record.Record.from_json({"model": "m", "backend": "tensorrt"}).traits  # not installed here
+    assert unknown == traits.NEUTRAL.to_json() and unknown["color"] == "tab:gray"
+    kept = dict(eager, color="tab:pink")  # a row's own traits are kept as written
+    assert record.Record.from_json({"model": "m", "backend": "eager", "traits": kept}).traits == kept
+    with pytest.raises(darkbench.DarkbenchError, match=r"result 0 \('m' 'eager'\): traits process is 'yes', not bool"):
+        record.Record.from_json({"model": "m", "backend": "eager", "traits": dict(eager, process="yes")}, "r.json", 0)
     with pytest.raises(darkbench.DarkbenchError, match=r"r.json: result 3 \('m' 'eager'\): ci95_ms is not a list"):
         record.Record.from_json({"model": "m", "backend": "eager", "ci95_ms": [1, float("nan")]}, "r.json", 3)
 
@@ -294,6 +309,23 @@ def test_write_atomic_keeps_old_file_on_failure(tmp_path, monkeypatch):
     assert json.loads(p.read_text()) == [{"a": 1}] and [f.name for f in tmp_path.iterdir()] == ["x.json"]
 
 
+@pytest.mark.parametrize("change,says", [
+    (dict(batches=[0]), "batch 0: batches are >= 1"), (dict(batches=[1.5]), "batch 1.5: batches are integers"),
+    (dict(threads=0), "threads 0: must be an integer >= 1"), (dict(dtypes=["fp8"]), "unknown dtype 'fp8'"),
+    (dict(devices=["tpu"]), "unknown device 'tpu' (choose from cpu, cuda)"),
+    (dict(backends=["tensorrt"]), "unknown backend 'tensorrt' (choose from eager, fused, compile,"),
+    (dict(min_time=3, max_time=1), "min_time 3 / max_time 1: need 0 <= min_time <= max_time"),
+    (dict(ci=0), "ci 0: the CI target is a percentage"),
+    (dict(sizes=[(64, 64)], width=32), "sizes replace width and height"),
+    (dict(options={"compile": ["freezing"]}), "compile freezing: needs the compile backend, which the run leaves out"),
+    (dict(backends=["compile"], options={"compile": ["fast"]}), "compile fast: unknown value 'fast'"),
+    (dict(options={"turbo": 1}), "unknown backend option 'turbo'")])
+def test_config_checks_itself_in_its_own_words(change, says):
+    with pytest.raises(darkbench.DarkbenchError) as e:
+        BenchConfig(["tiny.cfg"], **change)
+    assert str(e.value).startswith(says) and "\n" not in str(e.value) and "--" not in str(e.value)
+
+
 def fake_runner(ms, fail_at=None, interrupt_at=None):
     """Times itself (like darknet): `ms` per call, deterministic; fails or interrupts at call n."""
     n = iter(range(1, 10 ** 6))
@@ -305,12 +337,12 @@ def fake_runner(ms, fail_at=None, interrupt_at=None):
         if i == interrupt_at:
             raise KeyboardInterrupt
         return ms
-    return backends.Runner(None, "cpu", note="fake", measure=timed)
+    return base.Runner(None, "cpu", note="fake", measure=timed)
 
 
 def fake_backend(prepare):
     """A backend whose prepare(case, timed) is `prepare(case)`."""
-    return type("Fake", (backends.Backend,), {"prepare": lambda self, case, timed: prepare(case)})
+    return type("Fake", (base.Backend,), {"prepare": lambda self, case, timed: prepare(case)})
 
 
 def config(out, backends_, min_time=0, max_time=30):  # fake runners' constant times stop a group, not the clock
@@ -319,7 +351,7 @@ def config(out, backends_, min_time=0, max_time=30):  # fake runners' constant t
 
 def fake_run(monkeypatch, tmp_path, prepare, backends_=("eager", "fused")):
     for name, fn in prepare.items():
-        monkeypatch.setitem(registry.REGISTRY, name, fake_backend(fn))
+        monkeypatch.setitem(registry.backends(), name, fake_backend(fn))
     monkeypatch.setattr(runner, "gemm_peak", lambda device, dtype: 100.0)
     out = tmp_path / "r.json"
     res = runner.run(config(out, backends_), log=lambda e: None)
@@ -328,7 +360,7 @@ def fake_run(monkeypatch, tmp_path, prepare, backends_=("eager", "fused")):
 
 def test_error_and_skip_entries_complete(tmp_path, monkeypatch):
     def skip(case):
-        raise backends.Skip("not here")
+        raise base.Skip("not here")
 
     def broken(case):
         raise ValueError("cannot build\nsecond line")
@@ -364,10 +396,10 @@ def test_failing_backend_during_measurement(tmp_path, monkeypatch):
 
 def test_interrupt_saves_finished_and_partial(tmp_path, monkeypatch):
     def skip(case):
-        raise backends.Skip("not here")
+        raise base.Skip("not here")
     out = tmp_path / "r.json"
-    monkeypatch.setitem(registry.REGISTRY, "eager", fake_backend(lambda case: fake_runner(1, interrupt_at=40)))
-    monkeypatch.setitem(registry.REGISTRY, "fused", fake_backend(skip))
+    monkeypatch.setitem(registry.backends(), "eager", fake_backend(lambda case: fake_runner(1, interrupt_at=40)))
+    monkeypatch.setitem(registry.backends(), "fused", fake_backend(skip))
     monkeypatch.setattr(runner, "gemm_peak", lambda device, dtype: None)
     with pytest.raises(KeyboardInterrupt):
         runner.run(config(out, ["eager", "fused"], 5, 10), log=lambda e: None)
@@ -385,18 +417,20 @@ def test_traffic_scales_with_batch_and_dtype():
 
 
 def test_resized_cfg_for_darknet(tmp_path):
-    p = backends.resized_cfg(darkbench.models.resolve("tiny.cfg"), 96, 64)
+    p = resized_cfg(darkbench.models.resolve("tiny.cfg"), 96, 64)
     try:
         net = darkbench.analyse(p)
         assert (net.width, net.height) == (96, 64)
     finally:
         os.unlink(p)
-    p = backends.resized_cfg(darkbench.models.resolve("tiny.cfg"), 96, None)  # --width alone
+    m = Model.analyse("tiny.cfg", 96)  # a width alone keeps the cfg's height
+    p = m.sized_cfg()
     try:
         net = darkbench.analyse(p)
-        assert (net.width, net.height) == (96, 224)
+        assert (net.width, net.height) == (m.net.width, m.net.height) == (96, 224) and p != m.path
     finally:
         os.unlink(p)
+    assert Model.analyse("tiny.cfg").sized_cfg() == darkbench.models.resolve("tiny.cfg")  # its own size: itself
 
 
 @pytest.mark.darknet
@@ -447,8 +481,9 @@ def test_compile_variants_do_not_share_a_graph():
     import torch
     from torch._dynamo.utils import counters
     before = counters["stats"]["unique_graphs"]
-    plain = inductor.compiled("tiny.cfg", "cpu", "fp32", 1, 32, 32, 1, choice="default")
-    frozen = inductor.compiled("tiny.cfg", "cpu", "fp32", 1, 32, 32, 1, choice="freezing")
+    case = base.Case(Model.analyse("tiny.cfg", 32, 32), threads=1)
+    plain = inductor.compiled(case, choice="default")
+    frozen = inductor.compiled(case, choice="freezing")
     assert counters["stats"]["unique_graphs"] - before == 2
     assert frozen.extra["compile_choice"] == "freezing" and frozen.compile_s > 0
     x = torch.rand(1, 3, 32, 32)
@@ -461,7 +496,7 @@ def test_aot_inductor_variant_matches_the_model_and_cleans_up(monkeypatch):
     import torch
     made, mkdtemp = [], tempfile.mkdtemp  # this run's own package directory, not others' in the shared temp dir
     monkeypatch.setattr(tempfile, "mkdtemp", lambda *a, **k: made.append(mkdtemp(*a, **k)) or made[-1])
-    r = inductor.compiled("tiny.cfg", "cpu", "fp32", 1, 32, 32, 1, choice="aot-inductor")
+    r = inductor.compiled(base.Case(Model.analyse("tiny.cfg", 32, 32), threads=1), choice="aot-inductor")
     monkeypatch.undo()
     assert r.extra["compile_choice"] == "aot-inductor" and r.compile_s > 0
     x = torch.rand(1, 3, 32, 32).contiguous(memory_format=torch.channels_last)
@@ -475,10 +510,10 @@ def test_aot_inductor_variant_matches_the_model_and_cleans_up(monkeypatch):
 
 
 def test_layers_table_printed():
-    from darkbench.commands.bench import _layer_tables
+    from darkbench.bench.text import layer_tables
     layer = dict(index=0, type="convolutional", median_ms=0.5, flops=2_000_000, bytes=1_000_000, intensity=2.0,
                  gflops=4.0, pct_peak=2.5)
-    text = _layer_tables([dict(model="m", backend="eager", device="cpu", dtype="fp32", batch=1, peak_gflops=160.0,
+    text = layer_tables([dict(model="m", backend="eager", device="cpu", dtype="fp32", batch=1, peak_gflops=160.0,
                                layers=[layer]), dict(model="m", backend="darknet", layers=None)])
     assert "m eager cpu fp32 batch 1: per layer (measured GEMM peak 160 GFLOP/s)" in text
     row = next(l for l in text.splitlines() if l.startswith("0 "))

@@ -6,24 +6,26 @@ import numpy as np
 import pytest
 
 import darkbench
-from darkbench import models, weights
-from darkbench.bench import agreement, backends, batching, engines, memory, registry, runner
+from darkbench.bench import agreement, batching, memory, runner
+from darkbench.bench.backends import base, registry
 from darkbench.bench.config import BenchConfig
+from darkbench.bench.dtypes import DTYPES
+from darkbench.bench.model import Model
 from darkbench.bench.record import Record
 from darkbench.cli import main
 from require import require_module
 
 
 def random_weights(tmp_path, name, width=None, height=None):
-    path = models.resolve(name)
-    net = darkbench.analyse(path, width, height)
-    w = str(tmp_path / f"{net.name}.weights")
-    weights.write(w, net, weights.random_arrays(net, 0), for_loading=True)
-    return path, w
+    """The model as a bench run analyses it, with random weights as the run writes them."""
+    m = Model.analyse(name, width, height)
+    m.weights = runner._random_weights(m.net, str(tmp_path / f"{m.name}.weights"), 0)
+    return m
 
 
-def case(path, w, batch=1, dtype="fp32", width=None, height=None):
-    return backends.Case(path, "cpu", dtype, batch, width, height, 1, w)
+def prepared(name, m, batch=1, dtype="fp32"):
+    """Backend `name` prepared for the Model m through the registry's door, and its Case."""
+    return registry.prepare(name, m, "cpu", dtype, batch, threads=1), base.Case(m, "cpu", dtype, batch, 1)
 
 
 # --- by hand ------------------------------------------------------------------------------------------
@@ -122,8 +124,8 @@ def test_batch_auto_doubles_while_throughput_rises(tmp_path, monkeypatch):
     ms = {1: 1.0, 2: 1.0, 4: 1.5, 8: 3.0}  # images/s 1000, 2000, 2667, 2667: flat from 4 to 8
 
     def prepare(self, case, timed):
-        return backends.Runner(None, "cpu", note="fake", measure=lambda: ms[case.batch])
-    monkeypatch.setitem(registry.REGISTRY, "eager", type("Fake", (backends.Backend,), {"prepare": prepare}))
+        return base.Runner(None, "cpu", note="fake", measure=lambda: ms[case.batch])
+    monkeypatch.setitem(registry.backends(), "eager", type("Fake", (base.Backend,), {"prepare": prepare}))
     monkeypatch.setattr(runner, "gemm_peak", lambda device, dtype: None)
     cfg = BenchConfig(["tiny.cfg"], ["eager"], ["cpu"], [1], ["fp32"], 1, 0, 30, str(tmp_path / "r.json"), 32, 32,
                       auto_batch=True, max_batch=64)
@@ -142,7 +144,8 @@ def test_batch_auto_cli(tmp_path, capsys):
                "--json"])
     data = json.loads(capsys.readouterr().out)
     assert rc == 0 and data[0]["batch"] == 1 and data[-1]["batch_stop"] and len(data) <= 2
-    assert main(["bench", "tiny.cfg", "--batch", "auto,2"]) != 0
+    with pytest.raises(SystemExit):  # a usage error
+        main(["bench", "tiny.cfg", "--batch", "auto,2"])
     assert "batches are integers, or auto alone" in capsys.readouterr().err
 
 
@@ -150,9 +153,7 @@ def test_batch_auto_cli(tmp_path, capsys):
 
 def test_opencv_matches_darkbench_on_classifiers(tmp_path):
     require_module("cv2")
-    path, w = random_weights(tmp_path, "tiny.cfg", 64, 64)
-    c = case(path, w, batch=2, width=64, height=64)
-    r = engines.opencv(*c.args())
+    r, c = prepared("opencv", random_weights(tmp_path, "tiny.cfg", 64, 64), batch=2)
     r()
     got = agreement.check(r, c, {})
     # OpenCV DNN reads cfg and weights itself: the same network to fp32 rounding (measured 3e-7)
@@ -161,9 +162,7 @@ def test_opencv_matches_darkbench_on_classifiers(tmp_path):
 
 def test_opencv_yolo_heads_compared_at_their_inputs(tmp_path):
     require_module("cv2")
-    path, w = random_weights(tmp_path, "yolov3-tiny.cfg", 96, 96)
-    c = case(path, w, width=96, height=96)
-    r = engines.opencv(*c.args())
+    r, c = prepared("opencv", random_weights(tmp_path, "yolov3-tiny.cfg", 96, 96))
     assert r.compare_at == (15, 22) and "decoded boxes" in r.agreement_note
     got = agreement.check(r, c, {})
     assert got["rel_l2"] <= 1e-5 and "darknet layers 15, 22" in got["agreement"]  # measured 2e-6
@@ -171,18 +170,22 @@ def test_opencv_yolo_heads_compared_at_their_inputs(tmp_path):
 
 def test_opencv_skips_what_it_cannot_run(tmp_path):
     require_module("cv2")
-    with pytest.raises(backends.Skip, match="darknet cfgs only"):
-        engines.opencv(models.resolve("inception.json"), "cpu", "fp32", 1)
-    with pytest.raises(backends.Skip, match="fp32 only"):
-        engines.opencv(models.resolve("tiny.cfg"), "cpu", "bf16", 1)
+    with pytest.raises(base.Skip, match="darknet cfgs only"):
+        registry.prepare("opencv", Model.analyse("inception.json"))
+    with pytest.raises(base.Skip, match="needs a .weights file"):
+        registry.prepare("opencv", Model.analyse("tiny.cfg"))
+    m = random_weights(tmp_path, "tiny.cfg")
+    with pytest.raises(base.Skip, match=r"the opencv backend runs fp32 only \(OpenCV's CUDA target"):
+        registry.prepare("opencv", m, dtype="bf16")  # from its declaration, not tried
+    with pytest.raises(base.Skip, match="the opencv backend runs on cpu only"):
+        registry.prepare("opencv", m, device="cuda")
 
 
 def test_openvino_matches_onnxruntime(tmp_path):
     require_module("openvino")
     require_module("onnxruntime")
-    path, w = random_weights(tmp_path, "yolov3-tiny.cfg", 64, 64)
-    c = case(path, w, batch=2, width=64, height=64)
-    ov, ort = engines.openvino(*c.args()), backends.onnxruntime(*c.args())
+    m = random_weights(tmp_path, "yolov3-tiny.cfg", 64, 64)
+    (ov, c), (ort, _) = prepared("openvino", m, batch=2), prepared("onnxruntime", m, batch=2)
     ov()
     assert "INFERENCE_PRECISION_HINT=f32" in ov.note  # set: on bf16 CPUs OpenVINO's default is bf16
     x = np.random.default_rng(3).random((2, 3, 64, 64), dtype=np.float32)
@@ -195,16 +198,15 @@ def test_openvino_matches_onnxruntime(tmp_path):
 
 def test_openvino_low_precision_where_the_cpu_has_it(tmp_path):
     ov = require_module("openvino")
-    path, w = random_weights(tmp_path, "tiny.cfg", 64, 64)
+    m = random_weights(tmp_path, "tiny.cfg", 64, 64)
     caps = ov.Core().get_property("CPU", "OPTIMIZATION_CAPABILITIES")
-    c = case(path, w, dtype="bf16", width=64, height=64)
     if "BF16" not in caps:
-        with pytest.raises(backends.Skip, match="no bf16 on this CPU"):
-            engines.openvino(*c.args())
+        with pytest.raises(base.Skip, match="no bf16 on this CPU"):
+            prepared("openvino", m, dtype="bf16")
         return
-    r = engines.openvino(*c.args())
+    r, c = prepared("openvino", m, dtype="bf16")
     got = agreement.check(r, c, {})
-    assert "bf16" in r.note and 0 < got["rel_l2"] <= agreement.TOLERANCE["bf16"]
+    assert "bf16" in r.note and 0 < got["rel_l2"] <= DTYPES["bf16"].tolerance
 
 
 def test_engine_results_in_a_run(tmp_path, capsys):
@@ -221,8 +223,9 @@ def test_engine_results_in_a_run(tmp_path, capsys):
         assert r["median_ms"] > 0 and r["rel_l2"] <= 1e-5 and r["peak_rss_mib"] >= 0 and r["env"]["opencv"]
 
 
-def test_missing_engine_is_a_skip(monkeypatch):
+def test_missing_engine_is_a_skip(monkeypatch, tmp_path):
     import builtins
+    m = random_weights(tmp_path, "tiny.cfg", 32, 32)
     real = builtins.__import__
 
     def no(name, *a, **k):
@@ -230,18 +233,18 @@ def test_missing_engine_is_a_skip(monkeypatch):
             raise ImportError(name)
         return real(name, *a, **k)
     monkeypatch.setattr(builtins, "__import__", no)
-    with pytest.raises(backends.Skip, match="OpenCV is not installed"):
-        engines.opencv("tiny.cfg", "cpu", "fp32", 1)
-    with pytest.raises(backends.Skip, match="OpenVINO is not installed"):
-        engines.openvino("tiny.cfg", "cpu", "fp32", 1)
+    with pytest.raises(base.Skip, match="OpenCV is not installed"):
+        registry.prepare("opencv", m)
+    with pytest.raises(base.Skip, match="OpenVINO is not installed"):
+        registry.prepare("openvino", m)
 
 
 def test_fixed_batches_are_interleaved_in_one_group(tmp_path, monkeypatch):
     calls = []
 
     def prepare(self, case, timed):
-        return backends.Runner(None, "cpu", note="fake", measure=lambda: calls.append(case.batch) or case.batch * 1.0)
-    monkeypatch.setitem(registry.REGISTRY, "eager", type("Fake", (backends.Backend,), {"prepare": prepare}))
+        return base.Runner(None, "cpu", note="fake", measure=lambda: calls.append(case.batch) or case.batch * 1.0)
+    monkeypatch.setitem(registry.backends(), "eager", type("Fake", (base.Backend,), {"prepare": prepare}))
     monkeypatch.setattr(runner, "gemm_peak", lambda device, dtype: None)
     cfg = BenchConfig(["tiny.cfg"], ["eager"], ["cpu"], [1, 2], ["fp32"], 1, 0, 30, None, 32, 32)
     res = [r.to_json() for r in runner.run(cfg, log=lambda e: None)]

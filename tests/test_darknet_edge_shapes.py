@@ -215,9 +215,10 @@ def test_export_and_crosscheck_commands(tmp_path, capsys, name):
 def test_per_layer_timing_after_connected():
     """Each layer timed alone gets its input as the whole network gives it (N x 1 x 1 after connected)."""
     from darkbench.bench.layers import per_layer
+    from darkbench.bench.model import Model
 
     def timed(fn):
         fn()
         return 0.01
-    rows = per_layer(str(CFGS / "connected_image.cfg"), "cpu", "fp32", 1, timed, budget_s=0)
+    rows = per_layer(Model.analyse(str(CFGS / "connected_image.cfg")), "cpu", "fp32", 1, timed, budget_s=0)
     assert [r["type"] for r in rows][:3] == ["connected", "convolutional", "route"]

@@ -350,10 +350,11 @@ def test_bare_names_find_the_forks_zoo_last(tmp_path, monkeypatch):
 
 
 @pytest.mark.alexeyab
-def test_bench_darknet_backend_runs_the_forks_speed(alexeyab_fork, tmp_path):
-    from darkbench.bench import backends
-    cfg = _cfg(tmp_path)
-    r = backends.darknet(str(cfg), "cpu", "fp32", 1, threads=1, chunk_s=0.05)
+def test_bench_darknet_backend_runs_the_forks_speed(alexeyab_fork, tmp_path, monkeypatch):
+    from darkbench.bench.backends import darknet_speed, registry
+    from darkbench.bench.model import Model
+    monkeypatch.setattr(darknet_speed, "CHUNK_S", 0.05)
+    r = registry.prepare("darknet", Model.analyse(str(_cfg(tmp_path))), threads=1)
     try:
         assert r.extra["darknet"] == str(alexeyab_fork.exe) and "AlexeyAB fork" in r.note
         assert 0 < r.first_ms < 1000 and 0 < r.measure() < 1000
@@ -362,8 +363,9 @@ def test_bench_darknet_backend_runs_the_forks_speed(alexeyab_fork, tmp_path):
 
 
 def test_bench_darknet_backend_skips_fork_cfgs_without_the_fork(tmp_path, monkeypatch):
-    from darkbench.bench import backends
+    from darkbench.bench.backends import base, registry
+    from darkbench.bench.model import Model
     monkeypatch.delenv("DARKBENCH_ALEXEYAB", raising=False)
-    with pytest.raises(backends.Skip, match="set DARKBENCH_ALEXEYAB"):
-        backends.darknet(str(_cfg(tmp_path)), "cpu", "fp32", 1)
+    with pytest.raises(base.Skip, match="set DARKBENCH_ALEXEYAB"):
+        registry.prepare("darknet", Model.analyse(str(_cfg(tmp_path))))
     assert os.environ.get("DARKBENCH_ALEXEYAB") is None

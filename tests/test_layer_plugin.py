@@ -2,8 +2,6 @@
 analysis, summary, weights init/read/write, the torch model, crosscheck and ONNX export."""
 import json
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -12,6 +10,7 @@ import pytest
 from darkbench import layers
 from darkbench.layers import registry
 from require import require_module
+from plugin_tools import cli, fake_package
 
 ROOT = Path(__file__).resolve().parents[1]
 PLUGIN = Path(__file__).with_name("plugins") / "scale_plugin.py"
@@ -48,13 +47,7 @@ def plugin(monkeypatch, tmp_path):
 
 
 def _cli(*args, env_extra=None, check=True):
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, (str(ROOT), os.environ.get("PYTHONPATH")))))
-    env.update({layers.ENV: str(PLUGIN), **(env_extra or {})})
-    r = subprocess.run([sys.executable, "-m", "darkbench", *map(str, args)], capture_output=True, text=True,
-                       env=env, cwd=ROOT)
-    if check:
-        assert r.returncode == 0, r.stderr
-    return r
+    return cli(layers.ENV, PLUGIN, *args, env_extra=env_extra, check=check)
 
 
 def test_unknown_without_the_plugin(tmp_path):
@@ -140,13 +133,7 @@ def test_duplicate_section_names_both(tmp_path):
 
 def test_entry_point(tmp_path):
     """A package that names its family module in the darkbench.layers entry-point group."""
-    site = tmp_path / "site"
-    (site / "scalepkg").mkdir(parents=True)
-    (site / "scalepkg" / "__init__.py").write_text(PLUGIN.read_text())
-    info = site / "scalepkg-1.0.dist-info"
-    info.mkdir()
-    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: scalepkg\nVersion: 1.0\n")
-    (info / "entry_points.txt").write_text("[darkbench.layers]\nscale = scalepkg\n")
+    site = fake_package(tmp_path / "site", "scalepkg", PLUGIN.read_text(), registry.GROUP, "scale")
     cfg = tmp_path / "scaled.cfg"
     cfg.write_text(CFG)
     r = _cli("ops", cfg, "--json", env_extra={layers.ENV: "", "PYTHONPATH": f"{ROOT}{os.pathsep}{site}"})

@@ -42,19 +42,20 @@ def _fixture_median(host, model, backend):
 @pytest.fixture(scope="module")
 def report(tmp_path_factory):
     """Built once, with every way of measuring replaced by a function that fails the test."""
-    import darkbench.bench.backends as backends
+    import darkbench.bench.backends.base as base
+    import darkbench.bench.backends.darknet_speed as darknet_speed
+    import darkbench.bench.backends.registry as registry
     import darkbench.bench.layers as layers
     import darkbench.bench.measure as measure
     import darkbench.bench.peak as peak
-    import darkbench.bench.registry as registry
     import darkbench.bench.runner as runner
     out = tmp_path_factory.mktemp("rep")
 
     def forbidden(*a, **k):
         raise AssertionError("the report must not measure")
     patched = [(runner, "run"), (measure, "interleaved"), (layers, "per_layer"), (peak, "gemm_peak"),
-               (backends, "darknet_speed"), (backends.Backend, "prepare")]
-    patched += [(b, "prepare") for b in registry.REGISTRY.values()]
+               (darknet_speed, "darknet_speed"), (base.Backend, "prepare")]
+    patched += [(b, "prepare") for b in registry.backends().values()]
     saved = [getattr(m, n) for m, n in patched]
     for m, n in patched:
         setattr(m, n, forbidden)

@@ -7,13 +7,10 @@ import os
 
 import numpy as np
 
-from .peak import DTYPES
+from .dtypes import DTYPES
 
 N_INPUTS = 8
 SAMPLE_IMAGES = "/usr/share/darknet/data"
-# relative L2 (all outputs of all inputs, as one vector) beyond which the report flags an entry, per dtype:
-# fp32 as the darknet parity tests (1e-4); bf16 keeps 8 bits of mantissa, fp16 11
-TOLERANCE = {"fp32": 1e-4, "bf16": 5e-2, "fp16": 1e-2}
 NOT_FINITE = "outputs not finite (NaN or inf)"
 
 
@@ -37,12 +34,12 @@ def inputs(shape, n=N_INPUTS, images=SAMPLE_IMAGES):
     return x, what
 
 
-def reference(path, weights, width, height, at=None):
-    """darkbench's darknet-exact fp32 eager outputs on inputs(): a list (one per output, or per layer index
-    in `at`) of (n, ...) arrays, one input at a time (batch 1, as darknet runs). Also the inputs' text."""
+def reference(model, at=None):
+    """darkbench's darknet-exact fp32 eager outputs of a bench Model on inputs(): a list (one per output, or per
+    layer index in `at`) of (n, ...) arrays, one input at a time (batch 1, as darknet runs). Also the inputs'
+    text."""
     import torch
-    from .backends import load
-    m = load(path, weights, width, height)
+    m = model.build()
     x, what = inputs(tuple(m.input_shape))
     outs = []
     with torch.inference_mode():
@@ -55,21 +52,6 @@ def reference(path, weights, width, height, at=None):
                 y = m(t)
             outs.append([v.float().numpy() for v in (y if isinstance(y, (tuple, list)) else (y,))])
     return x, what, [np.concatenate([o[j] for o in outs]) for j in range(len(outs[0]))]
-
-
-def torch_outputs(forward, device, dtype):
-    """A torch runner's forward as numpy (batch, ...) float32 -> list of float32 arrays (channels-last
-    4-D inputs, as the timed input)."""
-    import torch
-
-    def fn(x):
-        t = torch.from_numpy(np.array(x)).to(device=device, dtype=getattr(torch, DTYPES[dtype]))
-        if t.dim() == 4:
-            t = t.contiguous(memory_format=torch.channels_last)
-        with torch.inference_mode():
-            y = forward(t)
-        return [v.float().cpu().numpy() for v in (y if isinstance(y, (tuple, list)) else (y,))]
-    return fn
 
 
 def run_outputs(fn, x, batch):
@@ -111,17 +93,14 @@ def compare(got, want):
 
 
 def check(runner, case, cache):
-    """The entry's agreement fields for a prepared runner; `cache` holds each model's reference."""
-    fn = runner.outputs
-    if fn is None and runner.forward is not None:
-        fn = torch_outputs(runner.forward, case.device, case.dtype)
-    if fn is None:
+    """The entry's agreement fields for a prepared runner of a Case; `cache` holds each model's reference."""
+    if runner.outputs is None:
         return dict(agreement=runner.agreement_note or "not checked: this backend gives no outputs")
-    key = (case.path, case.weights, case.width, case.height, runner.compare_at)
+    key = (case.model, runner.compare_at)
     if key not in cache:
-        cache[key] = reference(case.path, case.weights, case.width, case.height, runner.compare_at)
+        cache[key] = reference(case.model, runner.compare_at)
     x, what, want = cache[key]
-    res = compare(run_outputs(fn, x, case.batch), want)
+    res = compare(run_outputs(runner.outputs, x, case.batch), want)
     text = f"{what}, at batch {case.batch}, against darkbench's darknet-exact fp32 eager (same weights)"
     if res["rel_l2"] is None:
         text = f"{NOT_FINITE}; {text}"
@@ -129,11 +108,12 @@ def check(runner, case, cache):
 
 
 def disagrees(r):
-    """Why a result's outputs disagree beyond TOLERANCE (a results row: dict), or None."""
+    """Why a result's outputs disagree beyond its dtype's tolerance (a results row: dict), or None."""
     agreement, rel = r.get("agreement") or "", r.get("rel_l2")
     if agreement.startswith(NOT_FINITE):
         return NOT_FINITE
-    tol = TOLERANCE.get(r.get("dtype") or "fp32")
+    dtype = DTYPES.get(r.get("dtype") or "fp32")
+    tol = dtype.tolerance if dtype else None
     if rel is not None and tol is not None and rel > tol:
         return f"rel L2 {rel:.2g} > {tol:g} ({r.get('dtype')} tolerance)"
     return None

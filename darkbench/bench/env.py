@@ -113,12 +113,12 @@ def _version(*dists):
 def environment(device="cpu"):
     import torch
     from .. import __version__
-    try:
-        import onnxruntime
-        ort = onnxruntime.__version__
-    except ImportError:
-        ort = None
     from . import memory
+    from .backends import registry
+    versions = {}  # the libraries the backends run on, as each declares (traits.versions)
+    for cls in registry.backends().values():
+        for key, dists in cls.traits.versions.items():
+            versions[key] = _version(*dists)
     gpu = driver = None
     if device == "cuda" and torch.cuda.is_available():
         gpu = torch.cuda.get_device_name()
@@ -127,14 +127,14 @@ def environment(device="cpu"):
                                     capture_output=True, text=True, timeout=10).stdout.strip() or None
         except (OSError, subprocess.SubprocessError):
             driver = None
-    return dict(host=socket.gethostname(), cpu=cpu_model(), cores=os.cpu_count(), gpu=gpu, driver=driver,
-                python=platform.python_version(), torch=torch.__version__, onnxruntime=ort,
-                openvino=_version("openvino"), opencv=_version("opencv-python-headless", "opencv-python",
-                                                                "opencv-contrib-python-headless"),
-                rss_method=memory.method(),
-                darkbench=__version__, git_commit=git_commit(), torch_threads=torch.get_num_threads(),
-                onednn=torch.backends.mkldnn.is_available(), loadavg=loadavg(),
-                cudnn_benchmark=bool(torch.backends.cudnn.benchmark) if device == "cuda" else None,
-                tf32=bool(torch.backends.cuda.matmul.allow_tf32) if device == "cuda" else None,
-                cpu_fp32_math=cpu_fp32_math() if device == "cpu" else None,
-                timestamp=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"))
+    env = dict(host=socket.gethostname(), cpu=cpu_model(), cores=os.cpu_count(), gpu=gpu, driver=driver,
+               python=platform.python_version(), torch=torch.__version__, rss_method=memory.method(),
+               darkbench=__version__, git_commit=git_commit(), torch_threads=torch.get_num_threads(),
+               onednn=torch.backends.mkldnn.is_available(), loadavg=loadavg(),
+               cudnn_benchmark=bool(torch.backends.cudnn.benchmark) if device == "cuda" else None,
+               tf32=bool(torch.backends.cuda.matmul.allow_tf32) if device == "cuda" else None,
+               cpu_fp32_math=cpu_fp32_math() if device == "cpu" else None,
+               timestamp=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"))
+    for key, version in versions.items():  # a backend naming a field the environment has already keeps it
+        env.setdefault(key, version)
+    return env

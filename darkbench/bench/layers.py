@@ -3,9 +3,8 @@ layer gets a roofline position (achieved GFLOP/s, % of the measured GEMM peak, F
 import numpy as np
 
 from ..errors import DarkbenchError
-from .backends import _input, _model
-
-ITEM_BYTES = {"fp32": 4, "bf16": 2, "fp16": 2}
+from .backends.torchbase import batch_input, model_on
+from .dtypes import DTYPES
 
 
 def traffic(l, batch=1, dtype="fp32"):
@@ -13,24 +12,24 @@ def traffic(l, batch=1, dtype="fp32"):
     weights do not; the analytic byte counts are fp32 at batch 1."""
     weights = 4 * l.weight_floats
     acts = l.bytes_read + l.bytes_written - weights
-    size = ITEM_BYTES[dtype] / 4
+    size = DTYPES[dtype].item_bytes / 4
     return 2 * l.macs * batch, int(size * (batch * acts + weights))
 
 
-def per_layer(path, device, dtype, batch, timed, width=None, height=None, weights=None, fuse=False,
-              peak_gflops=None, budget_s=0.05):
-    """One row per darknet layer: median ms over enough calls to fill about budget_s (5..50 calls)."""
+def per_layer(model, device, dtype, batch, timed, fuse=False, peak_gflops=None, budget_s=0.05):
+    """One row per darknet layer of a bench Model: median ms over enough calls to fill about budget_s (5..50
+    calls)."""
     import torch
-    model = _model(path, device, dtype, width, height, fuse, weights)
-    spec = getattr(model, "spec", None)
-    if not hasattr(model, "layer_outputs") or len(getattr(spec, "layers", ())) != len(model.layers):
+    built = model_on(model, device, dtype, fuse)
+    spec = getattr(built, "spec", None)
+    if not hasattr(built, "layer_outputs") or len(getattr(spec, "layers", ())) != len(built.layers):
         raise DarkbenchError("per-layer timing needs a darknet cfg")
-    x = _input(model.input_shape, batch, device, dtype, channels_last=True)
+    x = batch_input(built.input_shape, batch, device, dtype, channels_last=True)
     rows = []
     with torch.inference_mode():
-        outs = model.layer_outputs(x)  # cached inputs: every layer sees what the whole forward gives it
-        for i, (layer, l) in enumerate(zip(model.layers, spec.layers)):
-            inp = model.input_of(i, x if i == 0 else outs[i - 1])
+        outs = built.layer_outputs(x)  # cached inputs: every layer sees what the whole forward gives it
+        for i, (layer, l) in enumerate(zip(built.layers, spec.layers)):
+            inp = built.input_of(i, x if i == 0 else outs[i - 1])
 
             def fn(layer=layer, inp=inp):
                 layer(inp, outs)
@@ -42,5 +41,5 @@ def per_layer(path, device, dtype, batch, timed, width=None, height=None, weight
             rows.append(dict(index=l.index, type=l.type, median_ms=ms, flops=flops, bytes=nbytes,
                              intensity=flops / nbytes if nbytes else 0.0, gflops=gflops,
                              pct_peak=100 * gflops / peak_gflops if peak_gflops else None))
-    del outs, model
+    del outs, built
     return rows

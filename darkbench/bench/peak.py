@@ -6,7 +6,7 @@ uses, and which shape reaches the roof depends on cache sizes). Each is timed by
 shared machine neighbours only ever slow a run down."""
 import time
 
-DTYPES = {"fp32": "float32", "bf16": "bfloat16", "fp16": "float16"}
+from .dtypes import torch_dtype
 
 
 def _best(fn, sync, seconds):
@@ -32,7 +32,7 @@ def _shapes(device):
 def gemm_peak(device="cpu", dtype="fp32", seconds=1.0):
     """Best GFLOP/s over the GEMM shapes (2 FLOPs per multiply-add), each timed for `seconds`."""
     import torch
-    dt = getattr(torch, DTYPES[dtype])
+    dt = torch_dtype(dtype)
     sync = torch.cuda.synchronize if device == "cuda" else (lambda: None)
     best = 0.0
     with torch.inference_mode():

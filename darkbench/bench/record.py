@@ -3,6 +3,7 @@ import dataclasses
 import math
 
 from ..errors import DarkbenchError
+from . import traits as traits_
 
 # what from_json checks: the types the report relies on (old files carry no more than this)
 TEXT = ("model", "backend", "device", "dtype", "path", "error", "skipped", "note", "agreement", "batch_stop")
@@ -68,6 +69,7 @@ class Record:
     samples_ms: list | None = None
     batch_stop: str | None = None  # --batch auto: why it did not double this one's batch again
     dialect: str | None = None  # the darknet dialect a cfg was read in (issue 14); Keras models have none
+    traits: dict | None = None  # what the report needs to know of the backend (bench/traits.py), as JSON
     other: dict = dataclasses.field(default_factory=dict)  # fields this version does not know, kept as read
 
     def update(self, fields):
@@ -89,11 +91,15 @@ class Record:
     @classmethod
     def from_json(cls, d, file=None, row=None):
         """A results row checked for the types the report relies on, else one line naming the file, row and
-        field. Rows from before --batch existed ran batch 1."""
+        field. Rows from before --batch existed ran batch 1; rows from before backends declared their traits
+        get those of the backend of that name here (neutral ones when it is not)."""
         check(d, file, row)
         r = cls(**{k: d.get(k) for k in _NAMES})
         if "batch" not in d:
             r.batch = 1
+        if "traits" not in d:
+            from .backends import registry
+            r.traits = registry.record_traits(d.get("backend")) or traits_.NEUTRAL.to_json()
         r.other = {k: v for k, v in d.items() if k not in _NAMES}
         return r
 
@@ -127,6 +133,8 @@ def check(r, f=None, i=None):
     for k in NUMBER_LISTS:
         if r.get(k) is not None and not _finite_list(r[k]):
             bad(k, "is not a list of finite numbers")
+    if r.get("traits") is not None and traits_.problem(r["traits"]):
+        bad("traits", traits_.problem(r["traits"]))
     if r.get("layers") is not None and not (isinstance(r["layers"], list)
                                             and all(isinstance(x, dict) for x in r["layers"])):
         bad("layers", "is not a list of objects")

@@ -1,10 +1,11 @@
 """Orchestration: every group of a run prepared through its backends, measured interleaved, recorded.
 
-One group = one device and dtype: every model x backend x batch of the run is prepared, then measured
-round-robin (A B C A B C ...) so drift and neighbours hit all alike: latencies across backends and images/s
-across batch sizes are compared within the same rounds (--batch auto, which decides the next batch from the
-last one, measures a group per batch). Results are written atomically as
-each one is final, so an interrupted run keeps everything finished."""
+Each model is analysed once (per input size of a sweep) into a bench Model that every backend, the agreement
+check and per-layer timing take. One group = one device and dtype: every model x backend x batch of the run is
+prepared, then measured round-robin (A B C A B C ...) so drift and neighbours hit all alike: latencies across
+backends and images/s across batch sizes are compared within the same rounds (--batch auto, which decides the
+next batch from the last one, measures a group per batch). Results are written atomically as each one is
+final, so an interrupted run keeps everything finished."""
 import dataclasses
 import importlib
 import itertools
@@ -13,14 +14,15 @@ import os
 import shutil
 import tempfile
 
-from .. import files, models
+from .. import files
 from ..errors import DarkbenchError
 from . import agreement, batching, memory, stats
-from .backends import Case, Skip
+from .backends import registry
+from .backends.base import Case, Skip
 from .env import environment, loadavg, sha256
 from .measure import balance, interleaved, timer, warm_up
+from .model import Model
 from .record import Record, reason
-from .registry import REGISTRY
 
 
 def write_atomic(path, data):
@@ -34,24 +36,31 @@ def write_atomic(path, data):
         json.dump(data, f, indent=1)
 
 
-def _entry(name, path, net, backend, device, dtype, batch, threads, env):
-    """A complete result (the shared results contract), measurements still empty."""
-    return Record(model=name, path=path, model_sha256=sha256(path) if os.path.isfile(path) else None,
-                  backend=backend, device=device, dtype=dtype, batch=batch, threads=threads,
-                  input=[net.channels, net.height, net.width] if net else None,
-                  ops=net.ops if net else None, macs=net.macs if net else None, params=net.params if net else None,
-                  env=env, dialect=getattr(net, "dialect", None))
+def _entry(model, name, backend, device, dtype, batch, threads, env):
+    """A complete result (the shared results contract) of a Model and the backend `name`, measurements still
+    empty."""
+    net = model.net
+    return Record(model=model.name, path=model.path, model_sha256=model.sha256, backend=name,
+                  device=device, dtype=dtype, batch=batch, threads=threads,
+                  input=[net.channels, net.height, net.width], ops=net.ops, macs=net.macs, params=net.params,
+                  env=env, dialect=model.dialect, traits=backend.traits.to_json())
+
+
+def _failed(name, device, threads, env, error):
+    """The result of a model that could not be analysed."""
+    path = os.fspath(name)
+    return Record(model=_stem(name), path=path, model_sha256=sha256(path) if os.path.isfile(path) else None,
+                  device=device, threads=threads, env=env, error=str(error))
 
 
 def _stem(name):
     return os.path.splitext(os.path.basename(os.fspath(name)))[0]
 
 
-def _random_weights(net, d, i, seed):
+def _random_weights(net, path, seed):
     """Plausible random weights shared by every backend of a model (the same numbers everywhere;
     torch's default init shrinks activations layer by layer towards denormals, which time differently)."""
     from .. import weights
-    path = os.path.join(d, f"{i}.weights")
     weights.write(path, net, weights.random_arrays(net, seed), for_loading=True)  # read back by the backends
     return path
 
@@ -69,16 +78,29 @@ class _Group:
     checked: dict = dataclasses.field(default_factory=dict)
 
 
-def run(config, log=print, on_progress=None):
-    """Every group of config measured; the Records in the order of the command line (devices, batches,
-    dtypes, models, backends), also written to config.out_path as they are final."""
+def run(config, log=print, on_progress=None, on_refused=None, on_plan=None):
+    """Every group of config measured; the Records in the order of the command line (sizes, devices, batches,
+    dtypes, models, backends), also written to config.out_path as they are final.
+
+    on_refused(name, (width, height), error): a model that cannot take a size of a sweep (config.sizes), else
+    an error result; on_plan(n): how many results the run makes (per batch, for auto_batch), once known."""
     from .env import set_wait_policy, strict_fp32
-    spin, policy = set_wait_policy(config.spin)  # before torch is imported, when it is not yet
+    spin, policy = set_wait_policy(config.spin)  # before torch is imported (the command leaves it to us)
     config = dataclasses.replace(config, spin=spin)
     import torch
     torch.set_num_threads(config.threads)
     strict_fp32()
-    chosen = {b: REGISTRY[b](config) for b in config.backends}
+    devices = config.devices or (["cpu", "cuda"] if torch.cuda.is_available() else ["cpu"])
+    sizes = config.sizes or [(config.width, config.height)]
+    if on_plan:
+        on_plan(len(sizes) * len(devices) * len(config.models) * len(config.batches) * len(config.dtypes)
+                * len(config.backends))
+    if "cuda" in devices and torch.cuda.is_available():
+        torch.backends.cudnn.benchmark = config.cudnn_benchmark
+        torch.backends.cuda.matmul.allow_tf32 = config.tf32  # off: "fp32" means fp32, not TF32
+        torch.backends.cudnn.allow_tf32 = config.tf32
+    envs = {d: dict(environment(d), omp_wait_policy=policy, ort_spinning=spin) for d in devices}
+    chosen = {b: registry.get(b)(config) for b in config.backends}
     results, order, peaks = [], {}, {}
 
     def ordered():
@@ -95,57 +117,56 @@ def run(config, log=print, on_progress=None):
         log(e)
 
     bi = {b: i for i, b in enumerate(config.backends)}
-    for di, device in enumerate(config.devices):
-        if device == "cuda" and torch.cuda.is_available():
-            torch.backends.cudnn.benchmark = config.cudnn_benchmark
-            torch.backends.cuda.matmul.allow_tf32 = config.tf32  # off: "fp32" means fp32, not TF32
-            torch.backends.cudnn.allow_tf32 = config.tf32
-        env = dict(environment(device), omp_wait_policy=policy, ort_spinning=spin)
-        timed = timer(device)
-        tmp = tempfile.mkdtemp(prefix="darkbench-bench-")
-        refs = {}  # the reference outputs of each model (bench/agreement.py)
-        try:
-            nets = []
+    tmp = tempfile.mkdtemp(prefix="darkbench-bench-")
+    try:
+        for si, (width, height) in enumerate(sizes):
+            loaded = []  # (model index, Model): each analysed once, here
             for mi, name in enumerate(config.models):
                 try:
-                    path = models.resolve(name)
-                    net = models.analyse(path, config.width, config.height)
-                    nets.append((mi, path, net,
-                                 _random_weights(net, tmp, mi, config.seed) if net.supports_weights else None))
+                    m = Model.analyse(name, width, height)
+                    if m.net.supports_weights:
+                        m.weights = _random_weights(m.net, os.path.join(tmp, f"{si}-{mi}.weights"), config.seed)
                 except DarkbenchError as e:
-                    bad = _entry(_stem(name), os.fspath(name), None, None, device, None, None, config.threads, env)
-                    bad.error = str(e)
-                    add(bad, (di, -1, -1, mi, -1))
-            checked = {}  # (model, backend, dtype) -> agreement fields, checked at its first batch
-            active = {d: {(mi, b) for mi, *_ in nets for b in chosen} for d in config.dtypes}  # --batch auto
-            last = {}  # --batch auto: (dtype, model, backend) -> the Record at the previous batch
-            for step in itertools.count():
-                if config.auto_batch:
-                    batches = [(step, 2 ** step)]
-                    if not any(active.values()):
-                        break
-                elif step == 0:
-                    batches = list(enumerate(config.batches))  # one group: every batch interleaved
-                else:
-                    break
-                for dj, dtype in enumerate(config.dtypes):
-                    if config.auto_batch and not active[dtype]:
+                    if config.sizes and on_refused:
+                        on_refused(name, (width, height), e)
                         continue
-                    genv = dict(env, loadavg=loadavg())  # before the GEMM peak loads the CPU
-                    key = (device, dtype)
-                    if key not in peaks:
-                        wants = any(b.torch for b in chosen.values())
-                        ok = device == "cpu" or torch.cuda.is_available()
-                        peaks[key] = gemm_peak(device, dtype) if wants and ok and key != ("cpu", "fp16") else None
-                    group = _Group(device, dtype, batches, timed, genv, peaks[key], refs, checked)
-                    done = _measure_group(config, chosen, nets, group, on_progress,
-                                          lambda e, mi, b, bj: add(e, (di, bj, dj, mi, bi[b])), save,
-                                          only=active[dtype] if config.auto_batch else None)
+                    for di, device in enumerate(devices):
+                        add(_failed(name, device, config.threads, envs[device], e), (si, di, -1, -1, mi, -1))
+                    continue
+                loaded.append((mi, m))
+            refs = {}  # the reference outputs of each model (bench/agreement.py), for every device
+            for di, device in enumerate(devices):
+                timed = timer(device)
+                checked = {}  # (model, backend, dtype) -> agreement fields, checked at its first batch
+                active = {d: {(mi, b) for mi, _ in loaded for b in chosen} for d in config.dtypes}  # --batch auto
+                last = {}  # --batch auto: (dtype, model, backend) -> the Record at the previous batch
+                for step in itertools.count():
                     if config.auto_batch:
-                        _next_batch(config, nets, dtype, done, active, last)
-                        save()
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
+                        batches = [(step, 2 ** step)]
+                        if not any(active.values()):
+                            break
+                    elif step == 0:
+                        batches = list(enumerate(config.batches))  # one group: every batch interleaved
+                    else:
+                        break
+                    for dj, dtype in enumerate(config.dtypes):
+                        if config.auto_batch and not active[dtype]:
+                            continue
+                        genv = dict(envs[device], loadavg=loadavg())  # before the GEMM peak loads the CPU
+                        key = (device, dtype)
+                        if key not in peaks:
+                            wants = any(b.torch for b in chosen.values())
+                            ok = device == "cpu" or torch.cuda.is_available()
+                            peaks[key] = gemm_peak(device, dtype) if wants and ok and key != ("cpu", "fp16") else None
+                        group = _Group(device, dtype, batches, timed, genv, peaks[key], refs, checked)
+                        done = _measure_group(config, chosen, loaded, group, on_progress,
+                                              lambda e, mi, b, bj: add(e, (si, di, bj, dj, mi, bi[b])), save,
+                                              only=active[dtype] if config.auto_batch else None)
+                        if config.auto_batch:
+                            _next_batch(config, loaded, dtype, done, active, last)
+                            save()
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
     return ordered()
 
 
@@ -167,8 +188,9 @@ def _prepare(backend, case, group, e):
         r.estimate_ms = group.timed(r) if r.measure else warm_up(r, group.timed)
         e.peak_rss_mib = memory.rss_peak_since(rss) if ran is not None else None  # above the pre-prepare size
         e.rss_base_mib = rss / memory.MIB if rss is not None else None
-        if r.child_rss:  # a separate program ran it (darknet): that process's own peak
-            e.peak_rss_mib, e.prepare_rss_mib, e.rss_base_mib = max(r.child_rss) / memory.MIB, None, None
+        if backend.traits.process:  # a separate program ran it: that process's own peak
+            peak = max(r.child_rss) / memory.MIB if r.child_rss else None
+            e.peak_rss_mib, e.prepare_rss_mib, e.rss_base_mib = peak, None, None
     except BaseException:
         r.close()
         raise
@@ -190,26 +212,28 @@ def _agreement(r, case, group, key):
     return group.checked[key]
 
 
-def _measure_group(config, chosen, nets, group, on_progress, add, save, only=None):
+def _measure_group(config, chosen, loaded, group, on_progress, add, save, only=None):
     """Prepare and measure every batch x model x backend of the group (only the (model, backend) pairs in
     `only` when given); returns every entry made, by (model index, backend, batch index)."""
     runners, entries, made = {}, {}, {}
     try:
         for bj, batch in group.batches:
-            for mi, path, net, wfile in nets:
-                case = Case(path, group.device, group.dtype, batch, config.width, config.height, config.threads,
-                            wfile)
+            for mi, model in loaded:
+                case = Case(model, group.device, group.dtype, batch, config.threads)
                 for b, backend in chosen.items():
                     if only is not None and (mi, b) not in only:
                         continue
-                    e = _entry(net.name, path, net, b, group.device, group.dtype, batch, config.threads, group.env)
+                    e = _entry(model, b, backend, group.device, group.dtype, batch, config.threads, group.env)
                     e.peak_gflops = group.peak
-                    e.weights = backend.weights_note(case)
-                    est = backend.estimated_bytes(net, batch)
+                    e.weights = backend.weights_note(model)
+                    est = backend.estimated_bytes(model.net, batch)
                     e.estimated_mib = est / memory.MIB if est is not None else None
                     k = (mi, b, bj)
                     made[k] = e
                     try:
+                        why = backend.unsupported(group.device, group.dtype, batch)
+                        if why:
+                            raise Skip(why)
                         runners[k] = r = _prepare(backend, case, group, e)
                         entries[k] = e
                         e.update(_agreement(r, case, group, (mi, b, group.device, group.dtype)))
@@ -250,7 +274,7 @@ def _measure_group(config, chosen, nets, group, on_progress, add, save, only=Non
         runners.clear()
         memory.free(group.device)
         if config.layers:
-            _layers(config, chosen, nets, entries, group)
+            _layers(chosen, loaded, entries, group)
             save()
         return made
     finally:
@@ -260,33 +284,34 @@ def _measure_group(config, chosen, nets, group, on_progress, add, save, only=Non
         memory.free(group.device)
 
 
-def _next_batch(config, nets, dtype, done, active, last):
+def _next_batch(config, loaded, dtype, done, active, last):
     """--batch auto: drop from `active` each (model, backend) of this dtype whose throughput stopped rising
     (or that ran out of room), naming why in its entry's batch_stop."""
-    byindex = {mi: net for mi, _, net, _ in nets}
+    byindex = dict(loaded)
     for (mi, b, _), e in done.items():
         prev = last.get((dtype, mi, b))
-        why = batching.stop_reason(prev, e, byindex[mi], config.max_batch)
+        why = batching.stop_reason(prev, e, byindex[mi].net, config.max_batch)
         last[(dtype, mi, b)] = e
         if why:
             active[dtype].discard((mi, b))
             e.batch_stop = why
 
 
-def _layers(config, chosen, nets, entries, group):
+def _layers(chosen, loaded, entries, group):
     from .layers import per_layer
-    timing = [b for b in REGISTRY if b in chosen and chosen[b].layers is not None]  # registry order: eager first
+    timing = sorted((b for b in chosen if chosen[b].layers is not None),
+                    key=lambda b: chosen[b].traits.order)  # the first in registry order (eager before fused)
     for bj, batch in group.batches:
-        for mi, path, net, wfile in nets:
+        for mi, model in loaded:
             e = next((entries[(mi, b, bj)] for b in timing if (mi, b, bj) in entries), None)
             if e is None or e.error or not e.samples:
                 continue
-            if not net.has_darknet_layers:  # its layers are not darknet's: no per-layer table to join
+            if not model.net.has_darknet_layers:  # its layers are not darknet's: no per-layer table to join
                 e.note += "; per-layer timing: darknet cfgs only"
                 continue
             try:
-                e.layers = per_layer(path, group.device, group.dtype, batch, group.timed, config.width,
-                                     config.height, wfile, fuse=chosen[e.backend].layers, peak_gflops=group.peak)
+                e.layers = per_layer(model, group.device, group.dtype, batch, group.timed,
+                                     fuse=chosen[e.backend].layers, peak_gflops=group.peak)
             except Exception as ex:  # noqa: BLE001 - the whole-network result stands
                 e.note += f"; per-layer timing failed: {reason(ex, batch)}"
             memory.free(group.device)

@@ -1,7 +1,9 @@
 """Write reports/: report.md, a self-contained index.html, the figures and the CSV behind each."""
 import base64
+import dataclasses
 import html
 import os
+from typing import Callable
 
 import pandas as pd
 
@@ -33,8 +35,20 @@ HEADERS = {
     "measured_per_estimated": "measured / estimated", "measured_as": "measured as",
 }
 MEASURED = ("Columns grouped by where they were measured (host, device, CPU or GPU, torch version; see Environments), "
-            "then dtype and backend. The darknet backend's figure is the mean that `darknet speed` reports "
-            "(it gives no per-run times); all others are medians of interleaved runs.")
+            "then dtype and backend.")
+
+
+def _measured(t):
+    """MEASURED, and what each figure is: medians, but for backends whose results say otherwise (traits)."""
+    notes = list(dict.fromkeys(tr.statistic_note for b, tr in _ordered(t.traits).items()
+                               if tr.statistic != "median" and b in set(t["latency_runs"]["backend"])))
+    if not notes:
+        return f"{MEASURED} All are medians of interleaved runs."
+    return f"{MEASURED} {'; '.join(notes)}; all others are medians of interleaved runs."
+
+
+def _ordered(traits):
+    return dict(sorted(traits.items(), key=lambda kv: (kv[1].order, kv[0])))
 
 
 def _display(df):
@@ -76,6 +90,174 @@ def _md_grouped(df):
     return "\n".join(parts) if parts else _md(df.reset_index())
 
 
+@dataclasses.dataclass(frozen=True)
+class Section:
+    """One table of the report, declared once: written as data/KEY.csv (csv, when it has rows; index: with its
+    index), and with a title a section of report.md and index.html, shown when `when(tables)` (default: when
+    its table has rows), with its text (or text(tables)) and show(table) of the table (default: all of it)."""
+    key: str
+    table: Callable  # (Tables) -> DataFrame
+    title: str | None = None
+    text: object = ""
+    show: Callable | None = None
+    when: Callable | None = None
+    csv: bool = True
+    index: bool = False
+
+
+class Tables(dict):
+    """The report's tables by key, each built when first asked for, and what they are built from: the analysed
+    networks, the results (one input size per model; `swept`: every size) and the backends' traits as the
+    results give them."""
+
+    def __init__(self, sections, nets, swept):
+        super().__init__()
+        self.builders = {s.key: s.table for s in sections}
+        self.nets, self.swept = nets, swept
+        self.traits = data.backend_traits(swept)
+        self._published = None
+        self.results = data.one_size(swept, self["networks"])  # the tables: one input size per model
+
+    def __missing__(self, key):
+        value = self[key] = self.builders[key](self)
+        return value
+
+    def published(self):
+        """(the Tiny Darknet table, every published claim), computed once."""
+        if self._published is None:
+            self._published = data.published_table()
+        return self._published
+
+    def order(self):
+        return {b: tr.order for b, tr in self.traits.items()}
+
+
+def _gflops(t):
+    gf = data.pivot(t["latency_runs"], "gflops", t.order())
+    return gf.loc[[m for m in t["comparison"].index if m in gf.index]] if len(gf) else gf
+
+
+def _measured_any(t):
+    return len(t["latency_runs"]) > 0
+
+
+CONVENTIONS = ("Ops: darknet's count, 2 per multiply-add, convolutional/connected layers only (no bias, batch norm, "
+               "activation or pooling); for Keras models 2 x MACs of Conv/Dense layers. MACs: multiply-adds of "
+               "the same layers. Size: bytes of the darknet .weights file / 2^20 (MiB, the page's \"MB\"); Keras: "
+               "fp32 bytes of all weights. Params: learned values, without darknet's batch-norm running statistics "
+               "(Keras: count_params, moving statistics included). Top-1/Top-5 are quoted from the Tiny Darknet "
+               "page, not measured.")
+
+# every table and section of the report, sections in the order they appear (Keras models' after these)
+SECTIONS = (
+    Section("published", lambda t: t.published()[0], "Published figures (Tiny Darknet page) beside computed ones",
+            "Top-1/Top-5 are quoted from the page, not measured. Ops and size are computed from the cfg; the "
+            "verdicts come from `darkbench verify` (a known discrepancy is explained under Every published claim).",
+            when=lambda t: True),
+    Section("claims", lambda t: t.published()[1], "Every published claim",
+            "Each figure the source documents state, as written, beside the computed value.",
+            show=lambda df: df[["claim", "network", "published_text", "computed_text", "verdict", "holds_at", "note"]],
+            when=lambda t: True),
+    Section("networks", lambda t: data.network_table(t.nets), "Networks", CONVENTIONS,
+            show=lambda df: df.drop(columns=["ops_published_bn", "size_published_mb"]), when=lambda t: True),
+    Section("latency_runs", lambda t: data.latency_long(t.results, t["networks"])),
+    Section("comparison", lambda t: data.comparison_table(t["networks"], data.pivot(t["latency_runs"],
+                                                                                    order=t.order())),
+            "Comparison: computed figures and measured latency (ms, batch 1)", _measured, when=_measured_any),
+    Section("gflops", _gflops, "Achieved throughput (GFLOP/s = darknet ops / latency)", "How much of each network's "
+            "arithmetic each backend gets done per second; low figures mean time goes to memory traffic "
+            "and overheads, not arithmetic.", when=_measured_any, index=True),
+    Section("speed_ratios", lambda t: data.speed_ratios(t.results, t["networks"]), "Speed ratios",
+            "How many times faster network A runs than network B, measured in the same run, beside how many times "
+            "fewer operations it has. The page says Darknet Reference is \"2.9 times faster\" than AlexNet."),
+    Section("throughput", lambda t: throughput.throughput_long(t.results, data.host_label)),
+    Section("best_batch", lambda t: throughput.best_batch(t["throughput"]),
+            "Throughput at the best batch, beside latency at batch 1",
+            "Two questions answered apart: how long one image takes (batch 1, median) and how many images per "
+            "second a batch gets through. Best batch: the smallest batch whose images/s 95% CI reaches the "
+            "highest median's (a larger batch within the noise only adds latency). `bench --batch 1,2,4` measures "
+            "the batch sizes interleaved in the same rounds; `bench --batch auto` doubles the batch while "
+            "images/s rises beyond the noise and the analytic memory estimate fits, a batch per group."),
+    Section("agreement", lambda t: checks.agreement_table(t.results, data.host_label),
+            "Agreement: outputs beside speed",
+            "How far each backend and dtype's outputs are from darkbench's darknet-exact fp32 eager model (the "
+            "same weights, the same inputs), checked once per model/backend/dtype: relative L2 over all "
+            "outputs, the largest absolute difference, and for classifiers the fraction of inputs with the "
+            f"same top-1 / top-5. Flagged DISAGREES beyond relative L2 {checks.TOLERANCE_TEXT} (by dtype); a "
+            "fast wrong answer is not a result."),
+    Section("memory", lambda t: checks.memory_table(t.results, data.host_label),
+            "Memory: measured beside the analytic estimate",
+            "Peak resident memory each entry added to the benchmarking process while running (its high-water "
+            "mark, reset before each entry, minus the resident size before it; library code is loaded "
+            "beforehand and not counted), its peak while preparing (compiling, exporting), and darknet's own "
+            "process's peak; beside the analytic estimate at that batch (darkbench.footprint: the liveness peak of fp32 "
+            "activations plus the parameters held; for darknet its own footprint, which leaves out the ~80 MiB "
+            "its process and libraries take)."),
+    Section("not_measured", lambda t: data.not_measured(t.results), "Not measured",
+            "Benchmark entries that hold no latency, and why."),
+    Section("layers", lambda t: data.layer_table(t.nets)),
+    Section("ops_by_size", lambda t: sizes.ops_by_size(t.nets)),
+    Section("latency_by_size", lambda t: sizes.latency_by_size(t.swept)),
+    Section("roofline", lambda t: data.roofline_table(t.results)),
+)
+
+
+def _keras_sections(nets):
+    return [Section(f"keras_{k.name}", lambda t, k=k: data.keras_table(k), f"Keras parameter arithmetic: {k.name}",
+                    f"Keras' own counting, layer by layer (params = (kh*kw*C_in + 1)*filters for Conv2D, "
+                    f"(inputs + 1)*outputs for Dense): {k.params:,} parameters in all ({k.trainable:,} trainable, "
+                    f"{k.non_trainable:,} non-trainable), {k.ops / 1e9:.3f} Bn ops. The running total reaches the "
+                    "inception module's figure at the concatenation.") for k in nets if k.kind == "keras"]
+
+
+ENVIRONMENTS = Section("environments", lambda t: _environments(t), "Environments",
+                       "Where each column group was measured (the newest run's environment).",
+                       when=lambda t: bool(data.environments(t.results)), csv=False)
+ENV_FIELDS = ("cpu", "cores", "threads", "gpu", "driver", "python", "torch")  # then the backends' library versions
+ENV_AFTER = ("cudnn_benchmark", "tf32", "cpu_fp32_math", "rss_method", "git_commit", "timestamp")
+
+
+def _environments(t):
+    versions = [k for tr in _ordered(t.traits).values() for k in tr.versions]
+    fields = list(dict.fromkeys((*ENV_FIELDS, *versions, *ENV_AFTER)))
+    return pd.DataFrame([dict(column=k, hostname=v.get("host"), **{f: v.get(f) for f in fields})
+                         for k, v in data.environments(t.results).items()])
+
+
+def _sections(nets):
+    """Every declared section, the Keras models' and the environments last."""
+    return [*SECTIONS, *_keras_sections(nets), ENVIRONMENTS]
+
+
+# figures: title, file, draw(tables) -> PNG bytes or None (nothing to draw), its data, caption; when(tables)
+FIGURES = (
+    ("Accuracy vs operations", "accuracy_vs_ops", lambda t: plots.accuracy_vs_ops(t["networks"]), "networks",
+     "Top-1 quoted from the Tiny Darknet page against computed operations; marker area proportional to the "
+     ".weights file size; red rings mark the ops the page published.", None),
+    ("Parameters vs operations", "params_vs_ops", lambda t: plots.params_vs_ops(t["networks"]), "networks",
+     "Every analysed network's parameter count against its operations (log scales).", None),
+    ("Latency vs operations", "latency_vs_ops", lambda t: plots.latency_vs_ops(t["latency_runs"], t.traits),
+     "latency_runs", "Measured batch-1 latency against operations, one panel per host/device, one colour per "
+     "backend.", _measured_any),
+    ("Operations per layer", "layer_ops", lambda t: plots.layer_ops(t["layers"]), "layers",
+     "Where each network spends its operations, layer by layer.", None),
+    ("Operations vs input size", "ops_vs_size", lambda t: plots.ops_vs_size(t["ops_by_size"]), "ops_by_size",
+     "Analytic operations of each network at square input sizes "
+     f"{', '.join(map(str, sizes.SIZES))}; a size a network cannot take is left out of its line.", None),
+    ("Latency vs input size", "latency_vs_size", lambda t: plots.latency_vs_size(t["latency_by_size"], t.traits),
+     "latency_by_size", "Measured batch-1 latency of the results taken at several input sizes "
+     "(`darkbench bench --size`), one panel per host/device.", None),
+    ("Per-layer roofline", "roofline", lambda t: plots.roofline(t["roofline"]), "roofline",
+     "Each timed layer's achieved GFLOP/s against its arithmetic intensity, under the GEMM peak measured on the "
+     "same device.", lambda t: len(t["roofline"]) > 0),
+    ("Throughput against batch size", "throughput_vs_batch",
+     lambda t: plots.throughput_vs_batch(t["throughput"], t.traits), "throughput",
+     "Images per second (batch / median latency, with the median's 95% CI mapped the same way) against "
+     "batch size, per network, backend and dtype; the ring marks the best batch (the smallest whose CI "
+     "reaches the highest median's).", lambda t: len(t["best_batch"]) > 0),
+)
+
+
 def build(out, model_names=None, result_paths=None, log=print, force=False):
     o = Out(out, force)
     o.check("report.md", "index.html")  # a report of the user's own in --out: refused before any work
@@ -83,77 +265,34 @@ def build(out, model_names=None, result_paths=None, log=print, force=False):
     names = model_names or [published.cfg_path(n) for n in data.DEFAULT_MODELS]
     log("analysing networks")
     nets = data.networks(names)
-    keras_nets = [n for n in nets if n.kind == "keras"]
     rows, files = data.load_results(result_paths)
-    results, superseded = data.latest(rows)
-    t = {"networks": data.network_table(nets)}
-    swept, results = results, data.one_size(results, t["networks"])  # tables: one input per model
-    t["published"], t["claims"] = data.published_table()
-    long = data.latency_long(results, t["networks"])
-    t["latency_runs"] = long
-    t["comparison"] = data.comparison_table(t["networks"], data.pivot(long))
-    gf = data.pivot(long, "gflops")
-    t["gflops"] = gf.loc[[m for m in t["comparison"].index if m in gf.index]] if len(gf) else gf
-    t["speed_ratios"] = data.speed_ratios(results, t["networks"])
-    t["not_measured"] = data.not_measured(results)
-    t["layers"] = data.layer_table(nets)
-    t["ops_by_size"] = sizes.ops_by_size(nets)
-    t["latency_by_size"] = sizes.latency_by_size(swept)
-    t["roofline"] = data.roofline_table(results)
-    t["throughput"] = throughput.throughput_long(results, data.host_label)
-    t["best_batch"] = throughput.best_batch(t["throughput"])
-    t["agreement"] = checks.agreement_table(results, data.host_label)
-    t["memory"] = checks.memory_table(results, data.host_label)
-    for k in keras_nets:
-        t[f"keras_{k.name}"] = data.keras_table(k)
-    for name, df in t.items():
+    swept, superseded = data.latest(rows)
+    declared = _sections(nets)
+    t = Tables(declared, nets, swept)
+    csvs = [s for s in declared if s.csv]
+    for s in csvs:
+        df = t[s.key]
         if len(df):
-            flat = data.flat(df)
-            o.write(f"data/{name}.csv", flat.to_csv(index=isinstance(df.columns, pd.MultiIndex) or name == "gflops"))
+            o.write(f"data/{s.key}.csv", data.flat(df).to_csv(index=isinstance(df.columns, pd.MultiIndex) or s.index))
     for f in files:  # the raw results travel with the report
         o.copy(f, o.unique(f"data/{os.path.basename(f)}"))
     log("drawing figures")
     figs = {}
-
-    def fig(title, rel, png, source, what):
+    for title, name, draw, source, what, when in FIGURES:
+        png = draw(t) if when is None or when(t) else None
         if png is None:  # nothing to draw (e.g. no network with published accuracy among --models)
-            return
+            continue
+        rel = f"figures/{name}.png"
         o.write(rel, png)
-        figs[title] = (rel, f"{what} Data: {source}.", png)
-    fig("Accuracy vs operations", "figures/accuracy_vs_ops.png", plots.accuracy_vs_ops(t["networks"]),
-        "data/networks.csv", "Top-1 quoted from the Tiny Darknet page against computed operations; marker area "
-        "proportional to the .weights file size; red rings mark the ops the page published.")
-    fig("Parameters vs operations", "figures/params_vs_ops.png", plots.params_vs_ops(t["networks"]),
-        "data/networks.csv", "Every analysed network's parameter count against its operations (log scales).")
-    if len(long):
-        fig("Latency vs operations", "figures/latency_vs_ops.png", plots.latency_vs_ops(long),
-            "data/latency_runs.csv", "Measured batch-1 latency against operations, one panel per host/device, "
-            "one colour per backend.")
-    fig("Operations per layer", "figures/layer_ops.png", plots.layer_ops(t["layers"]), "data/layers.csv",
-        "Where each network spends its operations, layer by layer.")
-    fig("Operations vs input size", "figures/ops_vs_size.png", plots.ops_vs_size(t["ops_by_size"]),
-        "data/ops_by_size.csv", "Analytic operations of each network at square input sizes "
-        f"{', '.join(map(str, sizes.SIZES))}; a size a network cannot take is left out of its line.")
-    fig("Latency vs input size", "figures/latency_vs_size.png", plots.latency_vs_size(t["latency_by_size"]),
-        "data/latency_by_size.csv", "Measured batch-1 latency of the results taken at several input sizes "
-        "(`darkbench bench --size`), one panel per host/device.")
-    if len(t["roofline"]):
-        fig("Per-layer roofline", "figures/roofline.png", plots.roofline(t["roofline"]), "data/roofline.csv",
-            "Each timed layer's achieved GFLOP/s against its arithmetic intensity, under the GEMM peak "
-            "measured on the same device.")
-    if len(t["best_batch"]):
-        fig("Throughput against batch size", "figures/throughput_vs_batch.png",
-            plots.throughput_vs_batch(t["throughput"]), "data/throughput.csv",
-            "Images per second (batch / median latency, with the median's 95% CI mapped the same way) against "
-            "batch size, per network, backend and dtype; the ring marks the best batch (the smallest whose CI "
-            "reaches the highest median's).")
-    notes = _notes(rows, results, superseded, files)
-    sections = _sections(t, keras_nets, data.environments(results))
+        figs[title] = (rel, f"{what} Data: data/{source}.csv.", png)
+    notes = _notes(rows, t.results, superseded, files)
+    sections = [(s.title, s.text(t) if callable(s.text) else s.text, (s.show or (lambda df: df))(t[s.key]))
+                for s in declared if s.title and (s.when(t) if s.when else len(t[s.key]) > 0)]
     o.write("report.md", _markdown(sections, figs, notes))
     o.write("index.html", _html(sections, figs, notes))
     o.finish()
-    log(f"wrote {out}/report.md, {out}/index.html, {len(figs)} figures, {len(t)} tables")
-    return t, figs
+    log(f"wrote {out}/report.md, {out}/index.html, {len(figs)} figures, {len(csvs)} tables")
+    return dict(t), figs
 
 
 def _notes(rows, results, superseded, files):
@@ -180,74 +319,6 @@ def _notes(rows, results, superseded, files):
         notes.append(f"{len(rs)} result(s) of {path} were measured from a different version of that file than the "
                      f"one analysed here (model_sha256 differs): {where}.")
     return notes
-
-
-CONVENTIONS = ("Ops: darknet's count, 2 per multiply-add, convolutional/connected layers only (no bias, batch norm, "
-               "activation or pooling); for Keras models 2 x MACs of Conv/Dense layers. MACs: multiply-adds of "
-               "the same layers. Size: bytes of the darknet .weights file / 2^20 (MiB, the page's \"MB\"); Keras: "
-               "fp32 bytes of all weights. Params: learned values, without darknet's batch-norm running statistics "
-               "(Keras: count_params, moving statistics included). Top-1/Top-5 are quoted from the Tiny Darknet "
-               "page, not measured.")
-
-
-def _sections(t, keras_nets, envs):
-    s = [("Published figures (Tiny Darknet page) beside computed ones",
-          "Top-1/Top-5 are quoted from the page, not measured. Ops and size are computed from the cfg; the "
-          "verdicts come from `darkbench verify` (a known discrepancy is explained under Every published claim).",
-          t["published"]),
-         ("Every published claim", "Each figure the source documents state, as written, beside the computed value.",
-          t["claims"][["claim", "network", "published_text", "computed_text", "verdict", "holds_at", "note"]]),
-         ("Networks", CONVENTIONS, t["networks"].drop(columns=["ops_published_bn", "size_published_mb"]))]
-    if len(t["latency_runs"]):
-        s.append(("Comparison: computed figures and measured latency (ms, batch 1)", MEASURED, t["comparison"]))
-        s.append(("Achieved throughput (GFLOP/s = darknet ops / latency)", "How much of each network's "
-                  "arithmetic each backend gets done per second; low figures mean time goes to memory traffic "
-                  "and overheads, not arithmetic.", t["gflops"]))
-    if len(t["speed_ratios"]):
-        s.append(("Speed ratios", "How many times faster network A runs than network B, measured in the same run, "
-                  "beside how many times fewer operations it has. The page says Darknet Reference is "
-                  "\"2.9 times faster\" than AlexNet.", t["speed_ratios"]))
-    if len(t["best_batch"]):
-        s.append(("Throughput at the best batch, beside latency at batch 1",
-                  "Two questions answered apart: how long one image takes (batch 1, median) and how many images per "
-                  "second a batch gets through. Best batch: the smallest batch whose images/s 95% CI reaches the "
-                  "highest median's (a larger batch within the noise only adds latency). `bench --batch 1,2,4` measures "
-                  "the batch sizes interleaved in the same rounds; `bench --batch auto` doubles the batch while "
-                  "images/s rises beyond the noise and the analytic memory estimate fits, a batch per group.",
-                  t["best_batch"]))
-    if len(t["agreement"]):
-        s.append(("Agreement: outputs beside speed",
-                  "How far each backend and dtype's outputs are from darkbench's darknet-exact fp32 eager model (the "
-                  "same weights, the same inputs), checked once per model/backend/dtype: relative L2 over all "
-                  "outputs, the largest absolute difference, and for classifiers the fraction of inputs with the "
-                  f"same top-1 / top-5. Flagged DISAGREES beyond relative L2 {checks.TOLERANCE_TEXT} (by dtype); a "
-                  "fast wrong answer is not a result.", t["agreement"]))
-    if len(t["memory"]):
-        s.append(("Memory: measured beside the analytic estimate",
-                  "Peak resident memory each entry added to the benchmarking process while running (its high-water "
-                  "mark, reset before each entry, minus the resident size before it; library code is loaded "
-                  "beforehand and not counted), its peak while preparing (compiling, exporting), and darknet's own "
-                  "process's peak; beside the analytic estimate at that batch (darkbench.footprint: the liveness peak of fp32 "
-                  "activations plus the parameters held; for darknet its own footprint, which leaves out the ~80 MiB "
-                  "its process and libraries take).",
-                  t["memory"]))
-    if len(t["not_measured"]):
-        s.append(("Not measured", "Benchmark entries that hold no latency, and why.", t["not_measured"]))
-    for k in keras_nets:
-        s.append((f"Keras parameter arithmetic: {k.name}",
-                  f"Keras' own counting, layer by layer (params = (kh*kw*C_in + 1)*filters for Conv2D, "
-                  f"(inputs + 1)*outputs for Dense): {k.params:,} parameters in all ({k.trainable:,} trainable, "
-                  f"{k.non_trainable:,} non-trainable), {k.ops / 1e9:.3f} Bn ops. The running total reaches the "
-                  "inception module's figure at the concatenation.", t[f"keras_{k.name}"]))
-    if envs:
-        s.append(("Environments", "Where each column group was measured (the newest run's environment).",
-                  pd.DataFrame([dict(column=k, hostname=v.get("host"), **{f: v.get(f) for f in ENV_FIELDS})
-                                for k, v in envs.items()])))
-    return s
-
-
-ENV_FIELDS = ("cpu", "cores", "threads", "gpu", "driver", "python", "torch", "onnxruntime", "openvino", "opencv",
-              "cudnn_benchmark", "tf32", "cpu_fp32_math", "rss_method", "git_commit", "timestamp")
 
 
 def _anchor(title):

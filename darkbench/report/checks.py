@@ -1,9 +1,11 @@
 """Agreement and memory beside the times (read from results, never measured)."""
 import pandas as pd
 
-from ..bench.agreement import TOLERANCE, disagrees  # noqa: F401 - disagrees: used by build
+from ..bench import traits
+from ..bench.agreement import disagrees  # noqa: F401 - disagrees: used by build
+from ..bench.dtypes import DTYPES
 
-TOLERANCE_TEXT = ", ".join(f"{k} {v:g}" for k, v in TOLERANCE.items())
+TOLERANCE_TEXT = ", ".join(f"{k} {d.tolerance:g}" for k, d in DTYPES.items())
 
 
 def flag(r):
@@ -42,7 +44,8 @@ def memory_table(results, host_label):
         if r.get("error") or r.get("skipped") or (r.get("peak_rss_mib") is None and r.get("peak_mem_mb") is None):
             continue
         est, peak = r.get("estimated_mib"), r.get("peak_rss_mib")
-        whole = r.get("backend") == "darknet" or (peak is not None and r.get("rss_base_mib") is None)
+        # a backend run as its own process (traits.process): that process's peak, not an addition to ours
+        whole = traits.of(r).process or (peak is not None and r.get("rss_base_mib") is None)
         rows.append(dict(model=r["model"], host=host_label(r), dtype=r.get("dtype"), backend=r["backend"],
                          batch=r.get("batch"), peak_rss_mib=None if peak is None else round(peak, 1),
                          prepare_rss_mib=None if r.get("prepare_rss_mib") is None else round(r["prepare_rss_mib"], 1),
@@ -50,6 +53,6 @@ def memory_table(results, host_label):
                          gpu_peak_mib=None if r.get("peak_mem_mb") is None else round(r["peak_mem_mb"], 1),
                          estimated_mib=None if est is None else round(est, 1),
                          measured_per_estimated=round(peak / est, 2) if peak is not None and est else None,
-                         measured_as="" if peak is None else "its own process (darknet)" if whole
+                         measured_as="" if peak is None else f"its own process ({r['backend']})" if whole
                          else "added to the bench process"))
     return pd.DataFrame(rows)

@@ -6,7 +6,7 @@ import os
 import pandas as pd
 
 from .. import models, published
-from ..bench.registry import BACKENDS
+from ..bench import traits
 from ..bench.record import Record
 from ..errors import DarkbenchError
 from .checks import flag
@@ -142,7 +142,7 @@ def latency_long(results, nets=None):
         rows.append(dict(model=r["model"], device=host_label(r), dtype=r.get("dtype"), backend=r["backend"],
                          threads=r.get("threads"), median_ms=round(r["median_ms"], 3),
                          ci95_lo_ms=ci[0], ci95_hi_ms=ci[1],
-                         samples=r.get("samples"), statistic="mean" if r["backend"] == "darknet" else "median",
+                         samples=r.get("samples"), statistic=traits.of(r).statistic,
                          ops=n, gflops=round(n / r["median_ms"] / 1e6, 2) if n else None,
                          outputs=flag(r), source=r.get("source")))
     return pd.DataFrame(rows)
@@ -162,23 +162,29 @@ def one_size(results, nets):
     return [r for _, r in chosen.values()]
 
 
-def _run_order(run):
+def backend_traits(results):
+    """{backend: Traits} as the results say (a later row's over an earlier one's)."""
+    return {r["backend"]: traits.of(r) for r in results if r.get("backend")}
+
+
+def _run_order(run, order):
     dtype, _, backend = run.partition(" ")
-    return (dtype, BACKENDS.index(backend) if backend in BACKENDS else len(BACKENDS), backend)
+    return (dtype, order.get(backend, traits.NEUTRAL.order), backend)
 
 
-def pivot(long, value="median_ms"):
-    """Models down, one column group per host/device, 'dtype backend' inside each group."""
+def pivot(long, value="median_ms", order=None):
+    """Models down, one column group per host/device, 'dtype backend' inside each group (backends in the order
+    of their traits: order = {backend: Traits.order})."""
     if not len(long):
         return pd.DataFrame()
     d = long.assign(run=long["dtype"] + " " + long["backend"])
     t = d.pivot_table(index="model", columns=["device", "run"], values=value, aggfunc="first")
-    cols = sorted(t.columns, key=lambda c: (c[0], _run_order(c[1])))
+    cols = sorted(t.columns, key=lambda c: (c[0], _run_order(c[1], order or {})))
     return t[cols]
 
 
 def latency_table(results, nets=None):
-    return pivot(latency_long(results, nets))
+    return pivot(latency_long(results, nets), order={b: t.order for b, t in backend_traits(results).items()})
 
 
 def comparison_table(nets, latency):
@@ -204,7 +210,7 @@ def speed_ratios(results, nets=None, pairs=(("darknet", "alexnet"), ("tiny", "al
                                             ("darknet", "squeezenet"))):
     """How many times faster model A runs than model B, per host/device/backend (medians, same run), beside
     how many times fewer operations it has."""
-    from ..bench.stats import ratio_ci
+    from ..bench.text import ratio
     ops = dict(zip(nets["model"], nets["ops"])) if nets is not None and len(nets) else {}
     rows = []
     keyed = {}
@@ -221,8 +227,7 @@ def speed_ratios(results, nets=None, pairs=(("darknet", "alexnet"), ("tiny", "al
                        times_faster=round(rb["median_ms"] / ra["median_ms"], 2), ci95="",
                        times_fewer_ops=round(ob / oa, 2) if oa and ob else None)
             if ra.get("samples_ms") and rb.get("samples_ms"):
-                _, ci = ratio_ci(rb["samples_ms"], ra["samples_ms"])
-                row["ci95"] = f"[{ci[0]:.2f}, {ci[1]:.2f}]" if ci else "too few samples"
+                _, row["ci95"] = ratio(rb["samples_ms"], ra["samples_ms"])
             rows.append(row)
     return pd.DataFrame(rows)
 

@@ -5,6 +5,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from ..bench.traits import NEUTRAL  # noqa: E402
 from ..layers import family, trait  # noqa: E402
 
 DPI = 110
@@ -30,9 +31,10 @@ def _save(fig):
     return buf.getvalue()
 
 
-BACKEND_STYLE = {"eager": ("tab:green", "D"), "fused": ("tab:red", "^"), "compile": ("tab:blue", "o"),
-                 "onnxruntime": ("tab:purple", "v"), "openvino": ("tab:cyan", "P"), "opencv": ("tab:brown", "X"),
-                 "darknet": ("tab:orange", "s")}
+def _backend(styles, backend):
+    """A backend's Traits (colour, marker, legend note) from `styles` ({backend: Traits}, read from the results);
+    neutral for one the results say nothing of."""
+    return (styles or {}).get(backend, NEUTRAL)
 
 
 def _dodge(ax, points, fontsize=8):
@@ -98,17 +100,19 @@ def params_vs_ops(nets):
     return _save(fig)
 
 
-def latency_vs_ops(long):
-    """One panel per host/device; each backend its colour and marker; model names under their points."""
+def latency_vs_ops(long, styles=None):
+    """One panel per host/device; each backend its colour and marker (styles: {backend: Traits}); model names
+    under their points."""
     groups = sorted(long["device"].unique())
     fig, axes = plt.subplots(len(groups), 1, figsize=(9, 4.8 * len(groups)), squeeze=False)
     for ax, g in zip(axes[:, 0], groups):
         d = long[(long["device"] == g) & long["ops"].notna()]
         for (dtype, backend), e in d.groupby(["dtype", "backend"], sort=False):
-            color, marker = BACKEND_STYLE.get(backend, ("tab:gray", "x"))
+            t = _backend(styles, backend)
+            color, marker = t.color, t.marker
             label = backend if dtype == "fp32" else f"{backend} {dtype}"
-            if backend == "darknet":
-                label += " (darknet speed: mean)"
+            if t.statistic_label:  # not a median: say what it is
+                label += f" ({t.statistic_label})"
             ax.plot(e["ops"] / 1e9, e["median_ms"], marker, color=color, label=label, ms=7, alpha=0.8,
                     mfc="none" if dtype != "fp32" else color)
         lowest = d.groupby("model").agg(ops=("ops", "first"), ms=("median_ms", "min"))
@@ -197,9 +201,10 @@ def roofline(rl):
     return _save(fig)
 
 
-def throughput_vs_batch(long):
+def throughput_vs_batch(long, styles=None):
     """One panel per network measured at two batch sizes or more: images/s (median, 95% CI bars) against
-    batch, one line per host, backend and dtype; the best batch (see report/throughput.py) ringed."""
+    batch, one line per host, backend and dtype (styles: {backend: Traits}); the best batch (see
+    report/throughput.py) ringed."""
     from .throughput import best_batch
     multi = long.groupby(["model", "host", "dtype", "backend"])["batch"].transform("nunique") > 1
     d = long[multi]
@@ -212,7 +217,8 @@ def throughput_vs_batch(long):
     for ax, name in zip(axes[:, 0], names):
         for (host, dtype, backend), e in d[d["model"] == name].groupby(["host", "dtype", "backend"], sort=False):
             e = e.sort_values("batch")
-            color, marker = BACKEND_STYLE.get(backend, ("tab:gray", "x"))
+            t = _backend(styles, backend)
+            color, marker = t.color, t.marker
             label = backend + ("" if dtype == "fp32" else f" {dtype}") + (f" ({host.split(' (')[0]})" if hosts else "")
             lo = (e["images_per_s"] - e["ips_ci95_lo"].fillna(e["images_per_s"])).clip(lower=0)
             hi = (e["ips_ci95_hi"].fillna(e["images_per_s"]) - e["images_per_s"]).clip(lower=0)
@@ -261,9 +267,9 @@ def ops_vs_size(table):
     return _save(fig)
 
 
-def latency_vs_size(table):
-    """Measured latency against input pixels, one panel per host/device, a line per model/backend/dtype; a
-    figure saying how to get one when no results span several sizes."""
+def latency_vs_size(table, styles=None):
+    """Measured latency against input pixels, one panel per host/device, a line per model/backend/dtype (a marker
+    per backend, styles: {backend: Traits}); a figure saying how to get one when no results span several sizes."""
     if not len(table):
         fig, ax = plt.subplots(figsize=(8, 4))
         ax.axis("off")
@@ -278,7 +284,7 @@ def latency_vs_size(table):
     for ax, g in zip(axes[:, 0], groups):
         d = table[table["device"] == g]
         for (model, backend, dtype), e in d.groupby(["model", "backend", "dtype"], sort=False):
-            marker = BACKEND_STYLE.get(backend, ("tab:gray", "x"))[1]  # a marker per backend
+            marker = _backend(styles, backend).marker
             label = f"{model} {backend}" + ("" if dtype == "fp32" else f" {dtype}")
             ax.plot(e["pixels"], e["median_ms"], marker + "-", color=colors[model], label=label, ms=6, alpha=0.8,
                     mfc="none" if dtype != "fp32" else colors[model])

@@ -3,6 +3,7 @@ host, backend and dtype the best batch beside batch 1's latency."""
 import pandas as pd
 
 from ..bench.batching import images_per_s
+from ..bench.text import ci_text
 
 
 def _usable(r):
@@ -45,8 +46,7 @@ def best_batch(long):
         best = d[reach >= floor].iloc[0]
         one = d[d["batch"] == 1]
         b1 = one.iloc[0] if len(one) else None
-        ci = (f"[{best['ips_ci95_lo']:.1f}, {best['ips_ci95_hi']:.1f}]" if pd.notna(best["ips_ci95_lo"])
-              else "too few samples")
+        ci = ci_text([best["ips_ci95_lo"], best["ips_ci95_hi"]] if pd.notna(best["ips_ci95_lo"]) else None, ".1f")
         rows.append(dict(model=model, host=host, dtype=dtype, backend=backend,
                          latency_b1_ms=None if b1 is None else b1["median_ms"],
                          images_per_s_b1=None if b1 is None else b1["images_per_s"],

@@ -1,4 +1,4 @@
-"""The compile backend: torch.compile (Inductor) variants of the fused model, the fastest one kept."""
+"""compile: torch.compile (Inductor) variants of the fused model, the fastest one kept."""
 import os
 import shutil
 import tempfile
@@ -6,11 +6,14 @@ import time
 
 import numpy as np
 
-from . import memory
-from .backends import Backend, Skip, _input, _model, _torch_runner
-from .measure import interleaved, warm_up
-from .quiet import quiet
-from .record import reason
+from .. import memory
+from ..config import BenchConfig
+from ..measure import interleaved, warm_up
+from ..quiet import quiet
+from ..record import reason
+from ..traits import Traits
+from . import torchbase
+from .base import Backend, Option, Skip
 
 # torch.compile variants tried by the compile backend; the fastest is kept and named in the result.
 # Each variant's options go to torch.compile(options=...) AND config.patch around the compiling call:
@@ -30,7 +33,7 @@ COMPILE_DEFAULT = {"cpu": ("aot-inductor", "freezing-cpp-wrapper", "max-autotune
                    "cuda": ("max-autotune-no-cudagraphs", "freezing")}
 
 
-def compiled(path, device, dtype, batch, width=None, height=None, threads=None, weights=None, choice="freezing"):
+def compiled(case, choice="freezing"):
     """One torch.compile variant (COMPILE_CHOICES[choice]) of the fused model; compile time kept apart."""
     import torch
     import torch._dynamo
@@ -38,23 +41,23 @@ def compiled(path, device, dtype, batch, width=None, height=None, threads=None, 
     for name in ("recompile_limit", "cache_size_limit", "accumulated_recompile_limit"):
         if hasattr(torch._dynamo.config, name):  # every model shares Darknet.forward: room for all of them
             setattr(torch._dynamo.config, name, max(getattr(torch._dynamo.config, name), 256))
-    m = _model(path, device, dtype, width, height, True, weights)
-    x = _input(m.input_shape, batch, device, dtype, True)
+    m = torchbase.model_on(case.model, case.device, case.dtype, fuse=True)
+    x = torchbase.batch_input(m.input_shape, case.batch, case.device, case.dtype, channels_last=True)
     if choice == "aot-inductor":
-        return _aot_inductor(m, x, device)
-    sync = torch.cuda.synchronize if device == "cuda" else (lambda: None)
+        return _aot_inductor(m, x, case)
+    sync = torch.cuda.synchronize if case.device == "cuda" else (lambda: None)
     t = time.perf_counter()
     fn = torch.compile(m, dynamic=False, options=dict(COMPILE_CHOICES[choice]) or None)
     with quiet(), torch.inference_mode(), ic.patch(COMPILE_CHOICES[choice]):
         fn(x)
         sync()
     compile_s = time.perf_counter() - t
-    r = _torch_runner(fn, m, x, device, f"torch.compile ({choice})", compile_s)
+    r = torchbase.torch_runner(fn, m, x, case, f"torch.compile ({choice})", compile_s)
     r.extra["compile_choice"] = choice
     return r
 
 
-def _aot_inductor(m, x, device):
+def _aot_inductor(m, x, case):
     """torch.export of the fused model, compiled ahead of time by Inductor into a package in a temporary
     directory (removed on close); calls go straight to the compiled code."""
     import torch
@@ -69,14 +72,14 @@ def _aot_inductor(m, x, device):
             fn = torch._inductor.aoti_load_package(pkg)
         with torch.inference_mode():
             fn(x)
-        if device == "cuda":
+        if case.device == "cuda":
             torch.cuda.synchronize()
         compile_s = time.perf_counter() - t
     except BaseException:
         shutil.rmtree(d, ignore_errors=True)
         raise
-    r = _torch_runner(fn, m, x, device, "AOTInductor (torch.export, freezing)", compile_s,
-                      cleanup=lambda: shutil.rmtree(d, ignore_errors=True))
+    r = torchbase.torch_runner(fn, m, x, case, "AOTInductor (torch.export, freezing)", compile_s,
+                               cleanup=lambda: shutil.rmtree(d, ignore_errors=True))
     r.extra["compile_choice"] = "aot-inductor"
     return r
 
@@ -87,7 +90,7 @@ def pick_compiled(case, timed, choices, budget):
     for c in choices:
         r = None
         try:
-            r = compiled(*case.args(), choice=c)
+            r = compiled(case, choice=c)
             r.first_ms = timed(r)
             warm_up(r, timed, max_s=1.0)
             cands[c] = r
@@ -123,9 +126,16 @@ def pick_compiled(case, timed, choices, budget):
 
 
 class Compile(Backend):
-    """The fastest of the torch.compile variants in config.compile_choices (default: COMPILE_DEFAULT)."""
-    name, modules = "compile", ("torch._inductor", "torch._dynamo")
+    """The fastest of the torch.compile variants in its option `compile` (default: COMPILE_DEFAULT)."""
+    name = "compile"
+    devices, dtypes, limits = torchbase.DEVICES, torchbase.DTYPES, torchbase.LIMITS
+    options = (Option("compile", "torch.compile variants to try, the fastest kept (default: CPU "
+                      f"{','.join(COMPILE_DEFAULT['cpu'])}; CUDA {','.join(COMPILE_DEFAULT['cuda'])}; "
+                      f"choose from {','.join(COMPILE_CHOICES)})", choices=tuple(COMPILE_CHOICES), many=True,
+                      metavar="VARIANTS"),)
+    traits = Traits(order=30, color="tab:blue", marker="o")
+    modules = ("torch._inductor", "torch._dynamo")
 
     def prepare(self, case, timed):
-        choices = self.config.compile_choices or COMPILE_DEFAULT[case.device]
-        return pick_compiled(case, timed, choices, self.config.min_time)
+        choices = self.option("compile") or COMPILE_DEFAULT[case.device]
+        return pick_compiled(case, timed, choices, self.config.min_time if self.config else BenchConfig.min_time)
