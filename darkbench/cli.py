@@ -33,9 +33,13 @@ def main(argv=None):
     # import only the command asked for: `darkbench ops` must stay light and fast
     names = [wanted] if wanted in COMMANDS else list(COMMANDS)
     for name in names:
-        mod = importlib.import_module(f".commands.{COMMANDS[name]}", __package__)
-        p = sub.add_parser(name, help=mod.HELP.replace("%", "%%"), description=mod.HELP)
-        mod.add_arguments(p)
+        try:  # a command's options may come from the layer families: a bad plugin family is refused here
+            mod = importlib.import_module(f".commands.{COMMANDS[name]}", __package__)
+            p = sub.add_parser(name, help=mod.HELP.replace("%", "%%"), description=mod.HELP)
+            mod.add_arguments(p)
+        except DarkbenchError as e:
+            print(f"darkbench {name}: error: {e}", file=sys.stderr)
+            return 2
         p.set_defaults(_run=mod.run)
     args = parser.parse_args(argv)
     seen = set()  # warnings printed in this command run: a model may be analysed several times (sizes, devices)

@@ -7,9 +7,10 @@ import tempfile
 import numpy as np
 
 from .. import models
+from ..layers import sections_with
 from .backends import Backend, Runner, Skip, load, resized_cfg
 
-YOLO_LIKE = ("yolo", "region")  # OpenCV's detection layers: decoded boxes where darknet gives the activated map
+YOLO_LIKE = sections_with("DETECTS")  # OpenCV's detection layers: decoded boxes where darknet gives the activated map
 ACTIVATIONS = ("leaky", "relu", "logistic", "tanh", "mish", "swish", "elu", "selu", "relu6", "identity")
 
 
