@@ -223,10 +223,12 @@ def test_other_meanings_are_real():
 
 
 def test_leaves():
-    """Finding files and the memory check depend on nothing of darkbench's but its errors."""
+    """Finding files and the memory check depend on nothing of darkbench's but its errors; darknet's C size
+    arithmetic and the bytes a layer moves on nothing of darkbench's."""
     g = import_graph()
     assert g["darkbench.paths"] == {"darkbench.errors"}
     assert g["darkbench.memory"] == {"darkbench.errors"}
+    assert g["darkbench.carith"] == g["darkbench.traffic"] == set()
 
 
 def test_no_caller_looks_at_the_suffix():
