@@ -5,7 +5,7 @@ from collections import Counter
 from . import models
 from .errors import DarkbenchError
 from .layers import families, trait
-from .layers.base import MOVEMENT, PER_INPUT, PER_OUTPUT, PER_WINDOW
+from .layers.traits import MOVEMENT, PER_INPUT, PER_OUTPUT, PER_WINDOW
 
 MM_OPS = ("conv", "linear", "addmm", "einsum", "matmul", "mm", "bmm")  # fvcore: 1 per multiply-accumulate
 
@@ -34,11 +34,8 @@ COMMON = {
 def _rules():
     """{rule: ops}: the common ops, then each family's in family order."""
     rules = {rule: list(ops) for rule, ops in COMMON.items()}
-    for fam in families():
+    for fam in families():  # each rule is one of COMMON's (checked when the family was registered)
         for op, rule in trait(fam, "TORCH_OPS").items():
-            if rule not in rules:
-                raise DarkbenchError(f"layer family {fam.__name__}: TORCH_OPS rule '{rule}' for {op} is not "
-                                     f"one of: {', '.join(rules)}")
             if op not in rules[rule]:
                 rules[rule].append(op)
     return {rule: tuple(ops) for rule, ops in rules.items()}
@@ -94,15 +91,6 @@ def handles():
     """{aten op: fvcore handle} for the ops in RULES."""
     fns = {PER_OUTPUT: _elementwise, PER_INPUT: _reduce, PER_WINDOW: _pool, MOVEMENT: lambda i, o: 0}
     return {op: fns[rule] for rule, ops in RULES.items() for op in ops}
-
-
-def blur_macs(l):
-    """The MACs of a fork [maxpool]'s antialiasing blur (0 without): one k x k filter per output channel."""
-    aa = l.opts.get("antialiasing") if l.type == "maxpool" else 0
-    if not aa:
-        return 0
-    from .layers.maxpool import BLUR
-    return BLUR[aa][0] ** 2 * l.outputs
 
 
 def crosscheck(name, width=None, height=None, dialect=None):
@@ -169,9 +157,9 @@ def _reasons(l, r):
     out = []
     macs = l.macs
     if macs or r["fvcore_mm"] or r["flopcounter"]:
-        if r["fvcore_mm"] != macs and blur_macs(l) == r["fvcore_mm"] - macs:
-            out.append(f"fvcore counts the fork's antialiasing blur ({blur_macs(l):,} MACs, a fixed depthwise "
-                       "convolution), which its BF and the analytic MACs leave out")
+        uncounted, what = l.trait("UNCOUNTED_MACS")(l)  # run by its module, left out of its MACs
+        if r["fvcore_mm"] != macs and uncounted and uncounted == r["fvcore_mm"] - macs:
+            out.append(f"fvcore counts {what}")
         elif r["fvcore_mm"] != macs:
             out.append(f"fvcore MACs differ by {r['fvcore_mm'] - macs:+,}")
         out.append("FlopCounterMode counts 2 per MAC" if r["flopcounter"] == 2 * macs

@@ -10,8 +10,8 @@ Three figures, per layer and in total:
   its last reader. While a layer runs its inputs and its output are all alive: the peak is the largest
   of those sums. A layer's own temporaries (an activation applied out of place, im2col) are not counted.
 And darknet's own, what its inference touches (so what its resident set holds): the input buffer, the
-weights, one shared workspace, the largest any layer asks for (a family's `workspace` trait, checked against
-libdarknet's l.workspace_size), and for every layer what a family's `darknet_floats` trait says: by default
+weights, one shared workspace, the largest any layer asks for (a family's `WORKSPACE` trait, checked against
+libdarknet's l.workspace_size), and for every layer what a family's `DARKNET_FLOATS` trait says: by default
 its output and its delta, which forward_network zeroes before each layer even at inference; batch norm's
 l.x copy, maxpool's indexes, LRN's squared/norms arrays besides; nothing for a dropout (it shares the
 previous layer's buffers). Buffers darknet allocates but never touches at inference (weight updates, adam
@@ -58,7 +58,7 @@ class Footprint:
     running_bytes: list      # per layer: alive while it runs (its inputs and its output)
     workspace_bytes: int     # darknet's shared im2col buffer; 0 for a network darknet cannot run
     darknet: bool            # darknet could run it (its own footprint is meaningful)
-    darknet_layer_bytes: list = None  # per layer, what darknet's inference touches for it (darknet_floats)
+    darknet_layer_bytes: list = None  # per layer, what darknet's inference touches for it (DARKNET_FLOATS)
 
     @property
     def total_param_bytes(self):
@@ -113,10 +113,10 @@ def footprint(net, batch=1):
             live -= size[i]
         after.append(live)
     darknet = bool(getattr(net, "has_darknet_layers", False))
-    workspace = max((l.trait("workspace")(l) for l in layers), default=0) if darknet else 0
+    workspace = max((l.trait("WORKSPACE")(l) for l in layers), default=0) if darknet else 0
     return Footprint(batch=batch, input_bytes=size[-1],
                      param_bytes=[FLOAT * l.weight_floats for l in layers],  # dontsave=1 ones too: held
                      output_bytes=[size[l.index] for l in layers], live_bytes=after, running_bytes=running,
                      workspace_bytes=workspace, darknet=darknet,
-                     darknet_layer_bytes=[FLOAT * batch * l.trait("darknet_floats")(l) for l in layers] if darknet
+                     darknet_layer_bytes=[FLOAT * batch * l.trait("DARKNET_FLOATS")(l) for l in layers] if darknet
                      else None)

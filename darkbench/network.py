@@ -1,6 +1,5 @@
 """cfg -> layer specs and totals, without torch: the analytic path."""
 import os
-import struct
 from dataclasses import dataclass, field
 
 from . import cfg as cfgmod
@@ -8,12 +7,10 @@ from . import dialect as dialects
 from .errors import DarkbenchError
 from .header import HEADER_BYTES
 from .layers import family, trait
-from .layers.base import Context, known_keys
+from .layers.bflops import f32
+from .layers.options import known_keys
+from .layers.spec import Context
 from .paths import resolve
-
-def _f32(x):
-    return struct.unpack("<f", struct.pack("<f", x))[0]
-
 
 NET_KEYS = {"batch", "subdivisions", "width", "height", "channels", "inputs", "time_steps",
             "learning_rate", "momentum", "decay", "policy", "steps", "scales", "max_batches",
@@ -67,7 +64,7 @@ class Network:
         """The AlexeyAB fork's Total BFLOPS: its per-layer BF summed in float32, as it sums them."""
         total = 0.0
         for l in self.layers:
-            total = _f32(total + l.bflops)
+            total = f32(total + l.bflops)
         return total
 
     @property

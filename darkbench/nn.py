@@ -3,8 +3,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .carith import c_div
 from .errors import DarkbenchError
-from .layers.base import c_div
 
 BN_EPS = 1e-6  # 2018 darknet's CPU: (x - mean) / (sqrt(var) + .000001)
 FORK_BN_EPS = 1e-5  # the AlexeyAB fork's: (x - mean) / sqrt(var + .00001)

@@ -21,7 +21,7 @@ class Darknet(nn.Module):
         self.input_shape = input_shape(net)
         self.layers = nn.ModuleList(_module(l, net) for l in net.layers)
         self._fork_batch_norm(getattr(net, "dialect", None) == ALEXEYAB)
-        self._share()
+        self._tie()
         # darknet's buffers are flat: a connected output (N, c), or one passed on by dropout or a route,
         # is a c x 1 x 1 image to the layer that reads an image from it
         self.unflatten = [l.in_shape if l.reads_image and l.in_shape[1:] == (1, 1) else None
@@ -88,20 +88,18 @@ class Darknet(nn.Module):
             if isinstance(m, DarknetBN):
                 m.fork = fork
 
-    def _share(self):
-        """Layers that use another layer's weights (the fork's share_index) take its tensors."""
-        from .layers.conv import share
-        for layer in self.layers:
-            if getattr(layer, "shares", None) is not None:
-                share(layer, self.layers[layer.shares])
+    def _tie(self):
+        """Layers whose family ties their parameters to an earlier layer's (TIE: the fork's share_index) take
+        its tensors; self.tied holds their indexes."""
+        self.tied = {spec.index for spec in self.spec.layers if spec.trait("TIE")(spec, self.layers)}
 
     def fuse(self):
         """Fold batch norm into the layers whose family can (FUSE: convolutions), in inference form;
         channels-last like every model."""
         for spec, layer in zip(self.spec.layers, self.layers):
-            if spec.trait("FUSE") and getattr(layer, "shares", None) is None:
+            if spec.trait("FUSE") and spec.index not in self.tied:
                 layer.fuse()
-        self._share()  # the folded tensors, folded once
+        self._tie()  # the folded tensors, folded once
         return self.to(memory_format=torch.channels_last)
 
     def load_weights(self, path):

@@ -7,7 +7,7 @@ import numpy as np
 from . import files
 from .errors import DarkbenchError
 from .header import DEFAULT_HEADER, HEADER_BYTES, header_size  # noqa: F401 (HEADER_BYTES for callers)
-from .layers.base import INITIAL
+from .layers.loading import INITIAL
 
 
 def is_transposed(header):
@@ -203,7 +203,7 @@ def random_arrays(net, seed=0):
     rng = np.random.default_rng(seed)
     out = {}
     for l in net.layers:
-        fan_in = l.trait("fan_in")(l)
+        fan_in = l.trait("FAN_IN")(l)
         for name, shape in l.weights:
             base = name.rsplit(".", 1)[-1]
             if base == "weights":

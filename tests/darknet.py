@@ -62,7 +62,7 @@ def random_table(cfg, out):
     """The harness's table of arrays to randomize, from darkbench's specs: "LAYER NAME COUNT LO HI"."""
     lines = []
     for l in analyse(cfg).layers:
-        r = np.sqrt(np.float32(3) / np.float32(l.trait("fan_in")(l)))  # as sqrtf(3.0f / fan_in)
+        r = np.sqrt(np.float32(3) / np.float32(l.trait("FAN_IN")(l)))  # as sqrtf(3.0f / fan_in)
         groups = {}
         for name, shape in l.weights:
             groups.setdefault(name.rpartition(".")[0], []).append((name, shape))

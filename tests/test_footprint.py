@@ -145,7 +145,7 @@ def test_workspace_is_darknets(darknet, workspace_harness, cfg):
     out = subprocess.run([str(workspace_harness), str(dcfg)], capture_output=True, text=True, cwd="/usr/share/darknet",
                          check=True).stdout
     rows = [list(map(int, line.split())) for line in out.splitlines()]
-    assert [r[1] for r in rows] == [l.trait("workspace")(l) for l in net.layers]
+    assert [r[1] for r in rows] == [l.trait("WORKSPACE")(l) for l in net.layers]
     assert footprint(net).workspace_bytes == max(r[1] for r in rows)
 
 

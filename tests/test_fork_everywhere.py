@@ -60,11 +60,10 @@ def test_crosscheck_macs_equal_fvcore_and_half_flopcounter(alexeyab_fork, which)
     cfg, size = cases(alexeyab_fork)[which]
     net = darkbench.analyse(cfg, size, size, dialect="alexeyab")
     rows, total = crosscheck(cfg, size, size, dialect="alexeyab")
-    from darkbench.crosscheck import blur_macs
     assert len(rows) == len(net.layers)
     for l, r in zip(net.layers, rows):
         where = f"layer {r['layer']} {r['type']}"
-        blur = blur_macs(l)  # maxpool antialiasing: a fixed blur convolution the fork's BF leaves out
+        blur = l.trait("UNCOUNTED_MACS")(l)[0]  # maxpool antialiasing: a fixed blur the fork's BF leaves out
         if r["reason"].startswith("fvcore's trace drops it"):  # a layer nothing reads (a route skips it)
             assert r["fvcore_mm"] == 0 and r["flopcounter"] == 2 * (r["macs"] + blur), where
             continue

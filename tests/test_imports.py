@@ -1,5 +1,6 @@
-"""darkbench's modules import each other without cycles (function-level imports included), and the one door
-to models (darkbench.models) answers for every kind of model without torch on the analytic path."""
+"""darkbench's modules import each other without cycles and never upward (function-level imports included),
+no darknet layer type is named outside darkbench/layers, and the one door to models (darkbench.models) answers
+for every kind of model without torch on the analytic path."""
 import ast
 import json
 import subprocess
@@ -93,11 +94,142 @@ def test_no_import_cycles():
     assert cycle is None, "import cycle: " + " -> ".join(cycle)
 
 
+# Each module's level, lowest first: a module imports modules of its own level or below only (the cycle test
+# keeps a level acyclic). A new module gets a level here.
+LEVELS = (
+    ("building blocks", ("darkbench.errors", "darkbench.dialect", "darkbench.cfg", "darkbench.paths",
+                         "darkbench.memory", "darkbench.files", "darkbench.header", "darkbench.image",
+                         "darkbench.carith", "darkbench.traffic", "darkbench.nn", "darkbench.tables",
+                         "darkbench.sizes", "darkbench.plugins")),
+    ("layers", ("darkbench.layers", "darkbench.layers.*")),
+    ("models", ("darkbench.network", "darkbench.keras", "darkbench.keras.*", "darkbench.weights",
+                "darkbench.torch_model", "darkbench.models", "darkbench")),  # darkbench: re-exports the door
+    ("what uses models", ("darkbench.footprint", "darkbench.crosscheck", "darkbench.published",
+                          "darkbench.export", "darkbench.classify", "darkbench.nightmare")),
+    ("bench", ("darkbench.bench", "darkbench.bench.*")),
+    ("report", ("darkbench.report", "darkbench.report.*")),
+    ("commands", ("darkbench.commands", "darkbench.commands.*", "darkbench.cli", "darkbench.__main__")),
+)
+# what measures: the report reads results and never imports these
+MEASURES = ("darkbench.bench.runner", "darkbench.bench.backends", "darkbench.bench.backends.base",
+            "darkbench.bench.backends.registry", "darkbench.bench.backends.inductor", "darkbench.bench.measure",
+            "darkbench.bench.layers", "darkbench.bench.peak")
+
+
+def level(module):
+    """(index, name) of a module's level, or None when LEVELS does not place it."""
+    for i, (name, patterns) in enumerate(LEVELS):
+        if any(module == p or (p.endswith(".*") and module.startswith(p[:-1])) for p in patterns):
+            return i, name
+    return None
+
+
+def upward_edges(graph):
+    """'a -> b (why)' for every import that goes against the layering."""
+    from darkbench.layers import families
+    family_modules = {f.__name__ for f in families()}
+    bad = []
+    for m in sorted(graph):
+        for d in sorted(graph[m]):
+            (lm, nm), (ld, nd) = level(m), level(d)
+            if ld > lm:
+                bad.append(f"{m} -> {d} ({nm} import {nd})")
+            elif m in family_modules and d in family_modules:
+                bad.append(f"{m} -> {d} (a layer family imports another: shared rules go in a layers/ helper)")
+            elif m not in family_modules and d in family_modules:
+                bad.append(f"{m} -> {d} (only the registry finds layer families)")
+            elif nm == "report" and d in MEASURES:
+                bad.append(f"{m} -> {d} (the report reads results, it never measures)")
+    return bad
+
+
+def test_every_module_has_a_level():
+    g = import_graph()
+    assert [m for m in sorted(g) if level(m) is None] == []
+    assert set(MEASURES) <= set(g), "MEASURES names a module that is gone: " + ", ".join(set(MEASURES) - set(g))
+
+
+def test_nothing_imports_upward():
+    """Building blocks import no layers, models, bench, report or commands; layer families import building
+    blocks and layers/ helpers only; bench never imports report or commands; report never imports what measures."""
+    assert upward_edges(import_graph()) == []
+
+
+def test_an_upward_edge_is_named():
+    g = import_graph()
+    g["darkbench.nn"] = g["darkbench.nn"] | {"darkbench.layers.spec"}
+    g["darkbench.layers.crnn"] = g["darkbench.layers.crnn"] | {"darkbench.layers.conv"}
+    g["darkbench.report.plots"] = g["darkbench.report.plots"] | {"darkbench.bench.runner"}
+    g["darkbench.bench.runner"] = g["darkbench.bench.runner"] | {"darkbench.commands.bench"}
+    assert upward_edges(g) == [
+        "darkbench.bench.runner -> darkbench.commands.bench (bench import commands)",
+        "darkbench.layers.crnn -> darkbench.layers.conv (a layer family imports another: shared rules go in a "
+        "layers/ helper)",
+        "darkbench.nn -> darkbench.layers.spec (building blocks import layers)",
+        "darkbench.report.plots -> darkbench.bench.runner (the report reads results, it never measures)"]
+
+
+# Section names that are also something else outside darkbench/layers, and what (each checked to be so)
+OTHER_MEANINGS = {
+    "logistic": "an activation (dialect.py, nn.py, OpenCV's activations)",
+    "activation": "the option of every layer with an activation",
+    "contrastive": "an option of the fork's [net]",
+    "conv": "fvcore's operator name (crosscheck.MM_OPS) and a GEMM shape kind (bench's peak)",
+}
+
+
+def _docstrings(tree):
+    return {id(n.value) for n in ast.walk(tree) if isinstance(n, ast.Expr) and isinstance(n.value, ast.Constant)}
+
+
+def type_names(root=PKG):
+    """'path:line: "name"' for every string in code (docstrings aside) outside darkbench/layers that is a
+    registered section name, darkbench/keras aside: Keras' own vocabulary (its class, activation and config
+    names: 'softmax', 'normalization', 'activation') is no darknet layer type."""
+    from darkbench.layers import families
+    sections = {n for f in families() for n in f.NAMES} - set(OTHER_MEANINGS)
+    found = []
+    for f in sorted(root.rglob("*.py")):
+        rel = f.relative_to(root)
+        if rel.parts[0] in ("layers", "keras"):
+            continue
+        tree = ast.parse(f.read_text(encoding="utf-8"), str(f))
+        docs = _docstrings(tree)
+        found += [f"{rel}:{n.lineno}: {n.value!r}" for n in ast.walk(tree)
+                  if isinstance(n, ast.Constant) and n.value in sections and id(n) not in docs]
+    return found
+
+
+def test_no_layer_type_name_outside_layers():
+    """Code outside darkbench/layers asks a trait (layers.trait, Layer.trait, layers.sections_with) and never
+    names a layer type."""
+    assert type_names() == []
+
+
+def test_type_names_are_found(tmp_path):
+    (tmp_path / "layers").mkdir()
+    (tmp_path / "layers" / "mine.py").write_text('NAMES = ("yolo",)\n')
+    (tmp_path / "x.py").write_text('"""About [yolo] and [route]."""\nHEADS = ("yolo", "region")\n'
+                                   'def f(l):\n    """maxpool"""\n    return l.type == "maxpool" or "conv" in l.desc\n')
+    assert type_names(tmp_path) == ["x.py:2: 'yolo'", "x.py:2: 'region'", "x.py:5: 'maxpool'"]
+
+
+def test_other_meanings_are_real():
+    from darkbench import crosscheck, dialect, network
+    from darkbench.layers import families
+    assert "logistic" in dialect.ACTIVATIONS[dialect.PJREDDIE]
+    assert any("activation" in f.KEYS for f in families())
+    assert "contrastive" in network.FORK_NET_KEYS
+    assert "conv" in crosscheck.MM_OPS
+
+
 def test_leaves():
-    """Finding files and the memory check depend on nothing of darkbench's but its errors."""
+    """Finding files and the memory check depend on nothing of darkbench's but its errors; darknet's C size
+    arithmetic and the bytes a layer moves on nothing of darkbench's."""
     g = import_graph()
     assert g["darkbench.paths"] == {"darkbench.errors"}
     assert g["darkbench.memory"] == {"darkbench.errors"}
+    assert g["darkbench.carith"] == g["darkbench.traffic"] == set()
 
 
 def test_no_caller_looks_at_the_suffix():

@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from darkbench import errors as layers_errors
 from darkbench import layers
 from darkbench.layers import registry
 from require import require_module
@@ -35,6 +36,10 @@ size=1
 activation=linear
 """
 
+# a whole family in a few lines, for the tests that write bad ones
+FAMILY = ('NAMES = ("thing",)\nKEYS = {"size"}\n\n\ndef build(sec, ctx):\n    pass\n\n\n'
+          'def module(layer, net):\n    pass\n')
+
 
 @pytest.fixture
 def plugin(monkeypatch, tmp_path):
@@ -62,7 +67,7 @@ def test_analyse(plugin):
     net = models.analyse(plugin)
     s = net.layers[1]
     assert (s.type, s.in_shape, s.out_shape, s.params, s.macs) == ("scale", (4, 5, 7), (4, 5, 7), 8, 0)
-    assert s.trait("COLOR") == "tab:green" and not s.trait("HEAD") and s.trait("fan_in")(s) == 1
+    assert s.trait("COLOR") == "tab:green" and not s.trait("HEAD") and s.trait("FAN_IN")(s) == 1
     assert net.weight_floats == 4 + 3 * 4 + 4 * 3 * 9 + 8 + 2 + 2 * 4
     from darkbench.report.plots import _color
     assert _color("scale") == "tab:green" and _color("convolutional") == "tab:blue"
@@ -125,7 +130,7 @@ def test_export_runs_in_onnxruntime(plugin, tmp_path):
 
 def test_duplicate_section_names_both(tmp_path):
     clash = tmp_path / "clash.py"
-    clash.write_text('NAMES = ("maxpool",)\nKEYS = set()\n')
+    clash.write_text(FAMILY.replace('"thing"', '"maxpool"'))
     r = _cli("ops", ROOT / "tests" / "cfgs" / "pools_routes.cfg", env_extra={layers.ENV: str(clash)}, check=False)
     assert r.returncode != 0
     assert "[maxpool] is defined by both darkbench.layers.maxpool and " + str(clash) in r.stderr
@@ -138,3 +143,59 @@ def test_entry_point(tmp_path):
     cfg.write_text(CFG)
     r = _cli("ops", cfg, "--json", env_extra={layers.ENV: "", "PYTHONPATH": f"{ROOT}{os.pathsep}{site}"})
     assert json.loads(r.stdout)
+
+
+# -- a family is checked when it is registered -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("extra, says", [
+    ("TRANSPOSD = True", "unknown trait TRANSPOSD (did you mean TRANSPOSED?); a constant of the family's own "
+                         "starts with '_'"),
+    ("SIZES = (1, 2)", "unknown trait SIZES; a constant of the family's own starts with '_'"),
+    ("HEAD = 1", "trait HEAD must be True or False, not 1"),
+    ("FAN_IN = 3", "trait FAN_IN must be a function, not 3"),
+    ("FORK_KEYS = ['stride_x']", "trait FORK_KEYS must be a set of option names, not ['stride_x']"),
+    ("DIALECTS = ('alexeyab', 'darknet')", "trait DIALECTS must be a tuple of dialect names (pjreddie, alexeyab)"),
+    ("TORCH_OPS = {'aten::erf': 'per output'}", "trait TORCH_OPS must be a dict {aten op: one of 1 per output "
+                                                "element, 1 per input element read"),
+    ("def fan_in(layer):\n    return 1", "trait fan_in is written FAN_IN"),
+    ("del module", "module() is missing"),
+    ("NAMES = 'thing'", "NAMES must be a tuple of section names, not 'thing'"),
+    ("del NAMES", "NAMES must be a tuple of section names, not None"),
+])
+def test_a_bad_family_is_refused_naming_file_and_name(monkeypatch, tmp_path, extra, says):
+    bad = tmp_path / "bad_family.py"
+    bad.write_text(FAMILY + extra + "\n")
+    monkeypatch.setenv(layers.ENV, str(bad))
+    monkeypatch.setattr(registry, "_registry", None)
+    with pytest.raises(layers_errors.DarkbenchError) as e:
+        layers.families()
+    assert str(e.value).startswith(f"{bad}: layer family: ") and says in str(e.value)
+
+
+def test_a_good_family_with_private_constants_and_shared_values(monkeypatch, tmp_path):
+    good = tmp_path / "good_family.py"
+    good.write_text("from darkbench.layers.traits import FORK_ONLY, PER_OUTPUT\n" + FAMILY +
+                    "_SIZES = (1, 2)\nDIALECTS = FORK_ONLY\nTORCH_OPS = {'aten::erf': PER_OUTPUT}\nDETECTS = True\n")
+    monkeypatch.setenv(layers.ENV, str(good))
+    monkeypatch.setattr(registry, "_registry", None)
+    assert layers.family("thing").DIALECTS == ("alexeyab",)
+    assert layers.sections_with("DETECTS") == ("detection", "Gaussian_yolo", "region", "yolo", "thing")
+
+
+def test_builtin_families_pass_and_their_traits_are_declared():
+    from darkbench.layers.traits import DECLARED, problems
+    for fam in layers.families():
+        assert problems(fam) == [], fam.__name__
+    assert set(layers.DEFAULTS) == set(DECLARED)
+    assert layers.sections_with("HEAD") == ("Gaussian_yolo", "yolo")
+
+
+def test_a_bad_family_is_one_line_on_the_command_line(tmp_path):
+    bad = tmp_path / "bad_family.py"
+    bad.write_text(FAMILY + "COLOUR = 'tab:red'\n")
+    for args in (("ops", "tiny.cfg"), ("bench", "--help")):
+        r = _cli(*args, env_extra={layers.ENV: str(bad)}, check=False)
+        assert r.returncode != 0 and r.stdout == ""
+        assert r.stderr == (f"darkbench {args[0]}: error: {bad}: layer family: unknown trait COLOUR (did you mean "
+                            "COLOR?); a constant of the family's own starts with '_'\n")

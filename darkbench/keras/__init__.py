@@ -12,7 +12,7 @@ import os
 from dataclasses import dataclass, field
 
 from ..errors import DarkbenchError
-from ..layers.base import Traffic
+from ..traffic import Traffic
 from ..tables import shape_text
 from .base import MAX_VALUES, activation, short
 from .layers import evaluate, window_text

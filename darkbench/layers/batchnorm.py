@@ -1,7 +1,7 @@
 """[batchnorm]: stand-alone batch norm. 2018 darknet stores scales, rolling mean and rolling variance (its
 biases stay zero, never saved); the AlexeyAB fork stores the biases first (its save_batchnorm_weights) and
 its forward adds them."""
-from .base import bn_weights
+from .loading import bn_weights
 
 NAMES = ("batchnorm",)
 KEYS = set()

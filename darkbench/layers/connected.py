@@ -1,12 +1,14 @@
 """[connected] / [conn]: fully connected on the flattened (C,H,W) input."""
-from .base import bn_darknet_floats, bn_weights, check_positive
+from .loading import bn_weights
+from .options import check_positive
+from .traits import bn_darknet_floats
 
 NAMES = ("connected", "conn")
 KEYS = {"output", "activation", "batch_normalize"}
 DONTLOADSCALES = TRANSPOSED = True
 COLOR = "tab:orange"
 MARKER = "s"
-darknet_floats = bn_darknet_floats  # footprint.py
+DARKNET_FLOATS = bn_darknet_floats  # footprint.py
 
 
 def build(sec, ctx):

@@ -1,7 +1,6 @@
 """[contrastive] (AlexeyAB fork): a training-only contrastive loss over the embeddings it reads, tied to a
 [yolo] layer (yolo_layer=). It passes its input's count on as a flat vector (the fork sets no out_c/h/w)."""
-from .base import MOVEMENT
-from .fork_common import FORK_ONLY
+from .traits import FORK_ONLY, MOVEMENT
 
 NAMES = ("contrastive",)
 KEYS = {"classes", "yolo_layer", "temperature", "cls_normalizer", "max_delta", "contrastive_neg_max"}

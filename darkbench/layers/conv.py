@@ -4,8 +4,12 @@ In the fork's dialect also stride_x/stride_y, dilation (the output size ignores 
 scaled by it), antialiasing (the convolution at stride 1, then a fixed blur at the real stride that is
 neither stored nor counted in its BF), share_index (another convolution's weights: nothing stored)
 and cbn (batch norm as stored)."""
+from ..carith import c_div, overhang
 from ..errors import DarkbenchError
-from .base import bn_darknet_floats, bn_weights, c_div, check_positive, conv_bflops, overhang
+from .bflops import conv_bflops
+from .loading import bn_weights
+from .options import check_positive
+from .traits import bn_darknet_floats
 
 NAMES = ("convolutional", "conv")
 KEYS = {"filters", "size", "stride", "pad", "padding", "groups", "activation", "batch_normalize",
@@ -15,10 +19,10 @@ FORK_KEYS = frozenset({"stride_x", "stride_y", "dilation", "antialiasing", "shar
                        "assisted_excitation", "sway", "rotate", "stretch", "stretch_sway", "angle", "grad_centr",
                        "reverse", "coordconv", "stream", "wait_stream", "deform"})
 NUMLOAD = DONTLOADSCALES = FUSE = True
-darknet_floats = bn_darknet_floats  # footprint.py
+DARKNET_FLOATS = bn_darknet_floats  # footprint.py
 COLOR = "tab:blue"
-NO_SHARE = -1000000000  # the fork's "share_index not given"
-BLUR = {1: (3, 1), 2: (2, 0)}  # antialiasing -> (blur size, blur padding)
+_NO_SHARE = -1000000000  # the fork's "share_index not given"
+_BLUR = {1: (3, 1), 2: (2, 0)}  # antialiasing -> (blur size, blur padding)
 
 
 def build(sec, ctx):
@@ -69,7 +73,7 @@ def build(sec, ctx):
     bflops = conv_bflops(c, n, groups, size, oh, ow) / (32 if xnor else 1)
     fh, fw = oh, ow
     if aa:
-        bsize, bpad = BLUR[aa]
+        bsize, bpad = _BLUR[aa]
         fh, fw = c_div(oh + 2 * bpad - bsize, sy) + 1, c_div(ow + 2 * bpad - bsize, sx) + 1
         macs += n * bsize * bsize * fh * fw  # the depthwise blur (not stored, not in the fork's BF)
     weights = [("biases", (n,))] + bn_weights(n, bn) + [("weights", (n, c // groups, size, size))]
@@ -89,8 +93,8 @@ def build(sec, ctx):
 
 def _shared(sec, ctx):
     """The convolution whose weights share_index names (absolute if >= 0, relative if negative), or None."""
-    value = sec.get_int("share_index", NO_SHARE)
-    if value == NO_SHARE:
+    value = sec.get_int("share_index", _NO_SHARE)
+    if value == _NO_SHARE:
         return None
     idx = value if value >= 0 else ctx.index + value
     if not 0 <= idx < ctx.index:
@@ -106,7 +110,7 @@ def _shared(sec, ctx):
     return other
 
 
-def workspace(layer):
+def WORKSPACE(layer):
     """darknet's get_workspace_size: one group's im2col matrix of one image (asked for even for 1x1 kernels,
     which never use it)."""
     c, _, _ = layer.in_shape
@@ -147,24 +151,28 @@ def module(layer, net):
     return _blurred(Conv(conv, o["filters"], o["batch_normalize"], o["activation"], extra=extra), layer)
 
 
-def share(module, source):
-    """The fork's share_index: the kernel, biases and batch norm of another convolution's module (whose own
-    window, stride and activation stay); called again after fusing, which folds the shared batch norm once."""
-    module.conv.weight = source.conv.weight
-    module.conv.bias = source.conv.bias
-    module.bn = source.bn
+def TIE(layer, modules):
+    """The fork's share_index: this layer's module takes the kernel, biases and batch norm of the convolution
+    it names (its own window, stride and activation stay); called again after fusing, which folds the shared
+    batch norm once, in the convolution that holds it."""
+    source = layer.opts.get("share_index")
+    if source is None:
+        return False
+    module, held = modules[layer.index], modules[source]
+    module.conv.weight = held.conv.weight
+    module.conv.bias = held.conv.bias
+    module.bn = held.bn
+    return True
 
 
 def _blurred(conv, layer):
-    """The fork's antialiasing: a fixed depthwise blur at the real stride after the convolution (and the
-    index of the convolution whose weights it shares, for torch_model)."""
-    conv.shares = layer.opts.get("share_index")
+    """The fork's antialiasing: a fixed depthwise blur at the real stride after the convolution."""
     aa = layer.opts.get("antialiasing")
     if not aa:
         return conv
     import torch
     import torch.nn.functional as F
-    size, pad = BLUR[aa]
+    size, pad = _BLUR[aa]
     k = torch.tensor([[1., 2., 1.], [2., 4., 2.], [1., 2., 1.]]) / 16 if aa == 1 else torch.full((2, 2), 0.25)
     n = layer.opts["filters"]
     stride = (layer.opts["stride_y"], layer.opts["stride_x"])

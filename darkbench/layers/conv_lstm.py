@@ -1,10 +1,13 @@
 """[conv_lstm] (AlexeyAB fork): a convolutional LSTM. Inner convolutions, in the fork's file order:
 peephole=1 adds vf, vi, vo; wf, wi, wg, wo read the state (bottleneck=1: wf alone, over 2*output
 channels); uf, ui, ug, uo read the input. All share size/stride/padding/groups/batch_normalize."""
-from .base import c_div, check_positive
-from .fork_common import FORK_ONLY, activation, conv, f32
+from ..carith import c_div
 from ..cfg import parse_int
 from ..errors import DarkbenchError
+from .bflops import f32
+from .fork_common import activation, conv
+from .options import check_positive
+from .traits import FORK_ONLY
 
 NAMES = ("conv_lstm",)
 KEYS = {"size", "stride", "dilation", "pad", "padding", "output", "groups", "activation", "batch_normalize",

@@ -3,12 +3,12 @@ NAMES = ("cost",)
 KEYS = {"type", "scale", "ratio", "noobject_scale", "thresh"}
 PJREDDIE_KEYS = frozenset({"noobject_scale", "thresh"})
 COST = True
-TYPES = ("seg", "sse", "masked", "smooth", "L1", "wgan")
+_TYPES = ("seg", "sse", "masked", "smooth", "L1", "wgan")
 
 
 def build(sec, ctx):
     kind = sec.get_str("type", "sse")
-    if kind not in TYPES:
+    if kind not in _TYPES:
         raise sec._err("type", f"unknown cost type '{kind}'")
     return ctx.layer(sec, "cost", (0, 0, 0), outputs=ctx.inputs)
 

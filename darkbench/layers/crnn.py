@@ -2,8 +2,11 @@
 
 2018 darknet: 3x3, stride 1, padded, sizes from output_filters/hidden_filters. The fork: output/hidden and
 its own size (3), stride, dilation, pad (0!), padding and groups, each convolution reading the layer's input size."""
-from .base import bn_weights, c_div, check_positive, conv_bflops, f32
+from ..carith import c_div
 from ..errors import DarkbenchError
+from .bflops import conv_bflops, f32
+from .loading import bn_weights
+from .options import check_positive
 
 NAMES = ("crnn",)
 KEYS = {"output_filters", "hidden_filters", "activation", "batch_normalize", "shortcut"}

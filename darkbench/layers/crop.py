@@ -3,7 +3,7 @@ NAMES = ("crop",)
 KEYS = {"crop_height", "crop_width", "flip", "angle", "saturation", "exposure", "noadjust", "shift"}
 
 
-def darknet_floats(layer):
+def DARKNET_FLOATS(layer):
     """make_crop_layer allocates an output and no delta (footprint.py)."""
     return layer.outputs
 

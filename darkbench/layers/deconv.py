@@ -1,11 +1,13 @@
 """[deconvolutional] / [deconv]: transposed convolution (weights [c][n][k][k])."""
-from .base import bn_darknet_floats, bn_weights, check_positive
+from .loading import bn_weights
+from .options import check_positive
+from .traits import bn_darknet_floats
 
 NAMES = ("deconvolutional", "deconv")
 KEYS = {"filters", "size", "stride", "pad", "padding", "activation", "batch_normalize"}
 DIALECTS = ("pjreddie",)  # the AlexeyAB fork has no such section
 NUMLOAD = DONTLOADSCALES = FUSE = True
-darknet_floats = bn_darknet_floats  # footprint.py
+DARKNET_FLOATS = bn_darknet_floats  # footprint.py
 
 
 def build(sec, ctx):
@@ -32,7 +34,7 @@ def build(sec, ctx):
         desc=f"{n} {size}x{size}/{stride}")
 
 
-def workspace(layer):
+def WORKSPACE(layer):
     """darknet's get_workspace_size for a deconvolution: the gemm's column matrix, input pixels x taps x filters."""
     _, h, w = layer.in_shape
     return 4 * h * w * layer.opts["size"] ** 2 * layer.opts["filters"]

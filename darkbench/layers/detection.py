@@ -3,6 +3,7 @@ NAMES = ("detection",)
 KEYS = {"coords", "classes", "rescore", "num", "side", "softmax", "sqrt", "max", "coord_scale",
         "forced", "object_scale", "noobject_scale", "class_scale", "jitter", "random", "reorg",
         "random"}
+DETECTS = True
 FORK_KEYS = frozenset({"resize"})
 
 

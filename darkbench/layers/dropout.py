@@ -4,7 +4,7 @@ KEYS = {"probability"}
 FORK_KEYS = frozenset({"dropblock", "dropblock_size_rel", "dropblock_size_abs"})  # training only
 
 
-def darknet_floats(layer):
+def DARKNET_FLOATS(layer):
     """darknet's dropout reuses the previous layer's output and delta (parse_dropout); its random mask is
     drawn only when training: it holds nothing of its own at inference (footprint.py)."""
     return 0

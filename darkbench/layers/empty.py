@@ -1,5 +1,5 @@
 """[empty] / [silence] (AlexeyAB fork): pass-through, the previous layer's output unchanged."""
-from .fork_common import FORK_ONLY
+from .traits import FORK_ONLY
 
 NAMES = ("empty", "silence")
 KEYS = set()

@@ -1,16 +1,9 @@
 """Small rules shared by the section families only the AlexeyAB fork has (no NAMES: not a family)."""
-import struct
-
 from .. import dialect as dialects
+from ..carith import c_div
 from ..errors import DarkbenchError
-from .base import bn_weights, c_div
-
-FORK_ONLY = (dialects.ALEXEYAB,)
-
-
-def f32(x):
-    """x rounded to float32, as the fork stores l.bflops."""
-    return struct.unpack("<f", struct.pack("<f", x))[0]
+from .bflops import f32
+from .loading import bn_weights
 
 
 def not_built(layer, net):

@@ -1,6 +1,6 @@
 """[Gaussian_yolo] (AlexeyAB fork, Gaussian YOLOv3): a yolo head with a mean and an uncertainty per box
 coordinate: len(mask) * (classes + 9) channels, shaped like its input."""
-from .fork_common import FORK_ONLY
+from .traits import FORK_ONLY
 
 NAMES = ("Gaussian_yolo",)
 # all the fork's parse_gaussian_yolo reads; only classes, num, mask and anchors shape anything
@@ -10,6 +10,7 @@ KEYS = {"classes", "num", "mask", "anchors", "max", "max_delta", "counters_per_c
         "yolo_point", "jitter", "resize", "ignore_thresh", "truth_thresh", "iou_thresh", "random", "map"}
 DIALECTS = FORK_ONLY
 HEAD = True
+DETECTS = True
 
 
 def build(sec, ctx):

@@ -8,13 +8,13 @@ NAMES = ("gru",)
 KEYS = {"output", "batch_normalize", "tanh"}
 PJREDDIE_KEYS = frozenset({"tanh"})
 TRANSPOSED = True
-ORDER = {"pjreddie": (("wz", "wr", "wh", "uz", "ur", "uh"), {"uz", "ur", "uh"}),
+_ORDER = {"pjreddie": (("wz", "wr", "wh", "uz", "ur", "uh"), {"uz", "ur", "uh"}),
          "alexeyab": (("input_z", "input_r", "input_h", "state_z", "state_r", "state_h"),
                       {"input_z", "input_r", "input_h"})}
 
 
 def build(sec, ctx):
-    return recurrent.build(sec, ctx, "gru", *ORDER[ctx.dialect])
+    return recurrent.build(sec, ctx, "gru", *_ORDER[ctx.dialect])
 
 
 module = recurrent.module

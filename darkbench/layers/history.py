@@ -1,5 +1,6 @@
 """[history] (AlexeyAB fork): the last history_size inputs of a time sequence, stacked as channels."""
-from .fork_common import FORK_ONLY, not_built
+from .fork_common import not_built
+from .traits import FORK_ONLY
 
 NAMES = ("history",)
 KEYS = {"history_size"}

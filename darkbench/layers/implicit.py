@@ -1,7 +1,6 @@
 """[implicit] (AlexeyAB fork, YOLOR): a learnt constant, filters x atoms values, whatever the input.
 Its output is 1 wide, `atoms` high, `filters` channels; the values are stored in the weights file."""
-from .base import MOVEMENT
-from .fork_common import FORK_ONLY
+from .traits import FORK_ONLY, MOVEMENT
 
 NAMES = ("implicit",)
 KEYS = {"mean", "std", "filters", "atoms"}

@@ -4,7 +4,7 @@ KEYS = set()
 DIALECTS = ("pjreddie",)  # the AlexeyAB fork has no such section
 
 
-def darknet_floats(layer):
+def DARKNET_FLOATS(layer):
     """Output, delta and the per-position scales its forward writes (footprint.py)."""
     return 3 * layer.outputs
 

@@ -1,13 +1,15 @@
 """[local]: unshared convolution, one filter bank per output location."""
+from ..carith import c_div, overhang
 from ..errors import DarkbenchError
-from .base import MOVEMENT, c_div, check_positive, kernel_floats, overhang
+from .options import check_positive
+from .traits import MOVEMENT, kernel_floats
 
 NAMES = ("local",)
 KEYS = {"filters", "size", "stride", "pad", "activation"}
 TORCH_OPS = {"aten::im2col": MOVEMENT, "aten::unfold": MOVEMENT}
 
 
-def fan_in(layer):
+def FAN_IN(layer):
     """Kernel floats per output value: each location has its own filters."""
     return max(1, kernel_floats(layer) // max(1, layer.outputs))
 
@@ -34,7 +36,7 @@ def build(sec, ctx):
         macs=loc * n * c * size * size, desc=f"{n} {size}x{size}/{stride}")
 
 
-def workspace(layer):
+def WORKSPACE(layer):
     """make_local_layer's workspace_size counts the im2col matrix's floats, which darknet then allocates as
     bytes (see tests/cfgs/local_deconv.cfg): the figure is what darknet asks for, a quarter of what it writes."""
     c, _, _ = layer.in_shape

@@ -1,7 +1,9 @@
 """[local_avgpool] / [local_avg] (AlexeyAB fork): maxpool's windows (`padding` is the total, extra goes
 right/bottom), averaged over the cells inside the input (padding is not counted)."""
-from .base import MOVEMENT, PER_WINDOW, c_div, check_positive
-from .fork_common import FORK_ONLY, f32
+from ..carith import c_div
+from .bflops import f32
+from .options import check_positive
+from .traits import FORK_ONLY, MOVEMENT, PER_WINDOW
 
 NAMES = ("local_avgpool", "local_avg")
 KEYS = {"stride", "stride_x", "stride_y", "size", "padding"}

@@ -6,12 +6,12 @@ from . import recurrent
 NAMES = ("lstm",)
 KEYS = {"output", "batch_normalize"}
 TRANSPOSED = True
-ORDER = {"pjreddie": ("wi", "wf", "wo", "wg", "ui", "uf", "uo", "ug"),
+_ORDER = {"pjreddie": ("wi", "wf", "wo", "wg", "ui", "uf", "uo", "ug"),
          "alexeyab": ("wf", "wi", "wg", "wo", "uf", "ui", "ug", "uo")}
 
 
 def build(sec, ctx):
-    return recurrent.build(sec, ctx, "lstm", ORDER[ctx.dialect], {"ui", "uf", "uo", "ug"}, image=ctx.fork)
+    return recurrent.build(sec, ctx, "lstm", _ORDER[ctx.dialect], {"ui", "uf", "uo", "ug"}, image=ctx.fork)
 
 
 module = recurrent.module

@@ -2,14 +2,17 @@
 
 In the fork's dialect also stride_x/stride_y, maxpool_depth (a max over channels g, g+out_channels, ... at
 every pixel) and antialiasing (the pool at stride 1, then the fixed blur at the real stride)."""
-from .base import PER_WINDOW, c_div, check_positive, f32
+from ..carith import c_div
+from .bflops import f32
+from .options import check_positive
+from .traits import PER_WINDOW
 
 NAMES = ("maxpool", "max")
 KEYS = {"stride", "size", "padding"}
 FORK_KEYS = frozenset({"stride_x", "stride_y", "maxpool_depth", "out_channels", "antialiasing",
                        "maxpool_zero_nonmax"})
 TORCH_OPS = {"aten::max_pool2d": PER_WINDOW}
-BLUR = {1: (3, 1), 2: (2, 0)}  # antialiasing -> (blur size, blur padding), as the fork's convolution
+_BLUR = {1: (3, 1), 2: (2, 0)}  # antialiasing -> (blur size, blur padding), as the fork's convolution
 
 
 def _int32(x):
@@ -17,7 +20,18 @@ def _int32(x):
     return (x + 2 ** 31) % 2 ** 32 - 2 ** 31
 
 
-def darknet_floats(layer):
+def UNCOUNTED_MACS(layer):
+    """The antialiasing blur its module runs, one fixed k x k filter per output channel, which the fork's BF and
+    the analytic MACs leave out (crosscheck)."""
+    aa = layer.opts.get("antialiasing")
+    if not aa:
+        return 0, ""
+    macs = _BLUR[aa][0] ** 2 * layer.outputs
+    return macs, (f"the fork's antialiasing blur ({macs:,} MACs, a fixed depthwise convolution), which its BF "
+                  "and the analytic MACs leave out")
+
+
+def DARKNET_FLOATS(layer):
     """Output, delta and the argmax indexes (ints) its forward writes even at inference (footprint.py)."""
     return 3 * layer.outputs
 
@@ -50,7 +64,7 @@ def build(sec, ctx):
     bflops = f32(_int32(size * size * c * oh * ow) / 1e9)
     fh, fw = oh, ow
     if aa:
-        bsize, bpad = BLUR[aa]
+        bsize, bpad = _BLUR[aa]
         fh, fw = c_div(oh + 2 * bpad - bsize, sy) + 1, c_div(ow + 2 * bpad - bsize, sx) + 1
     strides = f"{sx}" if sx == sy else f"{sx}x{sy}"
     return ctx.layer(sec, "maxpool", (oc, fh, fw), bflops=bflops,
@@ -93,7 +107,7 @@ def _blur(pool, layer):
     import torch
     import torch.nn.functional as F
     aa = layer.opts["antialiasing"]
-    size, pad = BLUR[aa]
+    size, pad = _BLUR[aa]
     n = layer.out_shape[0]
     k = torch.tensor([[1., 2., 1.], [2., 4., 2.], [1., 2., 1.]]) / 16 if aa == 1 else torch.full((2, 2), 0.25)
     kernel = k.expand(n, 1, size, size).clone()

@@ -1,12 +1,12 @@
 """[normalization] / [lrn]: cross-channel LRN; darknet does not divide alpha by size."""
-from .base import PER_INPUT
+from .traits import PER_INPUT
 
 NAMES = ("normalization", "lrn")
 KEYS = {"alpha", "beta", "kappa", "size"}
 TORCH_OPS = {"aten::cumsum": PER_INPUT}
 
 
-def darknet_floats(layer):
+def DARKNET_FLOATS(layer):
     """Output, delta and the squared and norms arrays its forward fills (footprint.py)."""
     return 4 * layer.outputs
 

@@ -1,5 +1,5 @@
 """Shared arithmetic of darknet's recurrent layers: stacks of inner connected layers."""
-from .base import bn_weights
+from .loading import bn_weights
 
 
 def inner(name, n_in, n_out, bn):

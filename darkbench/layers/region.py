@@ -6,6 +6,7 @@ KEYS = {"coords", "classes", "num", "anchors", "log", "sqrt", "softmax", "backgr
         "jitter", "rescore", "thresh", "classfix", "absolute", "random", "coord_scale",
         "object_scale", "noobject_scale", "mask_scale", "class_scale", "bias_match", "tree", "map"}
 PJREDDIE_KEYS = frozenset({"background"})
+DETECTS = True
 FORK_KEYS = frozenset({"focal_loss", "resize"})
 
 

@@ -1,6 +1,7 @@
 """The registry of layer families: section name -> family module (see the package docstring).
 
-It imports no family statically (they import base, which asks this module for a layer's family)."""
+It imports no family statically (they import spec, which asks this module for a layer's family). Every
+family is checked as it is registered (traits.problems): a misspelt trait is an error, not a default."""
 import importlib
 import importlib.util
 import os
@@ -8,6 +9,7 @@ import pkgutil
 import sys
 
 from ..errors import DarkbenchError
+from .traits import problems, trait
 
 GROUP = "darkbench.layers"
 ENV = "DARKBENCH_LAYERS"
@@ -51,8 +53,13 @@ def _load():
     registry, where = {}, {}
     for gen in (_builtin, _entry_points, _files):
         for fam, origin in gen():
-            if not hasattr(fam, "NAMES"):
+            if not hasattr(fam, "NAMES") and gen is _builtin:  # a helper module (spec, traits, recurrent...)
                 continue
+            wrong = problems(fam)
+            if wrong:
+                path = getattr(fam, "__file__", None)
+                raise DarkbenchError(f"layer family{'' if origin == path else ' ' + origin}: {'; '.join(wrong)}",
+                                     path)
             for name in fam.NAMES:
                 if name in registry and registry[name] is not fam:
                     raise DarkbenchError(f"layer section [{name}] is defined by both {where[name]} and {origin}")
@@ -75,3 +82,8 @@ def families():
 def family(name):
     """The family module of a section or layer type name, or None."""
     return _families().get(name)
+
+
+def sections_with(name):
+    """The section names (aliases too) of the families whose trait `name` is true, in family order."""
+    return tuple(section for fam in families() if trait(fam, name) for section in fam.NAMES)

@@ -1,5 +1,5 @@
 """[reorg]: darknet's own space-to-depth (its index permutation, not pixel_unshuffle)."""
-from .base import MOVEMENT
+from .traits import MOVEMENT
 
 NAMES = ("reorg",)
 KEYS = {"stride", "reverse", "flatten", "extra"}

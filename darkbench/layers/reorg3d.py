@@ -2,8 +2,7 @@
 Forward: out[(dy*s + dx)*C + c, y, x] = in[c, y*s + dy, x*s + dx]. Reverse runs the fork's same index
 map the other way over the (c/s^2, h*s, w*s) output, which is not the inverse permutation."""
 from ..errors import DarkbenchError
-from .base import MOVEMENT
-from .fork_common import FORK_ONLY
+from .traits import FORK_ONLY, MOVEMENT
 
 NAMES = ("reorg3d",)
 KEYS = {"stride", "reverse"}

@@ -1,5 +1,6 @@
 """[sam] (AlexeyAB fork): act(previous * from), elementwise; both must have the same shape."""
-from .fork_common import FORK_ONLY, image_source
+from .fork_common import image_source
+from .traits import FORK_ONLY
 
 NAMES = ("sam",)
 KEYS = {"from", "activation"}

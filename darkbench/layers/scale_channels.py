@@ -1,6 +1,7 @@
 """[scale_channels] (AlexeyAB fork): act(from * previous), the previous layer being one factor per channel
 (c x 1 x 1, squeeze-and-excitation) or, with scale_wh=1, one per position (1 x h x w). Shaped like `from`."""
-from .fork_common import FORK_ONLY, image_source
+from .fork_common import image_source
+from .traits import FORK_ONLY
 
 NAMES = ("scale_channels",)
 KEYS = {"from", "scale_wh", "activation"}

@@ -2,14 +2,14 @@
 
 The fork's: several `from` layers added to the previous one (each its first min(C) channels; equal widths
 and heights, else it aborts), optionally weighted (weights_type, stored)."""
-from .base import f32
+from .bflops import f32
 
 NAMES = ("shortcut",)
 KEYS = {"from", "activation", "alpha", "beta"}
 PJREDDIE_KEYS = frozenset({"alpha", "beta"})
 FORK_KEYS = frozenset({"weights_type", "weights_normalization"})
-WEIGHTS_TYPES = {"none": 0, "per_feature": 1, "per_layer": 1, "per_channel": 2}
-NORMALIZATIONS = ("none", "relu", "avg_relu", "softmax")
+_WEIGHTS_TYPES = {"none": 0, "per_feature": 1, "per_layer": 1, "per_channel": 2}
+_NORMALIZATIONS = ("none", "relu", "avg_relu", "softmax")
 
 
 def build(sec, ctx):
@@ -42,16 +42,16 @@ def _fork(sec, ctx, act):
                                    "AlexeyAB fork needs equal widths and heights (it aborts on this)")
     kind = sec.get_str("weights_type", "none")
     norm = sec.get_str("weights_normalization", "none")
-    if kind not in WEIGHTS_TYPES:
-        raise sec._err("weights_type", f"weights_type={kind}: the fork knows {', '.join(WEIGHTS_TYPES)}")
-    if norm not in NORMALIZATIONS:
+    if kind not in _WEIGHTS_TYPES:
+        raise sec._err("weights_type", f"weights_type={kind}: the fork knows {', '.join(_WEIGHTS_TYPES)}")
+    if norm not in _NORMALIZATIONS:
         raise sec._err("weights_normalization", f"weights_normalization={norm}: the fork knows "
-                                                f"{', '.join(NORMALIZATIONS)}")
-    if WEIGHTS_TYPES[kind] and norm == "none":  # the fork's check refuses its own default
+                                                f"{', '.join(_NORMALIZATIONS)}")
+    if _WEIGHTS_TYPES[kind] and norm == "none":  # the fork's check refuses its own default
         raise sec._err("weights_type", f"weights_type={kind} with weights_normalization={norm}: the fork stops with "
                                        "'Incorrect weights_normalization = none'; set relu, avg_relu or softmax")
     n = len(srcs) + 1  # a weight for the previous layer and one per source
-    weights = {0: [], 1: [("weights", (n,))], 2: [("weights", (n, c))]}[WEIGHTS_TYPES[kind]]
+    weights = {0: [], 1: [("weights", (n,))], 2: [("weights", (n, c))]}[_WEIGHTS_TYPES[kind]]
     bf = f32(w * h * c * len(srcs) / 1e9) * (2 if weights else 1)
     return ctx.layer(sec, "shortcut", (c, h, w),
                      opts=dict(sources=[s.index for s in srcs], activation=act, weights_type=kind,

@@ -1,6 +1,6 @@
 """[softmax] / [soft]: softmax over `groups` equal contiguous chunks of the flat input."""
 from ..errors import DarkbenchError
-from .base import PER_INPUT, PER_OUTPUT
+from .traits import PER_INPUT, PER_OUTPUT
 
 NAMES = ("softmax", "soft")
 KEYS = {"groups", "temperature", "tree", "spatial", "noloss"}

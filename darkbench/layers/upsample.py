@@ -1,5 +1,5 @@
 """[upsample]: nearest neighbour x stride, times scale; negative stride sums blocks down."""
-from .base import PER_OUTPUT, PER_WINDOW
+from .traits import PER_OUTPUT, PER_WINDOW
 
 NAMES = ("upsample",)
 KEYS = {"stride", "scale"}

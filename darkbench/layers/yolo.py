@@ -3,6 +3,7 @@ NAMES = ("yolo",)
 KEYS = {"classes", "num", "mask", "anchors", "max", "jitter", "ignore_thresh", "truth_thresh",
         "random", "map"}
 HEAD = True
+DETECTS = True
 # the fork's loss, NMS and tracking options: read by it, no effect on the counts; scale_x_y and new_coords
 # change its output (x, y scaled about 0.5; new_coords: no logistic at all)
 FORK_KEYS = frozenset({"show_details", "max_delta", "counters_per_class", "label_smooth_eps", "scale_x_y",

@@ -3,7 +3,7 @@
 The proof that a layer family is one file: tests/test_layer_plugin.py loads it through DARKBENCH_LAYERS
 and runs it through analysis, weights, torch, crosscheck and ONNX without any other module knowing it.
 """
-from darkbench.layers.base import PER_OUTPUT
+from darkbench.layers.traits import PER_OUTPUT
 
 NAMES = ("scale",)
 KEYS = {"activation"}
@@ -11,7 +11,7 @@ COLOR = "tab:green"
 TORCH_OPS = {"aten::addcmul": PER_OUTPUT}  # fvcore skips it; crosscheck counts 1 per output element
 
 
-def fan_in(layer):
+def FAN_IN(layer):
     """One input per weight: kernels uniform in +-sqrt(3)."""
     return 1
 

@@ -4,10 +4,12 @@ import os
 
 import numpy as np
 
+from ...layers import sections_with
 from ..traits import Traits
 from .base import Backend, Runner, Skip
 
-YOLO_LIKE = ("yolo", "region")  # OpenCV's detection layers: decoded boxes where darknet gives the activated map
+# detection heads: OpenCV's layers of these names emit decoded boxes where darknet's give the activated map
+YOLO_LIKE = sections_with("DETECTS")
 ACTIVATIONS = ("leaky", "relu", "logistic", "tanh", "mish", "swish", "elu", "selu", "relu6", "identity")
 
 
@@ -78,7 +80,8 @@ class OpenCV(Backend):
         fetch, at, note = outs, None, ""
         if heads is not None:
             at, fetch = heads
-            note = (f"compared at the inputs of OpenCV's {'/'.join(YOLO_LIKE)} layers (darknet layers "
+            kinds = "/".join(dict.fromkeys(o.rpartition("_")[0] for o in outs))
+            note = (f"compared at the inputs of OpenCV's {kinds} layers (darknet layers "
                     f"{', '.join(map(str, at))}): OpenCV's emit decoded boxes (x, y, w, h as image fractions, "
                     "objectness, class scores) where darknet's give the activated map")
 
