@@ -68,3 +68,34 @@ def export_onnx(model, path, batch=1, opset=17, overwrite=True):
     except Exception as e:
         raise DarkbenchError(f"ONNX export failed: {type(e).__name__}: {str(e).splitlines()[0]}", path) from None
     return path
+
+
+def layer_of(node_name):
+    """The darknet layer index an exported node came from (torch's exporter names nodes after the module path,
+    "/layers.INDEX/..."), or None for a node outside the layers."""
+    head, _, rest = node_name.partition("/layers.")
+    index = rest.partition("/")[0]
+    return int(index) if not head and index.isdigit() else None
+
+
+def kept_fp32(net, graph):
+    """{node name: why} of an exported ONNX graph (onnx.GraphProto) of the network `net`: the nodes on the data
+    path (not computing shapes) a quantizer must leave in fp32, as each layer's family says (its KEEP_FP32
+    trait; the name says the layer). Networks without darknet layers keep nothing."""
+    if not getattr(net, "has_darknet_layers", False):
+        return {}
+    data = {i.name for i in graph.input}  # tensors computed from the input (a Shape's output is not)
+    wanted, out = {}, {}
+    for node in graph.node:  # in topological order
+        if node.op_type == "Shape" or not data.intersection(node.input):
+            continue
+        data.update(node.output)
+        i = layer_of(node.name)
+        if i is None or i >= len(net.layers):
+            continue
+        if i not in wanted:
+            wanted[i] = net.layers[i].trait("KEEP_FP32")(net.layers[i])
+        why = wanted[i].get(node.op_type)
+        if why:
+            out[node.name] = why
+    return out

@@ -3,7 +3,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .carith import c_div
+from .carith import c_div, maxpool_pads
 from .errors import DarkbenchError
 
 BN_EPS = 1e-6  # 2018 darknet's CPU: (x - mean) / (sqrt(var) + .000001)
@@ -195,9 +195,7 @@ def maxpool(x, size, stride, padding, stride_x=None):
     h, w = x.shape[-2:]
     oh = c_div(h + padding - size, stride) + 1  # darknet's C division
     ow = c_div(w + padding - size, sx) + 1
-    lo = padding // 2
-    right = max(0, (ow - 1) * sx + size - w - lo)
-    bottom = max(0, (oh - 1) * stride + size - h - lo)
+    lo, right, bottom = maxpool_pads(h, w, size, stride, padding, sx)
     if lo or right or bottom:
         # a window of padding only gives darknet's -FLT_MAX (the lowest finite value of other dtypes)
         x = F.pad(x, (lo, right, lo, bottom), value=-torch.finfo(x.dtype).max)

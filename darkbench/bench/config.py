@@ -5,6 +5,7 @@ import math
 
 from ..errors import DarkbenchError
 from .backends.base import DEVICES
+from . import dtypes as vocabulary
 from .dtypes import NAMES as DTYPES
 
 
@@ -31,6 +32,7 @@ class BenchConfig:
     max_batch: int = 256  # the largest batch auto_batch tries
     sizes: list | None = None  # [(width, height)]: the run once per input size (a sweep), in place of width/height
     options: dict = dataclasses.field(default_factory=dict)  # the backends' own options by name (backends/base.py)
+    calib: str | None = None  # int8's calibration images: a folder, list or .data file (bench/precision.py)
 
     def __post_init__(self):
         from .backends import registry
@@ -69,6 +71,11 @@ class BenchConfig:
                 bad("sizes replace width and height: give one or the other")
             if not self.sizes or not all(len(s) == 2 and all(_integer(v) and v >= 1 for v in s) for s in self.sizes):
                 bad(f"sizes {self.sizes!r}: a list of (width, height), each >= 1")
+        if self.calib is not None:
+            if not any(vocabulary.DTYPES[d].quantized for d in self.dtypes):
+                bad(f"calib {self.calib}: only a quantized dtype calibrates (dtypes: {', '.join(self.dtypes)})")
+            from .precision import calibration_images
+            calibration_images(self.calib)  # bad images or lists said now, before any work
         declared = {o.name: (b, o) for b, o in registry.options()}
         for name, value in self.options.items():
             if name not in declared:

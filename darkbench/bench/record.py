@@ -6,12 +6,14 @@ from ..errors import DarkbenchError
 from . import traits as traits_
 
 # what from_json checks: the types the report relies on (old files carry no more than this)
-TEXT = ("model", "backend", "device", "dtype", "path", "error", "skipped", "note", "agreement", "batch_stop")
+TEXT = ("model", "backend", "device", "dtype", "path", "error", "skipped", "note", "agreement", "batch_stop",
+        "calibration")
 NUMBERS = ("median_ms", "mean_ms", "p90_ms", "p99_ms", "iqr_ms", "first_ms", "peak_gflops", "ops", "images_per_s",
            "peak_rss_mib", "prepare_rss_mib", "rss_base_mib", "estimated_mib", "rel_l2", "max_abs", "top1_agree",
-           "top5_agree")
-INTEGERS = ("batch", "threads", "samples")
-NUMBER_LISTS = ("samples_ms", "ci95_ms", "images_per_s_ci95")
+           "top5_agree", "speedup_vs_fp32")
+INTEGERS = ("batch", "threads", "samples", "model_bytes", "convs", "convs_at_dtype")
+NUMBER_LISTS = ("samples_ms", "ci95_ms", "images_per_s_ci95", "speedup_vs_fp32_ci95")
+TEXT_LISTS = ("kept_fp32",)
 
 
 @dataclasses.dataclass(eq=False)
@@ -70,6 +72,16 @@ class Record:
     batch_stop: str | None = None  # --batch auto: why it did not double this one's batch again
     dialect: str | None = None  # the darknet dialect a cfg was read in (issue 14); Keras models have none
     traits: dict | None = None  # what the report needs to know of the backend (bench/traits.py), as JSON
+    # what an engine ran (bench/precision.py): the model file it loaded, its convolutions and matrix products and
+    # how many ran at the entry's dtype, the nodes the layers kept in fp32 (why, each), the calibration images
+    model_bytes: int | None = None
+    convs: int | None = None
+    convs_at_dtype: int | None = None
+    kept_fp32: list | None = None
+    calibration: str | None = None
+    # a non-fp32 entry whose backend ran fp32 in the same rounds: fp32's median / this one's, bootstrap 95% CI
+    speedup_vs_fp32: float | None = None
+    speedup_vs_fp32_ci95: list | None = None
     other: dict = dataclasses.field(default_factory=dict)  # fields this version does not know, kept as read
 
     def update(self, fields):
@@ -106,7 +118,8 @@ class Record:
 
 _NAMES = tuple(f.name for f in dataclasses.fields(Record) if f.name != "other")
 _OPTIONAL = ("weights", "compile_choice", "compile_tried", "evals_per_sample", "samples_ms", "batch_stop",
-             "dialect")
+             "dialect", "model_bytes", "convs", "convs_at_dtype", "kept_fp32", "calibration", "speedup_vs_fp32",
+             "speedup_vs_fp32_ci95")
 
 
 def _finite_list(v):
@@ -133,6 +146,9 @@ def check(r, f=None, i=None):
     for k in NUMBER_LISTS:
         if r.get(k) is not None and not _finite_list(r[k]):
             bad(k, "is not a list of finite numbers")
+    for k in TEXT_LISTS:
+        if r.get(k) is not None and not (isinstance(r[k], list) and all(isinstance(x, str) for x in r[k])):
+            bad(k, "is not a list of texts")
     if r.get("traits") is not None and traits_.problem(r["traits"]):
         bad("traits", traits_.problem(r["traits"]))
     if r.get("layers") is not None and not (isinstance(r["layers"], list)

@@ -1,11 +1,11 @@
 """Orchestration: every group of a run prepared through its backends, measured interleaved, recorded.
 
 Each model is analysed once (per input size of a sweep) into a bench Model that every backend, the agreement
-check and per-layer timing take. One group = one device and dtype: every model x backend x batch of the run is
+check and per-layer timing take. One group = one device: every dtype x model x backend x batch of the run is
 prepared, then measured round-robin (A B C A B C ...) so drift and neighbours hit all alike: latencies across
-backends and images/s across batch sizes are compared within the same rounds (--batch auto, which decides the
-next batch from the last one, measures a group per batch). Results are written atomically as each one is
-final, so an interrupted run keeps everything finished."""
+backends, images/s across batch sizes and a reduced precision's speed-up over its backend's fp32 are compared
+within the same rounds (--batch auto, which decides the next batch from the last one, measures a group per
+batch). Results are written atomically as each one is final, so an interrupted run keeps everything finished."""
 import dataclasses
 import importlib
 import itertools
@@ -67,13 +67,14 @@ def _random_weights(net, path, seed):
 
 @dataclasses.dataclass
 class _Group:
-    """One device and dtype of a run, its batches ((index, batch) pairs), and what its results carry."""
+    """One device of a run, its dtypes and batches ((index, value) pairs), and what its results carry (peaks: the
+    GEMM peak by dtype)."""
     device: str
-    dtype: str
+    dtypes: list
     batches: list
     timed: object
     env: dict
-    peak: float | None
+    peaks: dict
     refs: dict = dataclasses.field(default_factory=dict)
     checked: dict = dataclasses.field(default_factory=dict)
 
@@ -138,33 +139,35 @@ def run(config, log=print, on_progress=None, on_refused=None, on_plan=None):
             for di, device in enumerate(devices):
                 timed = timer(device)
                 checked = {}  # (model, backend, dtype) -> agreement fields, checked at its first batch
-                active = {d: {(mi, b) for mi, _ in loaded for b in chosen} for d in config.dtypes}  # --batch auto
-                last = {}  # --batch auto: (dtype, model, backend) -> the Record at the previous batch
+                # --batch auto: the (dtype index, model, backend) still doubling
+                active = {(dj, mi, b) for dj in range(len(config.dtypes)) for mi, _ in loaded for b in chosen}
+                last = {}  # --batch auto: (dtype index, model, backend) -> the Record at the previous batch
                 for step in itertools.count():
                     if config.auto_batch:
                         batches = [(step, 2 ** step)]
-                        if not any(active.values()):
+                        if not active:
                             break
                     elif step == 0:
                         batches = list(enumerate(config.batches))  # one group: every batch interleaved
                     else:
                         break
-                    for dj, dtype in enumerate(config.dtypes):
-                        if config.auto_batch and not active[dtype]:
-                            continue
-                        genv = dict(envs[device], loadavg=loadavg())  # before the GEMM peak loads the CPU
+                    dtypes = [(dj, d) for dj, d in enumerate(config.dtypes)
+                              if not config.auto_batch or any(a[0] == dj for a in active)]
+                    genv = dict(envs[device], loadavg=loadavg())  # before the GEMM peaks load the CPU
+                    for _, dtype in dtypes:
                         key = (device, dtype)
-                        if key not in peaks:
-                            wants = any(b.torch for b in chosen.values())
+                        if key not in peaks:  # for the torch backends that run this dtype here
+                            wants = any(b.torch and not b.unsupported(device, dtype, 1) for b in chosen.values())
                             ok = device == "cpu" or torch.cuda.is_available()
-                            peaks[key] = gemm_peak(device, dtype) if wants and ok and key != ("cpu", "fp16") else None
-                        group = _Group(device, dtype, batches, timed, genv, peaks[key], refs, checked)
-                        done = _measure_group(config, chosen, loaded, group, on_progress,
-                                              lambda e, mi, b, bj: add(e, (si, di, bj, dj, mi, bi[b])), save,
-                                              only=active[dtype] if config.auto_batch else None)
-                        if config.auto_batch:
-                            _next_batch(config, loaded, dtype, done, active, last)
-                            save()
+                            peaks[key] = gemm_peak(device, dtype) if wants and ok else None
+                    group = _Group(device, dtypes, batches, timed, genv, {d: peaks[(device, d)] for _, d in dtypes},
+                                   refs, checked)
+                    done = _measure_group(config, chosen, loaded, group, on_progress,
+                                          lambda e, mi, b, bj, dj: add(e, (si, di, bj, dj, mi, bi[b])), save,
+                                          only=active if config.auto_batch else None)
+                    if config.auto_batch:
+                        _next_batch(config, loaded, done, active, last)
+                        save()
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return ordered()
@@ -213,37 +216,39 @@ def _agreement(r, case, group, key):
 
 
 def _measure_group(config, chosen, loaded, group, on_progress, add, save, only=None):
-    """Prepare and measure every batch x model x backend of the group (only the (model, backend) pairs in
-    `only` when given); returns every entry made, by (model index, backend, batch index)."""
+    """Prepare and measure every batch x dtype x model x backend of the group (only the (dtype index, model,
+    backend) in `only` when given); returns every entry made, by (model index, backend, batch index, dtype
+    index)."""
     runners, entries, made = {}, {}, {}
     try:
         for bj, batch in group.batches:
-            for mi, model in loaded:
-                case = Case(model, group.device, group.dtype, batch, config.threads)
-                for b, backend in chosen.items():
-                    if only is not None and (mi, b) not in only:
-                        continue
-                    e = _entry(model, b, backend, group.device, group.dtype, batch, config.threads, group.env)
-                    e.peak_gflops = group.peak
-                    e.weights = backend.weights_note(model)
-                    est = backend.estimated_bytes(model.net, batch)
-                    e.estimated_mib = est / memory.MIB if est is not None else None
-                    k = (mi, b, bj)
-                    made[k] = e
-                    try:
-                        why = backend.unsupported(group.device, group.dtype, batch)
-                        if why:
-                            raise Skip(why)
-                        runners[k] = r = _prepare(backend, case, group, e)
-                        entries[k] = e
-                        e.update(_agreement(r, case, group, (mi, b, group.device, group.dtype)))
-                    except Skip as s:
-                        e.skipped = str(s)
-                        add(e, *k)
-                    except Exception as ex:  # noqa: BLE001 - recorded, the run goes on
-                        e.error = reason(ex, batch)
-                        memory.free(group.device)
-                        add(e, *k)
+            for dj, dtype in group.dtypes:
+                for mi, model in loaded:
+                    case = Case(model, group.device, dtype, batch, config.threads)
+                    for b, backend in chosen.items():
+                        if only is not None and (dj, mi, b) not in only:
+                            continue
+                        e = _entry(model, b, backend, group.device, dtype, batch, config.threads, group.env)
+                        e.peak_gflops = group.peaks[dtype]
+                        e.weights = backend.weights_note(model)
+                        est = backend.estimated_bytes(model.net, batch)
+                        e.estimated_mib = est / memory.MIB if est is not None else None
+                        k = (mi, b, bj, dj)
+                        made[k] = e
+                        try:
+                            why = backend.unsupported(group.device, dtype, batch)
+                            if why:
+                                raise Skip(why)
+                            runners[k] = r = _prepare(backend, case, group, e)
+                            entries[k] = e
+                            e.update(_agreement(r, case, group, (mi, b, group.device, dtype)))
+                        except Skip as s:
+                            e.skipped = str(s)
+                            add(e, *k)
+                        except Exception as ex:  # noqa: BLE001 - recorded, the run goes on
+                            e.error = reason(ex, batch)
+                            memory.free(group.device)
+                            add(e, *k)
         if not runners:
             return made
         samples, errors = {}, {}
@@ -267,6 +272,7 @@ def _measure_group(config, chosen, loaded, group, on_progress, add, save, only=N
                 e.images_per_s, e.images_per_s_ci95 = batching.images_per_s(e.batch, e.median_ms, e.ci95_ms)
                 if group.device == "cuda" and runners[k].events:
                     e.peak_mem_mb = memory.peak_mem_mb(runners[k])
+        _speedups(entries, dict(group.dtypes))
         for k, e in entries.items():
             add(e, *k)
         for r in runners.values():  # free the group's models before per-layer timing loads its own
@@ -284,16 +290,29 @@ def _measure_group(config, chosen, loaded, group, on_progress, add, save, only=N
         memory.free(group.device)
 
 
-def _next_batch(config, loaded, dtype, done, active, last):
-    """--batch auto: drop from `active` each (model, backend) of this dtype whose throughput stopped rising
-    (or that ran out of room), naming why in its entry's batch_stop."""
+def _speedups(entries, dtypes):
+    """speedup_vs_fp32 (fp32's median / this one's) and its bootstrap CI on every measured non-fp32 entry whose
+    backend ran fp32 in the same rounds (entries by (model, backend, batch index, dtype index))."""
+    fp32 = {(mi, b, bj): e for (mi, b, bj, dj), e in entries.items() if dtypes[dj] == "fp32" and e.samples_ms
+            and not e.error}
+    for (mi, b, bj, dj), e in entries.items():
+        base = fp32.get((mi, b, bj))
+        if dtypes[dj] == "fp32" or base is None or not e.samples_ms or e.error:
+            continue
+        a, x = base.samples_ms, e.samples_ms
+        e.speedup_vs_fp32, e.speedup_vs_fp32_ci95 = stats.ratio_ci(a, x, paired=len(a) == len(x))
+
+
+def _next_batch(config, loaded, done, active, last):
+    """--batch auto: drop from `active` each (dtype, model, backend) whose throughput stopped rising (or that ran
+    out of room), naming why in its entry's batch_stop."""
     byindex = dict(loaded)
-    for (mi, b, _), e in done.items():
-        prev = last.get((dtype, mi, b))
+    for (mi, b, _, dj), e in done.items():
+        prev = last.get((dj, mi, b))
         why = batching.stop_reason(prev, e, byindex[mi].net, config.max_batch)
-        last[(dtype, mi, b)] = e
+        last[(dj, mi, b)] = e
         if why:
-            active[dtype].discard((mi, b))
+            active.discard((dj, mi, b))
             e.batch_stop = why
 
 
@@ -302,19 +321,20 @@ def _layers(chosen, loaded, entries, group):
     timing = sorted((b for b in chosen if chosen[b].layers is not None),
                     key=lambda b: chosen[b].traits.order)  # the first in registry order (eager before fused)
     for bj, batch in group.batches:
-        for mi, model in loaded:
-            e = next((entries[(mi, b, bj)] for b in timing if (mi, b, bj) in entries), None)
-            if e is None or e.error or not e.samples:
-                continue
-            if not model.net.has_darknet_layers:  # its layers are not darknet's: no per-layer table to join
-                e.note += "; per-layer timing: darknet cfgs only"
-                continue
-            try:
-                e.layers = per_layer(model, group.device, group.dtype, batch, group.timed,
-                                     fuse=chosen[e.backend].layers, peak_gflops=group.peak)
-            except Exception as ex:  # noqa: BLE001 - the whole-network result stands
-                e.note += f"; per-layer timing failed: {reason(ex, batch)}"
-            memory.free(group.device)
+        for dj, dtype in group.dtypes:
+            for mi, model in loaded:
+                e = next((entries[(mi, b, bj, dj)] for b in timing if (mi, b, bj, dj) in entries), None)
+                if e is None or e.error or not e.samples:
+                    continue
+                if not model.net.has_darknet_layers:  # its layers are not darknet's: no per-layer table to join
+                    e.note += "; per-layer timing: darknet cfgs only"
+                    continue
+                try:
+                    e.layers = per_layer(model, group.device, dtype, batch, group.timed,
+                                         fuse=chosen[e.backend].layers, peak_gflops=group.peaks[dtype])
+                except Exception as ex:  # noqa: BLE001 - the whole-network result stands
+                    e.note += f"; per-layer timing failed: {reason(ex, batch)}"
+                memory.free(group.device)
 
 
 def gemm_peak(device, dtype):

@@ -25,9 +25,25 @@ def ratio_text(a, b):
     return f"{v:.2f} {ci}" if ci != TOO_FEW else f"{v:.2f} [{TOO_FEW}]"
 
 
+def speedup_text(r):
+    """"2.31 [2.20, 2.45]": a result's speed-up over its backend's fp32 in the same rounds, or ""."""
+    v, ci = r.get("speedup_vs_fp32"), r.get("speedup_vs_fp32_ci95")
+    if v is None:
+        return ""
+    return f"{v:.2f} {ci_text(ci) if ci else f'[{TOO_FEW}]'}"
+
+
+def share_text(r):
+    """"13/13": of a result's convolutions and matrix products, how many ran at its dtype, or ""."""
+    n, at = r.get("convs"), r.get("convs_at_dtype")
+    return f"{at}/{n}" if n is not None and at is not None else ""
+
+
 def bench_table(results):
     """One row per result; ratios within a (device, dtype, batch, input) group, which was measured interleaved:
-    against the fastest of the same model, and the reference program's time over this one (traits.reference)."""
+    against the fastest of the same model, and the reference program's time over this one (traits.reference).
+    With reduced precisions: the speed-up over the same backend's fp32 and the share of convolutions that ran at
+    the dtype."""
     from tabulate import tabulate
     rows, groups = [], {}
     for r in results:
@@ -35,6 +51,7 @@ def bench_table(results):
             groups.setdefault((r["device"], r["dtype"], r["batch"], str(r.get("input"))), []).append(r)
     sizes = len({str(r.get("input")) for r in results}) > 1  # a sweep: the model column says the size
     refs = sorted({r["backend"] for r in results if r.get("backend") and traits.of(r).reference})
+    reduced = any(speedup_text(r) or share_text(r) for r in results)
     for r in results:
         status = r.get("error") or (f"skipped: {r['skipped']}" if r.get("skipped") else r.get("note") or "")
         g = groups.get((r.get("device"), r.get("dtype"), r.get("batch"), str(r.get("input"))), [])
@@ -57,11 +74,12 @@ def bench_table(results):
                      f"{r['images_per_s']:.1f}" if r.get("images_per_s") else "",
                      f"{r['peak_rss_mib']:.0f}" if r.get("peak_rss_mib") is not None else "",
                      (f"{r['rel_l2']:.1e}" if r.get("rel_l2") is not None else "") + (" DISAGREES" if wrong else ""),
-                     status[:70]])
+                     *([speedup_text(r), share_text(r)] if reduced else []), status[:70]])
     return tabulate(rows, headers=["model", "backend", "device", "dtype", "batch", "median ms", "95% CI ms",
                                    "p90 ms", "samples", "first ms", "x fastest [CI]",
                                    f"{'|'.join(refs) or 'reference'}/this [CI]", "images/s", "peak RSS MiB",
-                                   "rel L2 vs fp32", "note"],
+                                   "rel L2 vs fp32", *(["x own fp32 [CI]", "convs at dtype"] if reduced else []),
+                                   "note"],
                     disable_numparse=True)
 
 

@@ -71,9 +71,12 @@ def add_arguments(p):
     p.add_argument("--max-batch", type=int, default=256, help="the largest batch --batch auto tries (default 256)")
     p.add_argument("--dtype", type=_csv("dtype", DTYPES), default=["fp32"],
                    help=f"comma-separated: {', '.join(DTYPES)} (default fp32)")
+    p.add_argument("--calib", metavar="IMAGES",
+                   help="int8: the images to calibrate on: a folder, a darknet image list or a .data file (its train= "
+                        "images, else valid=); at most the first 100 (default: darknet's sample images)")
     p.add_argument("--threads", type=int, default=os.cpu_count(), help="torch and ONNX Runtime threads")
-    p.add_argument("--min-time", type=float, default=2.0, help="seconds of measurement at least per group (a group: one device, batch and dtype, "
-                        "its models x backends measured interleaved; default 2)")
+    p.add_argument("--min-time", type=float, default=2.0, help="seconds of measurement at least per group (a group: one device, its "
+                        "dtypes x batches x models x backends measured interleaved; default 2)")
     p.add_argument("--max-time", type=float, default=20.0, help="seconds of measurement at most per group, checked after each round (default 20)")
     p.add_argument("--ci", type=float, default=2.0, metavar="PCT",
                    help="stop when every median's 95%% CI half-width is within PCT%% of it (default 2)")
@@ -137,7 +140,7 @@ def run(args):
                          batches=[1] if auto else args.batch, auto_batch=auto, max_batch=args.max_batch,
                          dtypes=args.dtype, threads=args.threads, min_time=args.min_time, max_time=args.max_time,
                          width=args.width, height=args.height, sizes=args.size, layers=args.layers, ci=args.ci,
-                         cudnn_benchmark=args.cudnn_benchmark, tf32=args.tf32, spin=args.spin,
+                         cudnn_benchmark=args.cudnn_benchmark, tf32=args.tf32, spin=args.spin, calib=args.calib,
                          options={o.name: getattr(args, _dest(o.name)) for _, o in registry.options()
                                   if getattr(args, _dest(o.name)) is not None})
     out = _results_file(args.out) if args.out else None

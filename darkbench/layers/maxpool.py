@@ -2,7 +2,7 @@
 
 In the fork's dialect also stride_x/stride_y, maxpool_depth (a max over channels g, g+out_channels, ... at
 every pixel) and antialiasing (the pool at stride 1, then the fixed blur at the real stride)."""
-from ..carith import c_div
+from ..carith import c_div, maxpool_pads
 from .bflops import f32
 from .options import check_positive
 from .traits import PER_WINDOW
@@ -34,6 +34,23 @@ def UNCOUNTED_MACS(layer):
 def DARKNET_FLOATS(layer):
     """Output, delta and the argmax indexes (ints) its forward writes even at inference (footprint.py)."""
     return 3 * layer.outputs
+
+
+_FILL = ("darknet's -FLT_MAX padding: calibrated, the fill takes the activation range to -3.4e38 and every real "
+         "value quantizes to one step")
+
+
+def KEEP_FP32(layer):
+    """A pool that pads exports as a Pad of -FLT_MAX before the pooling (for maxpool_depth channels padded, then
+    a Reshape and a ReduceMax over them): none of them may be quantized. The pool stays too, as the fill's
+    reader: NNCF, told to leave the Pad alone, would put the quantizer on the Pad's output instead."""
+    o = layer.opts
+    c, h, w = layer.in_shape
+    if o.get("maxpool_depth"):
+        oc = layer.out_shape[0]
+        return {"Pad": _FILL, "Reshape": _FILL, "ReduceMax": _FILL} if -(-c // oc) * oc != c else {}
+    sx, sy = (1, 1) if o.get("antialiasing") else (o["stride_x"], o["stride_y"])
+    return {"Pad": _FILL, "MaxPool": _FILL} if any(maxpool_pads(h, w, o["size"], sy, o["padding"], sx)) else {}
 
 
 def build(sec, ctx):

@@ -85,6 +85,9 @@ DECLARED = dict(
     DARKNET_FLOATS=(HOOK, lambda layer: 2 * layer.outputs),  # DARKNET_FLOATS(layer): per image, what darknet's
                                    # inference touches for it: its output and the delta forward_network zeroes
                                    # before every layer (footprint.py)
+    KEEP_FP32=(HOOK, lambda layer: {}),  # KEEP_FP32(layer) -> {ONNX op type: why}: its exported nodes (export.py
+                                   # names them) of these types a quantizer must leave in fp32, nothing calibrated
+                                   # at their inputs or outputs, and why (bench's int8)
     DIALECTS=(DIALECT_NAMES, dialects.NAMES),  # the dialects whose parser knows this section
     FORK_KEYS=(OPTIONS, frozenset()),      # options only the AlexeyAB fork reads: a cfg using one is read in its
                                            # dialect

@@ -33,6 +33,9 @@ HEADERS = {
     "compared": "compared on", "peak_rss_mib": "peak RSS MiB (measured)", "prepare_rss_mib": "preparing: peak MiB",
     "rss_base_mib": "process before (MiB)", "gpu_peak_mib": "GPU peak MiB", "estimated_mib": "estimated MiB (analytic)",
     "measured_per_estimated": "measured / estimated", "measured_as": "measured as",
+    "speedup": "x own fp32 [95% CI]", "model_mib": "model file MiB", "fp32_model_mib": "fp32 model file MiB",
+    "at_dtype": "convolutions at the dtype (ran / all)", "kept_fp32": "kept in fp32 (why)",
+    "calibration": "calibrated on",
 }
 MEASURED = ("Columns grouped by where they were measured (host, device, CPU or GPU, torch version; see Environments), "
             "then dtype and backend.")
@@ -180,11 +183,18 @@ SECTIONS = (
             "images/s rises beyond the noise and the analytic memory estimate fits, a batch per group."),
     Section("agreement", lambda t: checks.agreement_table(t.results, data.host_label),
             "Agreement: outputs beside speed",
-            "How far each backend and dtype's outputs are from darkbench's darknet-exact fp32 eager model (the "
-            "same weights, the same inputs), checked once per model/backend/dtype: relative L2 over all "
+            lambda t: "How far each backend and dtype's outputs are from darkbench's darknet-exact fp32 eager model "
+            "(the same weights, the same inputs), checked once per model/backend/dtype: relative L2 over all "
             "outputs, the largest absolute difference, and for classifiers the fraction of inputs with the "
-            f"same top-1 / top-5. Flagged DISAGREES beyond relative L2 {checks.TOLERANCE_TEXT} (by dtype); a "
-            "fast wrong answer is not a result."),
+            f"same top-1 / top-5. Flagged DISAGREES beyond relative L2 {checks.tolerances(t.results)} (by dtype); "
+            "a fast wrong answer is not a result."),
+    Section("precision", lambda t: checks.precision_table(t.results, data.host_label),
+            "Reduced precision: speed-up over fp32, size and what ran",
+            "Each reduced-precision entry beside its own backend's fp32, measured in the same interleaved rounds: "
+            "the speed-up (fp32's median / this one's) with its bootstrap 95% CI, the model file the engine loaded "
+            "beside fp32's, how many of its convolutions and matrix products ran at the dtype (read from the graph "
+            "the engine ran: an int8 entry with none quantized is an error, not a result), the nodes the layers "
+            "keep in fp32 and why, and the outputs' agreement with darkbench's fp32."),
     Section("memory", lambda t: checks.memory_table(t.results, data.host_label),
             "Memory: measured beside the analytic estimate",
             "Peak resident memory each entry added to the benchmarking process while running (its high-water "

@@ -3,9 +3,29 @@ import pandas as pd
 
 from ..bench import traits
 from ..bench.agreement import disagrees  # noqa: F401 - disagrees: used by build
-from ..bench.dtypes import DTYPES
+from ..bench.dtypes import tolerance_text
+from ..bench.text import share_text, speedup_text
 
-TOLERANCE_TEXT = ", ".join(f"{k} {d.tolerance:g}" for k, d in DTYPES.items())
+MIB = 2 ** 20
+
+
+def _kept(texts):
+    """A result's kept_fp32 ("node: why" each) as "node, node: why; ...": one reason once."""
+    kept = {}
+    for t in texts:
+        node, _, why = t.partition(": ")
+        kept.setdefault(why, []).append(node)
+    return "; ".join(f"{', '.join(nodes)}: {why}" for why, nodes in kept.items())
+
+
+def _mib(n):
+    return None if n is None else round(n / MIB, 2)
+
+
+def tolerances(results):
+    """The agreement tolerances by dtype, as the report states them: the float dtypes', and a quantized one's
+    where the results have it."""
+    return tolerance_text({r.get("dtype") for r in results})
 
 
 def flag(r):
@@ -55,4 +75,28 @@ def memory_table(results, host_label):
                          measured_per_estimated=round(peak / est, 2) if peak is not None and est else None,
                          measured_as="" if peak is None else f"its own process ({r['backend']})" if whole
                          else "added to the bench process"))
+    return pd.DataFrame(rows)
+
+
+def precision_table(results, host_label):
+    """Per measured non-fp32 result that says what its engine ran: its speed-up over the same backend's fp32 in
+    the same rounds (with the CI), the model file's size beside fp32's, the share of convolutions that ran at
+    the dtype, what the layers kept in fp32, and its agreement."""
+    key = lambda r: (r.get("model"), host_label(r), r.get("backend"), r.get("batch"), str(r.get("input")))  # noqa: E731
+    fp32 = {key(r): r for r in results if r.get("dtype") == "fp32" and r.get("median_ms") and not r.get("error")}
+    rows = []
+    for r in results:
+        if r.get("dtype") == "fp32" or not r.get("median_ms") or r.get("error") or r.get("skipped"):
+            continue
+        if r.get("speedup_vs_fp32") is None and r.get("convs") is None and r.get("model_bytes") is None:
+            continue
+        base = fp32.get(key(r)) or {}
+        rows.append(dict(model=r["model"], host=host_label(r), dtype=r["dtype"], backend=r["backend"],
+                         batch=r.get("batch"), median_ms=round(r["median_ms"], 3),
+                         speedup=speedup_text(r),
+                         model_mib=_mib(r.get("model_bytes")),
+                         fp32_model_mib=_mib(base.get("model_bytes")),
+                         at_dtype=share_text(r), kept_fp32=_kept(r.get("kept_fp32") or []), rel_l2=r.get("rel_l2"),
+                         outputs=flag(r),
+                         calibration=r.get("calibration") or ""))
     return pd.DataFrame(rows)

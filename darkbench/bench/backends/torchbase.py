@@ -6,7 +6,7 @@ from ..dtypes import torch_dtype
 from .base import DEVICES, Runner, Skip  # noqa: F401 - DEVICES: where torch backends run
 
 DTYPES = {"cpu": ("fp32", "bf16"), "cuda": ("fp32", "bf16", "fp16")}
-LIMITS = "fp16 is not a CPU inference type (use bf16)"
+LIMITS = "fp16 is not a CPU inference type (use bf16); int8 is quantized by the ONNX Runtime and OpenVINO backends"
 
 
 def model_on(model, device, dtype, fuse=False):

@@ -1,0 +1,114 @@
+"""Reduced precisions as the engines deploy them, what the backends share: the images int8 calibrates on, the
+nodes the layers keep in fp32 (their KEEP_FP32 trait, through export.kept_fp32), and the rule for what ran.
+
+Every backend reads back from the graph its engine ran how many convolutions and matrix products (`convs`) ran
+at the entry's dtype (`convs_at_dtype`): int8 with none quantized is an error, never a result called int8; fp16
+that the engine casts back to fp32 everywhere is skipped, saying so."""
+import glob
+import os
+
+import numpy as np
+
+from ..errors import DarkbenchError
+from .agreement import SAMPLE_IMAGES
+from .dtypes import DTYPES
+
+CALIB_MAX = 100  # images calibrated on, at most (the first of the folder, sorted, or of the list, in its order)
+IMAGE_EXTS = (".jpg", ".jpeg", ".png", ".bmp", ".ppm", ".tif", ".tiff", ".webp")
+
+
+def default_calibration(config=None):
+    """The images int8 calibrates on when --calib is not given: darknet's sample images, as the agreement
+    check uses. (A run that reads a dataset calibrates on its images: extend this.)"""
+    return SAMPLE_IMAGES
+
+
+def calibration_images(source):
+    """The image paths of --calib: a folder (its images, sorted), a darknet .data file (the images of its train=
+    list, else valid=) or a list file (one image path a line, relative to the working directory as darknet reads
+    them); at most CALIB_MAX. One line naming the file (and line) for anything else."""
+    source = os.fspath(source)
+    if os.path.isdir(source):
+        paths = sorted(p for p in glob.glob(os.path.join(source, "*")) if p.lower().endswith(IMAGE_EXTS))
+        if not paths:
+            raise DarkbenchError(f"no images ({', '.join(IMAGE_EXTS)}) to calibrate on in this folder", source)
+        return paths[:CALIB_MAX]
+    if not os.path.isfile(source):
+        raise DarkbenchError("no such calibration folder, list or .data file", source)
+    if source.lower().endswith(IMAGE_EXTS):
+        return [source]
+    lines = _lines(source)
+    if source.endswith(".data"):
+        opts = {}
+        for n, line in enumerate(lines, 1):
+            key, eq, value = line.replace(" ", "").replace("\t", "").partition("=")
+            if eq and value:
+                opts.setdefault(key, (value, n))
+        for key in ("train", "valid"):
+            if key in opts:
+                return calibration_images(opts[key][0])
+        raise DarkbenchError("no train= or valid= line naming images to calibrate on", source)
+    paths = []
+    for n, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        if not os.path.isfile(line):
+            raise DarkbenchError(f"no such image: {line}", source, n)
+        paths.append(line)
+        if len(paths) == CALIB_MAX:
+            break
+    if not paths:
+        raise DarkbenchError("the calibration list names no images", source)
+    return paths
+
+
+def _lines(path):
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except OSError as e:
+        raise DarkbenchError(f"cannot read: {e.strerror or e}", path) from None
+    if b"\0" in data:
+        raise DarkbenchError("holds NUL bytes: not a list of images or a .data file", path)
+    return [line.rstrip("\r") for line in data.decode("utf-8", errors="surrogateescape").split("\n")]
+
+
+def prepare_image(net, path):
+    """One image as the network's input (3, h, w) float32: letterboxed, as the agreement check prepares its
+    inputs (the one place to change how calibration images are prepared)."""
+    from ..image import letterbox, load_color
+    return letterbox(load_color(path), net.width, net.height)
+
+
+def calibration_batches(model, batch, config=None):
+    """(list of (batch, c, h, w) float32 arrays: the calibration images prepared for a bench Model, the last
+    batch filled by cycling through them; what they are, in words). DarkbenchError where the model's input is
+    not a 3-channel image."""
+    net = model.net
+    if not (net.channels == 3 and net.height and net.width):
+        raise DarkbenchError("int8 calibrates on images: this model's input is not a 3-channel image", model.path)
+    calib = getattr(config, "calib", None)
+    source = calib or default_calibration(config)
+    paths = calibration_images(source)
+    xs = np.stack([prepare_image(net, p) for p in paths]).astype(np.float32)
+    n = len(xs)
+    batches = [xs[[(s + i) % n for i in range(batch)]] for s in range(0, n, batch)]
+    return batches, f"{n} image(s) from {source}, letterboxed"
+
+
+def ran(dtype, convs, at_dtype, fallback):
+    """The entry's fields for what its engine ran: `convs` convolutions and matrix products, `at_dtype` of them
+    at the dtype. int8 with none quantized is an error; a lower float precision the engine ran nowhere is
+    skipped (Skip) with `fallback`, which says what ran instead."""
+    from .backends.base import Skip
+    if at_dtype == 0 and dtype != "fp32":
+        what = f"none of the {convs} convolutions and matrix products ran in {dtype}: {fallback}"
+        if DTYPES[dtype].quantized:
+            raise DarkbenchError(f"{what} (not a result called {dtype})")
+        raise Skip(what)
+    return dict(convs=convs, convs_at_dtype=at_dtype)
+
+
+def kept_texts(kept):
+    """The record's kept_fp32: "node: why" for each node the layers keep in fp32 ({node: why})."""
+    return [f"{node}: {why}" for node, why in kept.items()]
