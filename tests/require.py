@@ -30,6 +30,7 @@ INSTALL = {
     "onnxruntime": "pip install 'darkbench[onnx]'",
     "cv2": "pip install 'darkbench[engines]' (opencv-python-headless 4.x)",
     "openvino": "pip install 'darkbench[engines]'",
+    "nncf": "pip install 'darkbench[engines]' (NNCF quantizes for OpenVINO)",
     "fvcore": "fvcore is a dependency of darkbench (pip install fvcore)",
 }
 

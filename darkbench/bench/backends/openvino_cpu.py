@@ -74,7 +74,7 @@ class OpenVINO(Backend):
     limits = "OpenVINO's GPU plugin is for Intel GPUs"
     traits = Traits(order=50, color="tab:cyan", marker="P", versions={"openvino": ("openvino",)})
     torch = False
-    modules = ("openvino", "onnx", "torch.onnx")
+    modules = ("openvino", "onnx", "torch.onnx", "nncf")
 
     def prepare(self, case, timed):
         try:

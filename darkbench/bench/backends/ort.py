@@ -20,6 +20,9 @@ QUANTIZED_OPS = frozenset({"QLinearConv", "ConvInteger", "QLinearMatMul", "MatMu
                            "MatMulIntegerToFloat", "DynamicQuantizeMatMul", "QLinearConvTranspose"})
 FLOAT_OPS = frozenset({"Conv", "FusedConv", "ConvTranspose", "MatMul", "FusedMatMul", "Gemm", "FusedGemm"})
 ELEM_FP16 = 10  # onnx.TensorProto.FLOAT16
+# int8's activations: uint8, as ORT's x86 kernels pair u8 activations with s8 weights (VNNI); with int8 ones ORT
+# left a third of yolov3-tiny's convolutions in fp32 and ran 1.5x slower (README, benchmark section)
+ACTIVATIONS = "QUInt8"
 
 
 def _ran(graph):
@@ -66,9 +69,9 @@ def _int8(net, f, out, batches):
         def get_next(self):
             return next(self._it, None)
     with quiet():
-        # uint8 activations: ORT's x86 kernels fuse u8 x s8 (VNNI); int8 activations left some Conv nodes in fp32
         quantize_static(pre, out, Reader(), quant_format=QuantFormat.QDQ, per_channel=True,
-                        activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8, nodes_to_exclude=list(kept))
+                        activation_type=getattr(QuantType, ACTIVATIONS), weight_type=QuantType.QInt8,
+                        nodes_to_exclude=list(kept))
     os.unlink(pre)
     return kept
 
@@ -90,7 +93,7 @@ class OnnxRuntime(Backend):
     traits = Traits(order=40, color="tab:purple", marker="v",
                     versions={"onnxruntime": ("onnxruntime", "onnxruntime-gpu")})
     torch = False
-    modules = ("onnxruntime", "onnx", "torch.onnx")
+    modules = ("onnxruntime", "onnx", "torch.onnx", "onnxruntime.quantization", "onnxruntime.transformers.float16")
 
     def prepare(self, case, timed):
         try:
@@ -115,7 +118,7 @@ class OnnxRuntime(Backend):
                 batches, extra["calibration"] = precision.calibration_batches(case.model, case.batch, self.config)
                 q = os.path.join(tmp, "int8.onnx")
                 kept = _int8(case.model.net, f, q, batches)
-                f, what = q, "QDQ int8 (weights per channel, uint8 activations, min/max calibration)"
+                f, what = q, f"QDQ int8 (QInt8 weights per channel, {ACTIVATIONS} activations, min/max calibration)"
                 extra["kept_fp32"] = precision.kept_texts(kept)
             elif case.dtype == "fp16":
                 h = os.path.join(tmp, "fp16.onnx")
