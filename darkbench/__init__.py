@@ -1,10 +1,13 @@
 """darkbench: count, build and time Darknet-style networks.
 
 darkbench.analyse(model) counts a darknet cfg or a Keras model (.json/.keras) without importing torch;
-darkbench.load(model) builds it as a torch module. Both are darkbench.models' (the one door to every model)."""
+darkbench.load(model) builds it as a torch module. Both are darkbench.models' (the one door to every model).
+darkbench.detect(model, images) finds objects as darknet's detectors do (darkbench/detect.py)."""
 __version__ = "0.1.0"
 
 from .errors import DarkbenchError  # noqa: E402
 from .models import analyse, load  # noqa: E402
+from . import detect  # noqa: E402  (the module is callable: darkbench.detect(model, images, ...))
 
-__all__ = ["DarkbenchError", "analyse", "load", "__version__"]
+
+__all__ = ["DarkbenchError", "analyse", "load", "detect", "__version__"]
