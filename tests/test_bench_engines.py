@@ -1,6 +1,6 @@
 """Throughput, measured memory, agreement with darkbench's fp32 eager, and the OpenCV / OpenVINO backends."""
-import json
 import gc
+import json
 import os
 
 import numpy as np
