@@ -1,6 +1,6 @@
 """What a registry finds beyond its package's own modules: the entry points of a group, and the files an
 environment variable names (os.pathsep-separated). The benchmark backends' registry (bench/backends/registry.py)
-uses it; layer families are found the same way (layers/registry.py)."""
+and the layer families' (layers/registry.py) use it."""
 import importlib.util
 import os
 import sys

@@ -3,11 +3,10 @@
 It imports no family statically (they import spec, which asks this module for a layer's family). Every
 family is checked as it is registered (traits.problems): a misspelt trait is an error, not a default."""
 import importlib
-import importlib.util
-import os
 import pkgutil
 import sys
 
+from .. import plugins
 from ..errors import DarkbenchError
 from .traits import problems, trait
 
@@ -24,29 +23,11 @@ def _builtin():
 
 
 def _entry_points():
-    from importlib.metadata import entry_points
-    for ep in entry_points(group=GROUP):
-        try:
-            yield ep.load(), f"entry point {ep.name} ({ep.value})"
-        except Exception as e:
-            raise DarkbenchError(f"cannot load layer family entry point {ep.name} ({ep.value}): "
-                                 f"{type(e).__name__}: {e}") from None
+    return plugins.entry_points(GROUP, "layer family")
 
 
 def _files():
-    for path in filter(None, os.environ.get(ENV, "").split(os.pathsep)):
-        if not os.path.isfile(path):
-            raise DarkbenchError(f"{ENV}: no such layer family file", path)
-        name = "darkbench_layers_" + os.path.splitext(os.path.basename(path))[0]
-        spec = importlib.util.spec_from_file_location(name, path)
-        mod = importlib.util.module_from_spec(spec)
-        sys.modules[name] = mod  # torch.onnx and pickling look classes up by module name
-        try:
-            spec.loader.exec_module(mod)
-        except Exception as e:
-            del sys.modules[name]
-            raise DarkbenchError(f"{ENV}: cannot load layer family: {type(e).__name__}: {e}", path) from None
-        yield mod, path
+    return plugins.files(ENV, "layer family", "darkbench_layers_")
 
 
 def _load():

@@ -54,6 +54,7 @@ FLAG = Kind("True or False", lambda v: isinstance(v, bool))
 TEXT = Kind("a string", lambda v: isinstance(v, str))
 TEXT_OR_NONE = Kind("a string or None", lambda v: v is None or isinstance(v, str))
 HOOK = Kind("a function", callable)
+HOOK_OR_NONE = Kind("a function or None", lambda v: v is None or callable(v))
 OPTIONS = Kind("a set of option names", lambda v: isinstance(v, (set, frozenset)) and _strings(v))
 DIALECT_NAMES = Kind(f"a tuple of dialect names ({', '.join(dialects.NAMES)})",
                      lambda v: isinstance(v, tuple) and bool(v) and set(v) <= set(dialects.NAMES))
@@ -68,6 +69,13 @@ DECLARED = dict(
     NUMLOAD=(FLAG, False),         # numload=N makes darknet's loader read only its first N filters
     HEAD=(FLAG, False),            # an output head: a network with several returns each one's output (yolo)
     DETECTS=(FLAG, False),         # a detection head: its output holds box predictions a detector decodes
+    # a detection head's decoding (darkbench/detect.py; numpy only, darkbench/boxes.py has what heads share):
+    BOXES=(HOOK_OR_NONE, None),    # BOXES(layer, output, frame) -> boxes.Rows: its rows of darknet's detection
+                                   # array from its output for one image (as darkbench's model gives it)
+    ACTIVATE=(HOOK_OR_NONE, None),  # ACTIVATE(layer, x, dialect): its forward in numpy from its input (engines
+                                   # such as OpenCV DNN give a head's input where their own head decodes boxes)
+    NMS=(HOOK, lambda layer: ("default", 0.6)),  # NMS(layer) -> (the fork's nms_kind, beta_nms) when it is the
+                                   # network's last head
     COST=(FLAG, False),            # training only: never the network output
     FUSE=(FLAG, False),            # its module folds a following batch norm in (module.fuse())
     TIE=(HOOK, lambda layer, modules: False),  # TIE(layer, modules): ties its module's parameters to an

@@ -11,7 +11,8 @@ or a file named in DARKBENCH_BACKENDS; registry.py finds them). It declares:
                 style, library versions recorded in the environment, order)
     torch       runs torch code (the run measures a GEMM peak for it); layers: per-layer timing of its results
                 (None: none, else whether the model is fused); modules: libraries imported before its memory
-                is measured (their code is not the model's)
+                is measured (their code is not the model's); gives_outputs: its runners give outputs (False: a
+                program that only times itself)
 and implements prepare(case, timed) -> Runner (raise Skip("why") when it cannot run here), and may redefine
 weights_note(model) and estimated_bytes(net, batch). Any other public name on the class is refused at
 registration (a typo would otherwise be a silent default); helpers are private (_name) or module functions.
@@ -135,6 +136,7 @@ class Backend:
     torch = True
     layers = None
     modules = ()
+    gives_outputs = True  # its runners give the network's outputs (Runner.outputs): agreement and detections
 
     def __init__(self, config=None):
         self.config = config  # the run's BenchConfig (None: every option at its default)

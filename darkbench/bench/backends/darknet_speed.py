@@ -103,6 +103,7 @@ class Darknet(Backend):
                                    "gives no per-run times)",
                     statistic_label="darknet speed: mean")
     torch = False
+    gives_outputs = False
 
     def prepare(self, case, timed):
         model = case.model
