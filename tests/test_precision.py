@@ -184,6 +184,22 @@ def test_calibration_batches_prepare_images_as_the_agreement_check(tmp_path):
     np.testing.assert_array_equal(flat[len(imgs):], x[:9 - len(imgs)])  # the last batch filled by cycling
 
 
+def test_a_detectors_calibration_images_are_prepared_as_its_detector_prepares_them(tmp_path):
+    """The fork's detector resizes (without [net] letter_box=1), 2018's letterboxes: calibrating on other pixels
+    than the detector will see would calibrate other ranges."""
+    from darkbench import detect
+    from darkbench.image import letterbox, load_color
+    img = samples()[0]
+    for cfg, letter in (("tests/cfgs/alexeyab/yolo_head.cfg", False), ("cfg/yolov3-tiny.cfg", True)):
+        net = Model.analyse(str(ROOT / cfg)).net
+        x = precision.prepare_image(net, img)
+        np.testing.assert_array_equal(x, detect.prepare(net, str(img)).x)
+        boxed = letterbox(load_color(img), net.width, net.height)
+        assert np.array_equal(x, boxed) == letter
+    m = random_model(tmp_path, ROOT / "tests/cfgs/alexeyab/yolo_head.cfg")
+    assert precision.calibration_batches(m, 1)[1].endswith(", as its detector prepares them")
+
+
 # --- what the engines ran ---------------------------------------------------------------------------------------
 
 ENGINES = ["onnxruntime", "openvino"]
@@ -224,7 +240,7 @@ def test_int8_yolov3_tiny_quantizes_every_convolution_but_keeps_the_padding(trai
         assert (e["convs"], e["convs_at_dtype"]) == (convs, 13)
         assert [k.split(":")[0] for k in e["kept_fp32"]] == ["/layers.11/Pad", "/layers.11/MaxPool"]
         assert 0.2 < e["model_bytes"] / fp32.extra["model_bytes"] < 0.3  # int8 weights, fp32 biases and scales
-        assert e["calibration"] == f"{len(samples())} image(s) from {SAMPLES}, letterboxed"
+        assert e["calibration"] == f"{len(samples())} image(s) from {SAMPLES}, as its detector prepares them"
         got = agreement.check(r, base.Case(trained, "cpu", "int8", 1), {})
         assert 1e-3 < got["rel_l2"] < DTYPES["int8"].tolerance
     finally:
