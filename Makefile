@@ -13,7 +13,7 @@ SWEEP_SIZES ?= 160,320,608
 # the report's networks: one list, also read by `darkbench report` (darkbench/data/report_models.txt)
 REPORT_MODELS ?= $(addprefix cfg/,$(file < darkbench/data/report_models.txt))
 
-.PHONY: all setup test report verify bench-ops bench-ops-alexeyab bench clean-venv
+.PHONY: all setup test report verify bench-ops bench-ops-alexeyab bench-int8 bench clean-venv
 all: test
 
 $(VENV)/.stamp: pyproject.toml
@@ -48,6 +48,11 @@ bench-ops: setup
 # (needs DARKBENCH_ALEXEYAB=the fork's build directory, see README).
 bench-ops-alexeyab: setup
 	$(PY) tests/bench_ops_alexeyab.py
+
+# int8 (and bf16/fp16 where they run) against fp32 on yolov3-tiny with its trained weights (../shared/weights):
+# ONNX Runtime and OpenVINO interleaved, speed-ups with CIs, what ran, the detections' agreement with fp32's.
+bench-int8: setup
+	$(PY) tests/bench_int8.py --explore
 
 clean-venv:
 	rm -rf $(VENV)

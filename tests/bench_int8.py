@@ -39,7 +39,7 @@ ROOT = Path(__file__).resolve().parents[1]
 CFG = ROOT / "cfg" / "yolov3-tiny.cfg"
 WEIGHTS = ROOT.parent / "shared" / "weights" / "yolov3-tiny-coco.weights"
 SAMPLES = Path(agreement.SAMPLE_IMAGES)
-THRESH, LOW = .25, .005  # fp32's detections (the truth) and the compared ones (as detector map keeps them)
+THRESH, LOW = agreement.TRUTH_THRESH, agreement.FOUND_THRESH  # fp32's detections (the truth), the compared ones
 BOOT = 1000
 
 
@@ -110,27 +110,16 @@ def views():
     return out
 
 
-def detections(net, outputs, preps, thresh):
-    """Each view's detections from a function mapping a (1, c, h, w) batch to the heads' outputs."""
+def detections(net, runner, preps, thresh):
+    """Each view's detections from a prepared runner's outputs."""
     from darkbench import detect
-    return [detect.decode(net, {i: y[0] for i, y in zip(net.returned, outputs(p.x[None]))}, p, thresh) for p in preps]
-
-
-def agreement_map(truth, found, classes):
-    """(mAP@0.5 of `found` against `truth` over the classes truth has, a bootstrap 95% CI over images)."""
-    from darkbench import mapeval
-
-    def one(idx):
-        t = mapeval.Tally(classes, .5, THRESH)
-        for i in idx:
-            r, c = np.nonzero(truth[i].probs > THRESH)
-            t.add(found[i].boxes, found[i].probs, mapeval.Truth(c.astype(np.int64), truth[i].boxes[r]))
-        aps = [a.ap for a in t.result(points=101).classes if a.truths]
-        return float(np.mean(aps)) if aps else float("nan")
-    n = len(truth)
-    rng = np.random.default_rng(0)
-    boot = [one(rng.integers(0, n, n)) for _ in range(BOOT)]
-    return one(range(n)), [float(np.nanpercentile(boot, 2.5)), float(np.nanpercentile(boot, 97.5))]
+    from darkbench.bench.heads import gives, head_outputs
+    at = gives(net, runner, "this")
+    out = []
+    for p in preps:
+        got = head_outputs(net, at, runner.outputs(p.x[None]), 1)
+        out.append(detect.decode(net, {i: y[0] for i, y in got.items()}, p, thresh))
+    return out
 
 
 # --- the run ------------------------------------------------------------------------------------------------
@@ -186,15 +175,15 @@ def main(argv=None):
     print("checking outputs and detections", file=sys.stderr, flush=True)
     from darkbench import detect
     eager = darkbench.load(str(CFG), str(WEIGHTS))
-    preps = [detect.prepare(net, v) for v in views()]
-    truth = [detect.network_boxes(eager, v, THRESH) for v in views()]
-    classes = detect.classes(net)
+    vs = views()
+    preps = [detect.prepare(net, v) for v in vs]
+    truth = [detect.network_boxes(eager, v, THRESH) for v in vs]
     refs, checks = {}, {}
     for name, r in runners.items():
         backend, dtype, _ = info[name]
         rel = agreement.check(r, base.Case(model, "cpu", dtype, 1, a.threads), refs)["rel_l2"]
-        found = detections(net, r.outputs, preps, LOW)
-        checks[name] = rel, agreement_map(truth, found, classes)
+        found = detections(net, r, preps, LOW)
+        checks[name] = rel, agreement.map50(truth, found, THRESH, n_boot=BOOT)
 
     env = environment()
     print(f"\nyolov3-tiny 416x416 with its trained COCO weights, batch 1, {a.threads} threads; CPU {env['cpu']} "

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from darkbench import export
-from darkbench.bench import precision, runner, stats
+from darkbench.bench import agreement, precision, runner, stats
 from darkbench.bench.backends import base, registry
 from darkbench.bench.config import BenchConfig
 from darkbench.bench.dtypes import DTYPES, tolerance_text
@@ -173,7 +173,6 @@ def test_calib_is_checked_with_the_config(tmp_path):
 
 
 def test_calibration_batches_prepare_images_as_the_agreement_check(tmp_path):
-    from darkbench.bench import agreement
     imgs = samples()
     m = random_model(tmp_path, ROOT / "cfg" / "tiny.cfg", 64, 48)
     batches, what = precision.calibration_batches(m, 3)
@@ -230,7 +229,6 @@ def test_int8_yolov3_tiny_quantizes_every_convolution_but_keeps_the_padding(trai
     """With its trained weights: the share read back from the graph the engine ran is every convolution (the
     13 of the cfg; the layers keep only layer 11's -FLT_MAX Pad and its MaxPool), the model file about a quarter
     of fp32's, and the outputs within int8's tolerance of darkbench's fp32."""
-    from darkbench.bench import agreement
     samples()
     convs = sum(1 for l in trained.net.layers if l.type == "convolutional")
     r = _prepare(name, trained, "int8")
@@ -243,6 +241,8 @@ def test_int8_yolov3_tiny_quantizes_every_convolution_but_keeps_the_padding(trai
         assert e["calibration"] == f"{len(samples())} image(s) from {SAMPLES}, as its detector prepares them"
         got = agreement.check(r, base.Case(trained, "cpu", "int8", 1), {})
         assert 1e-3 < got["rel_l2"] < DTYPES["int8"].tolerance
+        assert got["agreement_map50"] >= 0.9 and got["agreement_map50_ci95"][1] <= 1
+        assert "detections: agreement mAP@0.5 against fp32 eager's" in got["agreement"]
     finally:
         r.close()
 
@@ -251,7 +251,6 @@ def test_int8_without_the_layers_trait_loses_the_objects(trained, monkeypatch):
     """The same quantization with nothing kept in fp32: calibrating the -FLT_MAX padding moves yolov3-tiny's
     outputs beyond int8's tolerance (the report flags it); with OpenVINO, NNCF leaves the convolution after the
     pool in fp32, which the share read back shows."""
-    from darkbench.bench import agreement
     samples()
     monkeypatch.setattr(export, "kept_fp32", lambda net, graph: {})
     r = _prepare("onnxruntime", trained, "int8")
@@ -259,6 +258,7 @@ def test_int8_without_the_layers_trait_loses_the_objects(trained, monkeypatch):
         got = agreement.check(r, base.Case(trained, "cpu", "int8", 1), {})
         assert got["rel_l2"] > DTYPES["int8"].tolerance and r.extra["convs_at_dtype"] == 13
         assert agreement.disagrees(dict(got, dtype="int8")).endswith("(int8 tolerance)")
+        assert got["agreement_map50"] < 0.2  # the boxes are lost, not moved
     finally:
         r.close()
     r = _prepare("openvino", trained, "int8")
@@ -356,3 +356,40 @@ def test_records_round_trip_and_refuse_bad_precision_fields():
                                ("speedup_vs_fp32_ci95", [float("nan")], "not a list of finite numbers")):
         with pytest.raises(DarkbenchError, match=f"{field} .*{says}"):
             Record.from_json(dict(d, **{field: value}), "f.json", 0)
+
+
+# --- detections' agreement -------------------------------------------------------------------------------------
+
+def _dets(boxes, probs):
+    from darkbench.detect import Detections
+    return Detections(np.asarray(boxes, float).reshape(-1, 4), np.ones(len(probs), np.float32),
+                      np.asarray(probs, np.float32).reshape(len(probs), 2), 100, 100, 0.005, True, "pjreddie", "")
+
+
+def test_agreement_map_by_hand():
+    """Two images, one object of class 0 each. Ranked: image 0's exact box (.9, a hit), image 1's box beside its
+    object (.8, IoU 1/3: a miss), image 1's exact box (.3, a hit): precision 1, 1/2, 2/3 at recall 1/2, 1/2, 1.
+    COCO's 101 points take the best precision at or beyond each recall: 1 for the 51 points up to 0.5, 2/3 for the
+    50 after: (51 + 50 * 2/3) / 101. A class found where the truth has none does not count."""
+    box = [0.5, 0.5, 0.2, 0.2]
+    truth = [_dets([box], [[0.9, 0]]), _dets([box], [[0.8, 0]])]
+    found = [_dets([box, [0.1, 0.1, 0.1, 0.1]], [[0.9, 0], [0, 0.7]]),
+             _dets([[0.6, 0.5, 0.2, 0.2], box], [[0.8, 0], [0.3, 0]])]
+    value, ci = agreement.map50(truth, found, 0.25, n_boot=50)
+    assert value == pytest.approx((51 + 50 * 2 / 3) / 101)
+    assert ci[0] <= value <= ci[1] <= 1
+    assert agreement.map50(truth, truth, 0.25, n_boot=10) == (1.0, [1.0, 1.0])
+    assert agreement.map50(truth, [_dets([], []), _dets([], [])], 0.25)[0] == 0
+
+
+def test_random_weights_detect_noise_and_say_so(tmp_path):
+    """With random weights yolov3-tiny's fp32 'finds' thousands of objects per image: no detector output to agree
+    on, and the entry says so instead of an mAP."""
+    samples()
+    m = random_model(tmp_path, ROOT / "cfg" / "yolov3-tiny.cfg")
+    r = _prepare("onnxruntime", m, "fp32")
+    try:
+        got = agreement.check(r, base.Case(m, "cpu", "fp32", 1), {})
+    finally:
+        r.close()
+    assert "agreement_map50" not in got and "detections: not checked: fp32 eager finds" in got["agreement"]

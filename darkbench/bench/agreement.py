@@ -1,5 +1,6 @@
 """Agreement beside speed: how far a backend's outputs are from darkbench's darknet-exact fp32 eager model
-(the same weights file) on a fixed set of inputs. Checked once per model, backend, device and dtype (at
+(the same weights file) on a fixed set of inputs, and for a detector how far its detections are from that
+model's (agreement mAP@0.5, bootstrap CI over the images). Checked once per model, backend, device and dtype (at
 the first batch measured), not per timed sample: a fast wrong answer is not a result."""
 import functools
 import glob
@@ -12,6 +13,10 @@ from .dtypes import DTYPES
 N_INPUTS = 8
 SAMPLE_IMAGES = "/usr/share/darknet/data"
 NOT_FINITE = "outputs not finite (NaN or inf)"
+# a detector's detections: the reference's at darknet detect's threshold are the truth; the entry's are kept
+# down to detector map's, ranked by probability; the mAP's CI from this many resamples of the images
+TRUTH_THRESH, FOUND_THRESH, N_BOOT = .25, .005, 200
+MAX_OBJECTS = 100  # per image, as COCO's maxDets: beyond, fp32 finds no objects but noise (random weights)
 
 
 @functools.lru_cache(maxsize=8)
@@ -104,7 +109,105 @@ def check(runner, case, cache):
     text = f"{what}, at batch {case.batch}, against darkbench's darknet-exact fp32 eager (same weights)"
     if res["rel_l2"] is None:
         text = f"{NOT_FINITE}; {text}"
+    if res["rel_l2"] is not None and detects(case.model.net):
+        found = detections(runner, case, cache)
+        text += f"; detections: {found.pop('text')}"
+        res.update(found)
     return dict(res, agreement=text + (f"; {runner.agreement_note}" if runner.agreement_note else ""))
+
+
+def detects(net):
+    """Whether a network has detection heads (darknet layers whose family DETECTS)."""
+    return getattr(net, "has_darknet_layers", False) and any(l.trait("DETECTS") for l in net.layers)
+
+
+def detections(runner, case, cache):
+    """agreement_map50 (and its bootstrap 95% CI): the mAP@0.5 of a detector entry's detections against
+    darkbench's fp32 eager's on darknet's sample images, each prepared as the dialect's detector prepares it.
+    The reference's detections above TRUTH_THRESH are the truth; the entry's down to FOUND_THRESH are ranked by
+    probability; COCO's 101-point AP, over the classes the truth has. A text saying so (or why there is none)."""
+    from .. import detect
+    from .heads import gives, head_outputs
+    net = case.model.net
+    key = ("detections", case.model)
+    if key not in cache:
+        files = sorted(glob.glob(os.path.join(SAMPLE_IMAGES, "*.jpg")))[:N_INPUTS]
+        preps, truth, why = [detect.prepare(net, f) for f in files], [], None
+        if not preps:
+            why = f"not checked: no sample images in {SAMPLE_IMAGES}"
+        with detect.Engine(case.model.build()) as own:
+            for p in preps:
+                truth.append(detect.decode(net, {i: y[0] for i, y in own(p.x[None]).items()}, p, TRUTH_THRESH))
+                n = int((truth[-1].probs > TRUTH_THRESH).sum())
+                if n > MAX_OBJECTS:
+                    why = (f"not checked: fp32 eager finds {n} objects in a sample image (more than {MAX_OBJECTS}: "
+                           "noise, not objects; random weights?)")
+                    break
+        cache[key] = preps, truth, why
+    preps, truth, why = cache[key]
+    if why:
+        return dict(text=why)
+    outs = run_outputs(runner.outputs, np.stack([p.x for p in preps]), case.batch)
+    got = head_outputs(net, gives(net, runner, "this"), outs, len(preps))
+    found = [detect.decode(net, {i: y[k] for i, y in got.items()}, p, FOUND_THRESH) for k, p in enumerate(preps)]
+    objects = sum(int((t.probs > TRUTH_THRESH).sum()) for t in truth)
+    if not objects:
+        return dict(text=f"not checked: fp32 eager detects nothing in the {len(preps)} sample images")
+    value, ci = map50(truth, found, TRUTH_THRESH)
+    return dict(agreement_map50=value, agreement_map50_ci95=ci,
+                text=f"agreement mAP@0.5 against fp32 eager's {objects} detections (thresh {TRUTH_THRESH}) in "
+                     f"{len(preps)} sample images, its own down to {FOUND_THRESH}; CI: {N_BOOT} resamples of "
+                     "the images")
+
+
+def map50(truth, found, thresh, n_boot=N_BOOT, seed=0):
+    """(mAP@0.5 of the Detections `found` against those of `truth` above thresh, image by image, as COCO's
+    101-point AP over the classes the truth has (faster-coco-eval); a percentile-bootstrap 95% CI over the
+    images, None below 2 images)."""
+    value = _map50(truth, found, range(len(truth)), thresh)
+    if len(truth) < 2:
+        return value, None
+    rng = np.random.default_rng(seed)
+    boot = [_map50(truth, found, rng.integers(0, len(truth), len(truth)), thresh) for _ in range(n_boot)]
+    boot = [b for b in boot if b == b]  # a resample without any truth has no mAP
+    return value, [float(np.percentile(boot, 2.5)), float(np.percentile(boot, 97.5))] if boot else None
+
+
+def _map50(truth, found, images, thresh):
+    import contextlib
+    import io
+    from faster_coco_eval import COCO, COCOeval_faster
+    classes = truth[0].probs.shape[1]
+    ims, anns, dets, present = [], [], [], set()
+    for k, i in enumerate(images):  # an image drawn twice is two images
+        t, f = truth[i], found[i]
+        ims.append(dict(id=k, width=t.width, height=t.height))
+        for (r, c), box in _rows(t, thresh):
+            anns.append(dict(id=len(anns) + 1, image_id=k, category_id=int(c), bbox=box, area=box[2] * box[3],
+                             iscrowd=0))
+            present.add(int(c))
+        dets += [dict(image_id=k, category_id=int(c), bbox=box, score=float(f.probs[r, c]))
+                 for (r, c), box in _rows(f, 0)]
+    if not present:
+        return float("nan")
+    gt = COCO()
+    gt.dataset = dict(images=ims, annotations=anns, categories=[dict(id=c) for c in range(classes)])
+    gt.createIndex()
+    with contextlib.redirect_stdout(io.StringIO()):
+        e = COCOeval_faster(gt, gt.loadRes(dets) if dets else COCO(), "bbox")
+        e.params.iouThrs = np.array([0.5])
+        e.params.areaRng, e.params.areaRngLbl, e.params.maxDets = [[0, 1e10]], ["all"], [100]
+        e.evaluate()
+        e.accumulate()
+    p = e.eval["precision"][0, :, [e.params.catIds.index(c) for c in sorted(present)], 0, -1]
+    return float(np.mean(np.maximum(p, 0)))
+
+
+def _rows(d, thresh):
+    """((row, class), [left, top, width, height] in pixels) of each class above thresh in a Detections."""
+    px = d.pixels()
+    rows, cls = np.nonzero(d.probs > thresh)
+    return [((r, c), [float(v) for v in px[r]]) for r, c in zip(rows, cls)]
 
 
 def disagrees(r):

@@ -52,32 +52,46 @@ class BackendEngine:
             self.close()
             raise
         self._runner = r
-        by_input = {l.index - 1: l for l in heads(net)}
-        if r.compare_at:
-            missing = [i for i in r.compare_at if i not in by_input]
-            if missing or len(r.compare_at) != len(by_input):
-                self.close()
-                raise DarkbenchError(f"the {name} backend gives layers {list(r.compare_at)}, not every "
-                                     "detection head's input", net.path)
-            self._at = [(by_input[i], True) for i in r.compare_at]
-        else:
-            self._at = [(net.layers[i], False) for i in net.returned]
-            missing = [l.index for l in heads(net) if l.index not in net.returned]
-            if missing:
-                self.close()
-                raise DarkbenchError(f"the {name} backend gives the network's outputs, which leave out "
-                                     f"detection heads {missing}", net.path)
+        try:
+            self._at = gives(net, r, name)
+        except DarkbenchError:
+            self.close()
+            raise
 
     def __call__(self, x):
         x = np.ascontiguousarray(x, dtype=np.float32)
         n = len(x)
         if n < self.batch:  # the engines were prepared for one batch size
             x = np.concatenate([x, np.zeros((self.batch - n, *x.shape[1:]), np.float32)])
-        got = {}
-        for (layer, raw), y in zip(self._at, self._runner.outputs(x)):
-            y = np.asarray(y)[:n]
-            got[layer.index] = layer.trait("ACTIVATE")(layer, y, self.net.dialect) if raw else y
-        return got
+        return head_outputs(self.net, self._at, self._runner.outputs(x), n)
+
+
+def gives(net, runner, name):
+    """[(layer, raw)]: what each of a prepared runner's outputs is, the detection head `layer`'s output or (raw)
+    its input; a DarkbenchError where they are not every head's."""
+    from ..detect import heads
+    by_input = {l.index - 1: l for l in heads(net)}
+    if runner.compare_at:
+        missing = [i for i in runner.compare_at if i not in by_input]
+        if missing or len(runner.compare_at) != len(by_input):
+            raise DarkbenchError(f"the {name} backend gives layers {list(runner.compare_at)}, not every "
+                                 "detection head's input", net.path)
+        return [(by_input[i], True) for i in runner.compare_at]
+    missing = [l.index for l in heads(net) if l.index not in net.returned]
+    if missing:
+        raise DarkbenchError(f"the {name} backend gives the network's outputs, which leave out "
+                             f"detection heads {missing}", net.path)
+    return [(net.layers[i], False) for i in net.returned]
+
+
+def head_outputs(net, at, outputs, n):
+    """{head layer index: (n, ...) array} from a runner's outputs (what gives() says they are): a head's input
+    activated as its family does (its ACTIVATE trait)."""
+    got = {}
+    for (layer, raw), y in zip(at, outputs):
+        y = np.asarray(y)[:n]
+        got[layer.index] = layer.trait("ACTIVATE")(layer, y, net.dialect) if raw else y
+    return got
 
     def close(self):
         if self._runner is not None:

@@ -10,7 +10,7 @@ import os
 import numpy as np
 
 from ..errors import DarkbenchError
-from .agreement import SAMPLE_IMAGES
+from .agreement import SAMPLE_IMAGES, detects
 from .dtypes import DTYPES
 
 CALIB_MAX = 100  # images calibrated on, at most (the first of the folder, sorted, or of the list, in its order)
@@ -77,15 +77,11 @@ def prepare_image(net, path):
     """One image as the network's input (3, h, w) float32: a detector's as its dialect's detector prepares it
     (detect.prepare: letterboxed, or resized in the fork's dialect), any other letterboxed as the agreement check
     prepares its inputs."""
-    if _detects(net):
+    if detects(net):
         from ..detect import prepare
         return prepare(net, path).x
     from ..image import letterbox, load_color
     return letterbox(load_color(path), net.width, net.height)
-
-
-def _detects(net):
-    return getattr(net, "has_darknet_layers", False) and any(l.trait("DETECTS") for l in net.layers)
 
 
 def calibration_batches(model, batch, config=None):
@@ -101,7 +97,7 @@ def calibration_batches(model, batch, config=None):
     xs = np.stack([prepare_image(net, p) for p in paths]).astype(np.float32)
     n = len(xs)
     batches = [xs[[(s + i) % n for i in range(batch)]] for s in range(0, n, batch)]
-    how = "as its detector prepares them" if _detects(net) else "letterboxed"
+    how = "as its detector prepares them" if detects(net) else "letterboxed"
     return batches, f"{n} image(s) from {source}, {how}"
 
 

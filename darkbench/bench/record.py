@@ -10,9 +10,9 @@ TEXT = ("model", "backend", "device", "dtype", "path", "error", "skipped", "note
         "calibration")
 NUMBERS = ("median_ms", "mean_ms", "p90_ms", "p99_ms", "iqr_ms", "first_ms", "peak_gflops", "ops", "images_per_s",
            "peak_rss_mib", "prepare_rss_mib", "rss_base_mib", "estimated_mib", "rel_l2", "max_abs", "top1_agree",
-           "top5_agree", "speedup_vs_fp32")
+           "top5_agree", "speedup_vs_fp32", "agreement_map50")
 INTEGERS = ("batch", "threads", "samples", "model_bytes", "convs", "convs_at_dtype")
-NUMBER_LISTS = ("samples_ms", "ci95_ms", "images_per_s_ci95", "speedup_vs_fp32_ci95")
+NUMBER_LISTS = ("samples_ms", "ci95_ms", "images_per_s_ci95", "speedup_vs_fp32_ci95", "agreement_map50_ci95")
 TEXT_LISTS = ("kept_fp32",)
 
 
@@ -63,6 +63,9 @@ class Record:
     top1_agree: float | None = None
     top5_agree: float | None = None
     agreement: str | None = None
+    # a detector's: mAP@0.5 of its detections against fp32 eager's, with a bootstrap CI over the images
+    agreement_map50: float | None = None
+    agreement_map50_ci95: list | None = None
     # written only when set (a result without them is complete)
     weights: str | None = None
     compile_choice: str | None = None
@@ -119,7 +122,7 @@ class Record:
 _NAMES = tuple(f.name for f in dataclasses.fields(Record) if f.name != "other")
 _OPTIONAL = ("weights", "compile_choice", "compile_tried", "evals_per_sample", "samples_ms", "batch_stop",
              "dialect", "model_bytes", "convs", "convs_at_dtype", "kept_fp32", "calibration", "speedup_vs_fp32",
-             "speedup_vs_fp32_ci95")
+             "speedup_vs_fp32_ci95", "agreement_map50", "agreement_map50_ci95")
 
 
 def _finite_list(v):

@@ -33,6 +33,12 @@ def speedup_text(r):
     return f"{v:.2f} {ci_text(ci) if ci else f'[{TOO_FEW}]'}"
 
 
+def map_text(r):
+    """"0.97 [0.92, 1.00]": a detector result's agreement mAP@0.5 against fp32 eager's detections, or ""."""
+    v, ci = r.get("agreement_map50"), r.get("agreement_map50_ci95")
+    return "" if v is None else f"{v:.2f} {ci_text(ci) if ci else f'[{TOO_FEW}]'}"
+
+
 def share_text(r):
     """"13/13": of a result's convolutions and matrix products, how many ran at its dtype, or ""."""
     n, at = r.get("convs"), r.get("convs_at_dtype")
@@ -52,6 +58,7 @@ def bench_table(results):
     sizes = len({str(r.get("input")) for r in results}) > 1  # a sweep: the model column says the size
     refs = sorted({r["backend"] for r in results if r.get("backend") and traits.of(r).reference})
     reduced = any(speedup_text(r) or share_text(r) for r in results)
+    boxes = any(map_text(r) for r in results)
     for r in results:
         status = r.get("error") or (f"skipped: {r['skipped']}" if r.get("skipped") else r.get("note") or "")
         g = groups.get((r.get("device"), r.get("dtype"), r.get("batch"), str(r.get("input"))), [])
@@ -74,11 +81,13 @@ def bench_table(results):
                      f"{r['images_per_s']:.1f}" if r.get("images_per_s") else "",
                      f"{r['peak_rss_mib']:.0f}" if r.get("peak_rss_mib") is not None else "",
                      (f"{r['rel_l2']:.1e}" if r.get("rel_l2") is not None else "") + (" DISAGREES" if wrong else ""),
-                     *([speedup_text(r), share_text(r)] if reduced else []), status[:70]])
+                     *([map_text(r)] if boxes else []), *([speedup_text(r), share_text(r)] if reduced else []),
+                     status[:70]])
     return tabulate(rows, headers=["model", "backend", "device", "dtype", "batch", "median ms", "95% CI ms",
                                    "p90 ms", "samples", "first ms", "x fastest [CI]",
                                    f"{'|'.join(refs) or 'reference'}/this [CI]", "images/s", "peak RSS MiB",
-                                   "rel L2 vs fp32", *(["x own fp32 [CI]", "convs at dtype"] if reduced else []),
+                                   "rel L2 vs fp32", *(["boxes mAP@.5 vs fp32 [CI]"] if boxes else []),
+                                   *(["x own fp32 [CI]", "convs at dtype"] if reduced else []),
                                    "note"],
                     disable_numparse=True)
 

@@ -35,7 +35,7 @@ HEADERS = {
     "measured_per_estimated": "measured / estimated", "measured_as": "measured as",
     "speedup": "x own fp32 [95% CI]", "model_mib": "model file MiB", "fp32_model_mib": "fp32 model file MiB",
     "at_dtype": "convolutions at the dtype (ran / all)", "kept_fp32": "kept in fp32 (why)",
-    "calibration": "calibrated on",
+    "calibration": "calibrated on", "map50": "detections: mAP@0.5 vs fp32 eager's [95% CI]",
 }
 MEASURED = ("Columns grouped by where they were measured (host, device, CPU or GPU, torch version; see Environments), "
             "then dtype and backend.")
@@ -187,7 +187,7 @@ SECTIONS = (
             "(the same weights, the same inputs), checked once per model/backend/dtype: relative L2 over all "
             "outputs, the largest absolute difference, and for classifiers the fraction of inputs with the "
             f"same top-1 / top-5. Flagged DISAGREES beyond relative L2 {checks.tolerances(t.results)} (by dtype); "
-            "a fast wrong answer is not a result."),
+            "a fast wrong answer is not a result." + checks.detections_text(t.results)),
     Section("precision", lambda t: checks.precision_table(t.results, data.host_label),
             "Reduced precision: speed-up over fp32, size and what ran",
             "Each reduced-precision entry beside its own backend's fp32, measured in the same interleaved rounds: "

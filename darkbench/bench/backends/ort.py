@@ -21,7 +21,7 @@ QUANTIZED_OPS = frozenset({"QLinearConv", "ConvInteger", "QLinearMatMul", "MatMu
 FLOAT_OPS = frozenset({"Conv", "FusedConv", "ConvTranspose", "MatMul", "FusedMatMul", "Gemm", "FusedGemm"})
 ELEM_FP16 = 10  # onnx.TensorProto.FLOAT16
 # int8's activations: uint8, as ORT's x86 kernels pair u8 activations with s8 weights (VNNI); with int8 ones ORT
-# left a third of yolov3-tiny's convolutions in fp32 and ran 1.5x slower (README, benchmark section)
+# left 4 of yolov3-tiny's 13 convolutions in fp32 and ran 1.2x slower (README, benchmark section)
 ACTIVATIONS = "QUInt8"
 
 
