@@ -65,6 +65,21 @@ class BackendEngine:
             x = np.concatenate([x, np.zeros((self.batch - n, *x.shape[1:]), np.float32)])
         return head_outputs(self.net, self._at, self._runner.outputs(x), n)
 
+    def close(self):
+        if self._runner is not None:
+            self._runner.close()
+            self._runner = None
+        if self._tmp is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(self._tmp)
+            self._tmp = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
 
 def gives(net, runner, name):
     """[(layer, raw)]: what each of a prepared runner's outputs is, the detection head `layer`'s output or (raw)
@@ -92,18 +107,3 @@ def head_outputs(net, at, outputs, n):
         y = np.asarray(y)[:n]
         got[layer.index] = layer.trait("ACTIVATE")(layer, y, net.dialect) if raw else y
     return got
-
-    def close(self):
-        if self._runner is not None:
-            self._runner.close()
-            self._runner = None
-        if self._tmp is not None:
-            with contextlib.suppress(OSError):
-                os.unlink(self._tmp)
-            self._tmp = None
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
