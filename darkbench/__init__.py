@@ -1,10 +1,13 @@
 """darkbench: count, build and time Darknet-style networks.
 
 darkbench.analyse(model) counts a darknet cfg or a Keras model (.json/.keras) without importing torch;
-darkbench.load(model) builds it as a torch module. Both are darkbench.models' (the one door to every model)."""
+darkbench.load(model) builds it as a torch module. Both are darkbench.models' (the one door to every model).
+darkbench.evaluate(model, data, weights) scores a detector on a darknet .data file's images as the AlexeyAB fork's
+`detector map` does (and by COCO's metrics)."""
 __version__ = "0.1.0"
 
 from .errors import DarkbenchError  # noqa: E402
 from .models import analyse, load  # noqa: E402
+from .evaluation import evaluate  # noqa: E402
 
-__all__ = ["DarkbenchError", "analyse", "load", "__version__"]
+__all__ = ["DarkbenchError", "analyse", "load", "evaluate", "__version__"]

@@ -19,6 +19,7 @@ COMMANDS = {
     "report": "report",
     "classify": "classify",
     "nightmare": "nightmare",
+    "map": "map",
 }
 
 

@@ -4,7 +4,7 @@ threshold and its AP per class (area under the curve, or 11 or 101 recall points
 
 The fork's arithmetic is kept where it shows in the printed digits: boxes, IoUs, thresholds and the figures
 at the confidence threshold are C floats (float32), precisions, recalls and APs doubles, sums in its order.
-`evaluate` (evaluate.py) runs a network over a .data file's images and hands each image's detections here."""
+`darkbench.evaluate` (evaluation.py) runs a network over a .data file's images and hands each image's detections here."""
 import math
 import os
 import re
@@ -87,14 +87,14 @@ def read_data(path):
     return DataFile(os.fspath(path), get("valid"), get("names"), classes, get("difficult"))
 
 
-def read_list(path, what="image list"):
+def read_list(path, what="image list", exist=True):
     """The image paths of a list file, one a line; a blank line is refused (darknet would try to read an
-    image named ''), and so is an image that is not there."""
+    image named ''), and so is an image that is not there (exist=False: only its label file is read)."""
     paths = _lines(path, what)
     for n, p in enumerate(paths, 1):
         if not p.strip():
             raise DarkbenchError("blank line: expected an image path", path, n)
-        if not os.path.isfile(p):
+        if exist and not os.path.isfile(p):
             raise DarkbenchError(f"no such image: {p}", path, n)
     if not paths:
         raise DarkbenchError(f"{what} is empty", path)
@@ -274,9 +274,7 @@ class Tally:
     def result(self, points=POINTS):
         """The fork's figures (a MapResult) with AP by `points`: 0 = area under the curve at every recall,
         N >= 2 = N recall points (11: VOC 2007, 101: COCO)."""
-        if points != 0 and points < 2:
-            raise DarkbenchError(f"--points {points}: 0 (area under the curve) or a number of recall points >= 2 "
-                                 "(11 or 101)")
+        check_points(points)
         p = np.concatenate(self.probs) if self.probs else np.zeros(0, F32)
         cls = np.concatenate(self.classes_of) if self.probs else np.zeros(0, np.int64)
         truth = np.concatenate(self.truth_of) if self.probs else np.zeros(0, np.int64)
@@ -298,6 +296,12 @@ class Tally:
                          missing_labels=self.missing_labels, classes=rows, precision=precision, recall=recall,
                          f1=f1, tp=tp, fp=fp, fn=self.unique_truths - tp, avg_iou=float(iou),
                          map=total / self.classes)
+
+
+def check_points(points):
+    if points != 0 and points < 2:
+        raise DarkbenchError(f"--points {points}: 0 (area under the curve) or a number of recall points >= 2 "
+                             "(11: VOC 2007, 101: COCO)")
 
 
 def _at_thresh(tp, fp, truths, f1=False):
