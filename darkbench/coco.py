@@ -14,7 +14,7 @@ LIBRARIES = ("faster-coco-eval", "pycocotools")
 KEYS = ("AP", "AP50", "AP75", "APs", "APm", "APl", "AR1", "AR10", "AR100", "ARs", "ARm", "ARl")
 
 
-def _library(name):
+def load_library(name):
     try:
         if name == "faster-coco-eval":
             from faster_coco_eval import COCO, COCOeval_faster as COCOeval
@@ -59,7 +59,7 @@ def as_coco(images, names):
 def metrics(images, names, library="faster-coco-eval"):
     """COCO's 12 box metrics ({key: value}, -1 where COCO has nothing to average, as it reports it) and the
     library's name, for mapeval.Image records."""
-    COCO, COCOeval = _library(library)
+    COCO, COCOeval = load_library(library)
     gt, dets = as_coco(images, names)
     out = dict(library=library)
     if not gt["annotations"] or not len(dets):   # COCO's loadRes refuses no detections; nothing to average

@@ -20,17 +20,23 @@ HIER_THRESH = 0  # what detector map hands get_network_boxes (it matters for yol
 
 
 def evaluate(model, data, weights=None, *, names=None, points=POINTS, iou_thresh=IOU_THRESH, thresh=THRESH,
-             coco=True, batch=8, dialect=ALEXEYAB, progress=False, coco_library="faster-coco-eval"):
+             coco=True, batch=8, dialect=ALEXEYAB, backend="eager", progress=False, coco_library="faster-coco-eval"):
     """A mapeval.MapResult: every figure the fork's `detector map DATA CFG WEIGHTS -points P -iou_thresh I
     -thresh T` prints, plus COCO's AP@[.5:.95] etc. in result.coco (coco=False: None).
 
     model: a cfg (with weights) or a loaded darkbench model (darkbench.load); data: a darknet .data file;
     names: a names file in place of the .data's names=; dialect: how a cfg is read, its images prepared and its
     heads decoded (default the fork's, whose detector map resizes unless [net] letter_box=1; a loaded model keeps
-    its own); progress: a tqdm bar on stderr."""
+    its own); backend: what runs the network (detect.BACKENDS: eager = darkbench's PyTorch model with batch
+    norm folded, as the fork folds it; opencv, onnxruntime, openvino: those engines, the heads decoded here);
+    progress: a tqdm bar on stderr."""
     from . import detect
     start = time.perf_counter()
     mapeval.check_points(points)
+    if batch < 1:
+        raise DarkbenchError(f"--batch {batch} must be at least 1")
+    if coco:
+        cocoeval.load_library(coco_library)  # missing: said now, not after the run
     df = mapeval.read_data(data)
     loaded = not isinstance(model, (str, os.PathLike))
     net = model.spec if loaded else models.analyse(model, dialect=dialect, weights=weights)
@@ -43,6 +49,8 @@ def evaluate(model, data, weights=None, *, names=None, points=POINTS, iou_thresh
     tally = mapeval.Tally(classes, iou_thresh, thresh, labels)
     paths = mapeval.read_list(df.valid)
     truths, missing = _truths(paths, classes)
+    warnings = [f"{len(missing)} of {len(paths)} images have no label file (no objects, as the fork counts them), "
+                f"e.g. {mapeval.label_path(missing[0])}"] if missing else []
     hard = None
     if df.difficult:
         hard_paths = mapeval.read_list(df.difficult, "difficult list", exist=False)  # their labels only
@@ -50,17 +58,17 @@ def evaluate(model, data, weights=None, *, names=None, points=POINTS, iou_thresh
             raise DarkbenchError(f"the difficult list has {len(hard_paths)} images, the valid list {len(paths)}: "
                                  "the fork pairs them line by line", df.difficult)
         hard, _ = _truths(hard_paths, classes)
-    tally.missing_labels = missing
-    if not loaded:
-        if weights is None:
-            raise DarkbenchError("a cfg needs its weights to evaluate", model)
+    tally.missing_labels = len(missing)
+    if not loaded and weights is None:
+        raise DarkbenchError("a cfg needs its weights to evaluate", model)
+    if not loaded and backend == "eager":
         # the fork's detector map folds batch norm into the convolutions too
         model = models.load(model, weights, dialect=dialect, fuse=True)
-    net = model.spec
     from tqdm import tqdm
     bar = tqdm(total=len(paths), desc="map", unit="image", disable=not progress, leave=False)
     try:
-        with detect.Engine(model, batch=batch) as engine:
+        with detect.Engine(model, weights, backend, dialect, batch) as engine:
+            net = engine.net
             for i, dets in enumerate(_detections(engine, paths, batch, df.valid)):
                 tally.add(dets.boxes, dets.probs, truths[i], hard[i] if hard else None, dets.width, dets.height,
                           paths[i])
@@ -68,22 +76,24 @@ def evaluate(model, data, weights=None, *, names=None, points=POINTS, iou_thresh
     finally:
         bar.close()
     result = tally.result(points)
+    result.warnings = warnings
     if coco:
         result.coco = cocoeval.metrics(tally.images, labels, coco_library)
     result.info = dict(cfg=net.path, weights=None if loaded else os.fspath(weights), data=os.fspath(data),
-                       dialect=net.dialect, letter_box=detect.letters(net), conf_thresh=CONF, nms=NMS,
+                       dialect=net.dialect, letter_box=detect.letters(net), backend=backend, conf_thresh=CONF, nms=NMS,
                        names=os.fspath(names if names is not None else df.names),
                        seconds=round(time.perf_counter() - start, 3))
     return result
 
 
 def _truths(paths, classes):
-    """Each image's labels (the fork's images -> labels path rule), and how many images have no label file."""
-    out, missing = [], 0
+    """Each image's labels (the fork's images -> labels path rule), and the images without a label file."""
+    out, missing = [], []
     for p in paths:
         truth, found = mapeval.read_truth(mapeval.label_path(p), classes)
         out.append(truth)
-        missing += not found
+        if not found:
+            missing.append(p)
     return out, missing
 
 

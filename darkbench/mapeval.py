@@ -378,6 +378,7 @@ class MapResult:
     map: float           # 0..1: the sum of the classes' APs over the number of classes
     coco: dict = None    # COCO's AP@[.5:.95] etc. (coco.py), or None
     info: dict = field(default_factory=dict)   # cfg, weights, data, dialect, seconds ...
+    warnings: list = field(default_factory=list)
 
     def lines(self):
         """The fork's figure lines, format for format (printf's %f/%2.2f, its spacing; -nan where C prints it)."""

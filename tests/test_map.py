@@ -34,6 +34,16 @@ class Set:
     weights: Path
     fork: object
     model: object = None
+    runs: dict = None
+
+    def fork_map(self, points=0, iou=.5, thresh=.25):
+        """The fork's detector map stdout on this set (each setting run once per session)."""
+        self.runs = {} if self.runs is None else self.runs
+        key = (points, iou, thresh)
+        if key not in self.runs:
+            self.runs[key] = mapsets.fork_map(self.fork, self.data, self.cfg, self.weights, points, iou, thresh,
+                                              cwd=self.root)
+        return self.runs[key]
 
 
 @pytest.fixture(scope="module")
@@ -119,7 +129,7 @@ def _compare(theirs, ours):
 def test_map_equals_the_forks(labelled, points, iou, thresh):
     from darkbench.evaluation import evaluate
     s = labelled
-    theirs = mapsets.fork_map(s.fork, s.data, s.cfg, s.weights, points, iou, thresh, cwd=s.root)
+    theirs = s.fork_map(points, iou, thresh)
     result = evaluate(s.model, s.data, points=points, iou_thresh=iou, thresh=thresh, coco=False)
     t = _compare(theirs, "\n".join(result.lines()) + "\n")
     # the sets are not trivial: detections ranked, truths found and missed, APs strictly between 0 and 1
@@ -141,6 +151,7 @@ def test_cli_prints_the_forks_lines(coco_set):
     ours = [l for l in r.stdout.splitlines() if l.strip() and "COCO" not in l and not l.startswith("  ")]
     assert len(ours) == 80 + 5 and all(l in fork_lines for l in ours), [l for l in ours if l not in fork_lines]
     assert "AP @[IoU=0.50:0.95] all" in r.stdout
+    assert "warning: 1 of 10 images have no label file" in r.stderr
 
 
 @pytest.mark.alexeyab
@@ -160,10 +171,26 @@ def test_json_and_api(coco_set):
     # classes detected without truth, and truths of classes never detected, both count 0 in the mean
     assert any(c["truths"] == 0 and c["detections"] > 0 for c in got["classes"])
     assert any(c["truths"] > 0 and c["ap"] == 0 for c in got["classes"])
-    printed = mapsets.parse_map(mapsets.fork_map(s.fork, s.data, s.cfg, s.weights, cwd=s.root))
+    printed = mapsets.parse_map(s.fork_map())
     assert f"{got['map']:f}" == printed["map"][1]
     assert [f"{c['ap'] * 100:.2f}" for c in got["classes"]] == [c[2] for c in printed["class"]]
     assert 0 < got["coco"]["AP"] < got["coco"]["AP50"] <= 1 and got["coco"]["library"] == "faster-coco-eval"
+
+
+@pytest.mark.alexeyab
+@pytest.mark.parametrize("backend", ["opencv", "onnxruntime", "openvino"])
+def test_engines_give_the_forks_figures(coco_set, backend):
+    """--backend: another engine runs the network (OpenCV reads the cfg itself; ONNX Runtime and OpenVINO run
+    darkbench's export), darkbench decodes the heads: the same printed figures."""
+    import importlib.util
+    from darkbench.evaluation import evaluate
+    module = {"opencv": "cv2"}.get(backend, backend)
+    if importlib.util.find_spec(module) is None:
+        require(f"{module} is not installed (pip install 'darkbench[engines]'; make test installs it)")
+    s = coco_set
+    result = evaluate(s.cfg, s.data, s.weights, backend=backend, coco=False)
+    _compare(s.fork_map(), "\n".join(result.lines()) + "\n")
+    assert result.info["backend"] == backend
 
 
 # -- bad input: one line naming the file (and line), exit 2, nothing written -----------------------------------

@@ -25,6 +25,9 @@ def add_arguments(p):
                         "precision, recall, avg_iou), the totals, map, coco, and how it was run")
     p.add_argument("--no-coco", dest="coco", action="store_false", help="leave out COCO's metrics")
     p.add_argument("--batch", type=int, default=8, metavar="N", help="images per forward pass (default %(default)s)")
+    p.add_argument("--backend", default="eager", metavar="NAME",
+                   help="what runs the network: eager (darkbench's PyTorch model, default), opencv, onnxruntime or "
+                        "openvino (installed with darkbench[engines]); the heads are decoded by darkbench either way")
     add_dialect_argument(p, "alexeyab", " (detector map is the fork's: its cfg rules, images resized unless [net] "
                                         "letter_box=1, its heads' decoding and NMS)")
 
@@ -37,7 +40,8 @@ def run(args):
     from ..evaluation import evaluate
     result = evaluate(args.cfg, args.data, args.weights, names=args.names, points=args.points,
                       iou_thresh=args.iou_thresh, thresh=args.thresh, coco=args.coco, batch=args.batch,
-                      dialect=args.dialect, progress=sys.stderr.isatty())
-    text = json.dumps(result.to_json(), indent=2) if args.json else "\n".join(result.lines())
-    print(text)
+                      dialect=args.dialect, backend=args.backend, progress=sys.stderr.isatty())
+    for w in result.warnings:
+        print(f"warning: {w}", file=sys.stderr)
+    print(json.dumps(result.to_json(), indent=2) if args.json else "\n".join(result.lines()))
     return 0
