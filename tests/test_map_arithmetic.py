@@ -198,3 +198,22 @@ def test_coco_libraries_agree():
     assert 0 < a["AP"] < 1
     for k in coco.KEYS:
         assert a[k] == pytest.approx(b[k], abs=1e-12), k
+
+
+def test_read_list_and_names(tmp_path):
+    from darkbench.mapeval import read_list, read_names
+    (tmp_path / "a.png").write_bytes(b"")
+    lst = tmp_path / "list.txt"
+    lst.write_text(f"{tmp_path / 'a.png'}\r\n{tmp_path / 'a.png'}\n")
+    assert read_list(lst) == [str(tmp_path / "a.png")] * 2   # a CR before the newline goes, as fgetl drops it
+    lst.write_text(f"{tmp_path / 'a.png'}\n\n{tmp_path / 'a.png'}\n")
+    with pytest.raises(DarkbenchError, match=r"list.txt:2: blank line"):
+        read_list(lst)
+    lst.write_text("")
+    with pytest.raises(DarkbenchError, match="image list is empty"):
+        read_list(lst)
+    names = tmp_path / "n.names"
+    names.write_text("a\nb\nc\n\n")
+    assert read_names(names, 3) == ["a", "b", "c"]
+    with pytest.raises(DarkbenchError, match="3 names but the network has 4 classes"):
+        read_names(names, 4)
