@@ -61,7 +61,10 @@ def _lines(path, what):
     if b"\0" in data:
         raise DarkbenchError(f"holds NUL bytes: not {what}", path)
     text = data.decode("utf-8", errors="surrogateescape")
-    return [l[:-1] if l.endswith("\r") else l for l in text.split("\n")[:-1 if text.endswith("\n") else None]]
+    lines = text.split("\n")
+    if lines[-1] == "":  # the last line's newline, or an empty file
+        lines.pop()
+    return [l[:-1] if l.endswith("\r") else l for l in lines]
 
 
 def read_data(path):
