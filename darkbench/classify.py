@@ -10,22 +10,28 @@ from .image import letterbox, load_color
 DEFAULT_LABELS = "/usr/share/darknet/data/imagenet.shortnames.list"
 
 
+def read_lines(path, what, option):
+    """A file of names, one per line (trailing empty lines dropped), or one line naming what is wrong."""
+    if not os.path.exists(path):
+        raise DarkbenchError(f"no such {what} (give one with {option})", path)
+    if os.path.isdir(path):
+        raise DarkbenchError(f"is a directory, not a {what} (one class name per line)", path)
+    try:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            lines = [line.rstrip("\r\n") for line in f]
+    except OSError as e:
+        raise DarkbenchError(f"cannot read {what}: {e.strerror or e}", path) from None
+    while lines and not lines[-1]:
+        lines.pop()
+    return lines
+
+
 def read_labels(path, n):
     """A given file must have one label per output; darknet's default list (21,842 ImageNet-22k short names,
     the 1,000-class ones first) may be longer, as darknet indexes its first n."""
     exact = path is not None
     path = path or DEFAULT_LABELS
-    if not os.path.exists(path):
-        raise DarkbenchError("no such label file (give one with --labels)", path)
-    if os.path.isdir(path):
-        raise DarkbenchError("is a directory, not a label file (one class name per line)", path)
-    try:
-        with open(path, encoding="utf-8", errors="replace") as f:
-            labels = [line.rstrip("\r\n") for line in f]
-    except OSError as e:
-        raise DarkbenchError(f"cannot read label file: {e.strerror or e}", path) from None
-    while labels and not labels[-1]:
-        labels.pop()
+    labels = read_lines(path, "label file", "--labels")
     if len(labels) < n or (exact and len(labels) != n):
         raise DarkbenchError(f"{len(labels)} labels but the network has {n} outputs", path)
     return labels

@@ -18,6 +18,7 @@ COMMANDS = {
     "bench": "bench",
     "report": "report",
     "classify": "classify",
+    "detect": "detect",
     "nightmare": "nightmare",
     "map": "map",
 }

@@ -94,13 +94,18 @@ def resize(im, w, h):
     return (out + add).astype(np.float32)
 
 
+def letterbox_size(iw, ih, w, h):
+    """(width, height) of an iw x ih image inside a w x h letterbox, as letterbox_image (and darknet's box
+    correction after it) computes them: ratios compared as C floats, sizes by C int division."""
+    if np.float32(w) / np.float32(iw) < np.float32(h) / np.float32(ih):
+        return w, (ih * w) // iw
+    return (iw * h) // ih, h
+
+
 def letterbox(im, w, h):
     """darknet's letterbox_image: keep the aspect ratio, pad with 0.5, centre."""
     c, ih, iw = im.shape
-    if w / iw < h / ih:
-        nw, nh = w, (ih * w) // iw
-    else:
-        nh, nw = h, (iw * h) // ih
+    nw, nh = letterbox_size(iw, ih, w, h)
     boxed = np.full((c, h, w), 0.5, dtype=np.float32)
     x0, y0 = (w - nw) // 2, (h - nh) // 2
     boxed[:, y0:y0 + nh, x0:x0 + nw] = resize(im, nw, nh)

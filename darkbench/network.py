@@ -102,6 +102,18 @@ class Network:
                 return l.index
         return len(self.layers) - 1
 
+    @property
+    def returned(self):
+        """The layers whose outputs the built model returns, in order: every HEAD layer (yolo) when there are
+        several, else the network output."""
+        heads = [l.index for l in self.layers if l.trait("HEAD")]
+        return heads if len(heads) > 1 else [self.output_index]
+
+    @property
+    def detection_heads(self):
+        """The detection heads (the DETECTS trait) get_network_boxes reads, in layer order."""
+        return [l for l in self.layers if l.trait("DETECTS")]
+
     def in_dialect(self, dialect):
         """The same cfg (text and size) read in another dialect."""
         width, height, text = self.source or (self.width, self.height, None)
@@ -181,6 +193,8 @@ def _build(sections, path, width, height, dialect):
         raise DarkbenchError(f"input {w}x{h}x{c} is too large", path, net.line)
     netopts = dict(time_steps=net.get_int("time_steps", 1, min=1), batch=net.get_int("batch", 1),
                    subdivisions=net.get_int("subdivisions", 1))  # the fork's ops: batch/subdivisions*time_steps
+    if dialect == dialects.ALEXEYAB:  # the fork's detector letterboxes images for such a network
+        netopts["letter_box"] = net.get_int("letter_box", 0)
     ctx = Context(path=path, index=0, c=c, h=h, w=w, inputs=inputs, layers=[], net=netopts, dialect=dialect)
     warnings = [f"{path}:{net.options[k][1]}: [{net.name}] unknown option '{k}'"
                 for k in net.options if k not in net_keys(dialect)]

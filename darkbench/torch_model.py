@@ -26,8 +26,7 @@ class Darknet(nn.Module):
         # is a c x 1 x 1 image to the layer that reads an image from it
         self.unflatten = [l.in_shape if l.reads_image and l.in_shape[1:] == (1, 1) else None
                           for l in net.layers]
-        heads = [l.index for l in net.layers if l.trait("HEAD")]
-        self.heads = heads if len(heads) > 1 else [net.output_index]
+        self.heads = net.returned
         needed = set(self.heads)
         for l in net.layers:
             needed.update(l.sources)

@@ -275,6 +275,23 @@ class Fork:
             raise ForkCrash(cfg, rc, err[-2000:], stdout[-2000:])
         return Path(out)
 
+    def detector_test(self, cfg, weights, image, names, thresh=.25, letter_box=False):
+        """`darknet detector test DATA CFG WEIGHTS IMAGE -dont_show -ext_output -thresh T -out result.json`
+        (-letter_box when asked) in a scratch directory (it writes predictions.jpg and bad.list there), DATA
+        naming `names`: (the lines it prints for its detections, the objects of its JSON: class_id,
+        relative_coordinates, confidence, in its array's order)."""
+        d = Path(tempfile.mkdtemp(dir=self.dir))
+        (d / "det.data").write_text(f"names={Path(names).resolve()}\n")
+        args = [self.exe, "detector", "test", d / "det.data", *(Path(p).resolve() for p in (cfg, weights, image)),
+                "-dont_show", "-ext_output", "-thresh", thresh, "-out", d / "result.json"]
+        r = subprocess.run([str(a) for a in args + (["-letter_box"] if letter_box else [])], capture_output=True,
+                           text=True, cwd=d, timeout=TIMEOUT, errors="replace")
+        if r.returncode:
+            raise ForkCrash(cfg, r.returncode, r.stderr[-2000:], r.stdout[-2000:])
+        frames = json.loads((d / "result.json").read_text())
+        lines = [l for l in r.stdout.splitlines() if re.match(r"[^:]+: \d+%", l)]
+        return lines, frames[0]["objects"]
+
     def info(self, cfg, width=None, height=None):
         """(layers, saved_bytes, total) from one harness parse (batch 1, as `partial`)."""
         def compute():

@@ -25,6 +25,16 @@ def darknet(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
+def trained_weights():
+    """darknet's trained yolov3-tiny COCO weights (../shared/weights from the repository root); skips (fails in
+    CI) when absent."""
+    from detections import WEIGHTS
+    if not WEIGHTS.is_file():
+        require(f"{WEIGHTS} is not here (the trained yolov3-tiny weights; see ../shared/weights/README.md)")
+    return WEIGHTS
+
+
+@pytest.fixture(scope="session")
 def alexeyab_fork():
     """The AlexeyAB fork as an oracle (tests/alexeyab.py): skips with the reason when $DARKBENCH_ALEXEYAB
     is unset or incomplete, fails instead under DARKBENCH_REQUIRE_DARKNET=1 (CI builds it, .ci/run)."""

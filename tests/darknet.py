@@ -19,6 +19,7 @@ ZOO = Path("/usr/share/darknet/cfg")
 HOME = "/usr/share/darknet"  # cwd for darknet: some cfgs name data/9k.tree relatively
 SOURCE = Path(__file__).with_name("harness") / "dkharness.c"
 FASTRAND = SOURCE.with_name("fastrand.c")
+DETECT = SOURCE.with_name("dkdetect.c")
 
 
 def missing():
@@ -125,6 +126,30 @@ class Darknet:
         out = self._run(cmd=[DARKNET, "classify", *map(os.path.abspath, (cfg, weights, image))])
         rows = [l.split("%: ", 1) for l in out.splitlines() if "%: " in l]
         return [(label, float(p) / 100) for p, label in rows]
+
+    def detections(self, cfg, weights, image, thresh=.5, hier=.5, nms=.45):
+        """darknet's detection array for an image as `darknet detect` makes it (tests/harness/dkdetect.c):
+        dict(width, height, classes, rows=[(objectness, (x, y, w, h), probs)]) in the array's order after
+        do_nms_sort, every row (all-zero ones too)."""
+        exe = _build(DETECT, "", [f"-I{LIB}/include", f"-L{LIB}", "-ldarknet", f"-Wl,-rpath,{LIB}", "-lm"])
+        out = self._run(cmd=[str(exe), *map(os.path.abspath, (cfg, weights, image)), str(thresh), str(hier),
+                             str(nms)])
+        lines = out.splitlines()
+        width, height, n, classes = map(int, lines[0].split())
+        rows = []
+        for line in lines[1:1 + n]:
+            v = np.array(line.split(), dtype=np.float64)
+            rows.append((v[0], tuple(v[1:5]), v[5:]))
+        return dict(width=width, height=height, classes=classes, rows=rows)
+
+    def detect(self, cfg, weights, image, thresh=.5):
+        """`darknet detect CFG WEIGHTS IMAGE -thresh T`'s printed lines ("dog: 56%"): its picture goes to a
+        scratch -out file (without -out it opens a window and waits)."""
+        d = Path(tempfile.mkdtemp(dir=self.dir))
+        out = self._run(cmd=["stdbuf", "-o0", DARKNET, "detect", *map(os.path.abspath, (cfg, weights, image)),
+                             "-thresh", str(thresh), "-out", str(d / "predictions")])
+        shutil.rmtree(d)
+        return [l for l in out.splitlines() if l.endswith("%")]
 
     def nightmare(self, cfg, weights, image, layer, *args, cwd):
         r = subprocess.run([DARKNET, "nightmare", str(cfg), str(weights), str(image), str(layer), *map(str, args)],

@@ -111,12 +111,13 @@ def load(path, weights=None, width=None, height=None, fuse=False):
     """darkbench.load; a model without a weights file gets its own initialisation seeded (0), so every backend
     and the agreement reference hold the same numbers (torch's global generator is left as it was)."""
     import torch
-    import darkbench
+
+    from .. import models  # not the package: darkbench/__init__ imports detect, which prepares these backends
     if weights is not None:
-        return darkbench.load(path, weights, width=width, height=height, fuse=fuse)
+        return models.load(path, weights, width=width, height=height, fuse=fuse)
     with torch.random.fork_rng():
         torch.manual_seed(0)
-        return darkbench.load(path, None, width=width, height=height, fuse=fuse)
+        return models.load(path, None, width=width, height=height, fuse=fuse)
 
 
 def _model(path, device, dtype, width, height, fuse, weights):

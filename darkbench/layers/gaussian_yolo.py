@@ -1,6 +1,11 @@
 """[Gaussian_yolo] (AlexeyAB fork, Gaussian YOLOv3): a yolo head with a mean and an uncertainty per box
-coordinate: len(mask) * (classes + 9) channels, shaped like its input."""
+coordinate: len(mask) * (classes + 9) channels, shaped like its input; its boxes as the fork's
+get_gaussian_yolo_detections decodes them (numpy)."""
+import numpy as np
+
+from . import heads
 from .fork_common import FORK_ONLY
+from .yolo import anchors_for, nms, nms_options  # noqa: F401 (nms: this family's trait too)
 
 NAMES = ("Gaussian_yolo",)
 # all the fork's parse_gaussian_yolo reads; only classes, num, mask and anchors shape anything
@@ -10,6 +15,10 @@ KEYS = {"classes", "num", "mask", "anchors", "max", "max_delta", "counters_per_c
         "yolo_point", "jitter", "resize", "ignore_thresh", "truth_thresh", "iou_thresh", "random", "map"}
 DIALECTS = FORK_ONLY
 HEAD = True
+DETECTS = True
+NMS_KINDS = ("greedynms", "diounms", "cornersnms")  # parse_gaussian_yolo knows cornersnms too
+# yolo_point: where the box's x, y point (the fork's YOLO_CENTER, YOLO_LEFT_TOP, YOLO_RIGHT_BOTTOM)
+POINTS = {"center": 0, "left_top": 1, "right_bottom": -1}
 
 
 def build(sec, ctx):
@@ -36,7 +45,9 @@ def build(sec, ctx):
         raise ctx.fail(sec, f"input has {c} channels but {len(mask)} masks x ({classes} classes + 9) needs "
                             f"{want} (the fork refuses this)")
     return ctx.layer(sec, "Gaussian_yolo", (c, h, w),
-                     opts=dict(classes=classes, num=total, mask=mask, anchors=anchors, scale_x_y=scale_x_y),
+                     opts=dict(classes=classes, num=total, mask=mask, anchors=anchors, scale_x_y=scale_x_y,
+                               yolo_point=POINTS.get(sec.get_str("yolo_point", "center"), 0),
+                               **nms_options(sec, NMS_KINDS)),
                      desc=f"{classes} cls")
 
 
@@ -60,3 +71,39 @@ def module(layer, net):
             return y
         return torch.where(scale.to(x.device), y * s - 0.5 * (s - 1), y)
     return Elementwise(fn, f"classes={layer.opts['classes']}, mask={layer.opts['mask']}, scale_x_y={s}")
+
+
+def boxes(layer, output, frame):
+    """get_gaussian_yolo_detections: as [yolo] (entries x, y, w, h at 0, 2, 4, 6, objectness at 8), the
+    coordinates' uncertainties (1, 3, 5, 7) kept, and each probability times (1 - their mean)."""
+    o = layer.opts
+    _, h, w = layer.out_shape
+    n = len(o["mask"])
+    f32 = heads.F32
+    v = np.asarray(output, dtype=f32).reshape(n, o["classes"] + 9, h * w)
+    cell, a = np.divmod(np.flatnonzero(v[:, 8].T.reshape(-1) > f32(frame.thresh)), n)
+    e = v[a, :, cell]
+    aw, ah = anchors_for(layer, np.asarray(o["mask"])[a])
+    box = np.empty((len(e), 4), f32)
+    box[:, 2] = heads.scaled_size(e[:, 4], aw, frame.net_width)
+    box[:, 3] = heads.scaled_size(e[:, 6], ah, frame.net_height)
+    box[:, 0] = ((cell % w).astype(f32) + e[:, 0]) / f32(w) + o["yolo_point"] * box[:, 2] / f32(2)
+    box[:, 1] = ((cell // w).astype(f32) + e[:, 2]) / f32(h) + o["yolo_point"] * box[:, 3] / f32(2)
+    uc = e[:, [1, 3, 5, 7]]
+    mean = (((uc[:, 0] + uc[:, 1]) + uc[:, 2]) + uc[:, 3]).astype(np.float64) / 4.0
+    objectness = e[:, 8]
+    probs = ((objectness[:, None] * e[:, 9:]).astype(np.float64) * (1.0 - mean.astype(f32))[:, None]).astype(f32)
+    return heads.Rows(heads.correct(box, frame), objectness, heads.keep_above(probs, frame.thresh), uc)
+
+
+def activate(layer, x, dialect):
+    """module() in numpy, from the layer's input."""
+    k = layer.opts["classes"] + 9
+    y = np.array(x, dtype=heads.F32).reshape(len(x), -1, k, *layer.out_shape[1:])
+    raw = np.zeros(k, bool)
+    raw[[4, 6]] = True
+    y[:, :, ~raw] = heads.logistic(y[:, :, ~raw])
+    s = heads.F32(layer.opts["scale_x_y"])
+    if s != 1:
+        y[:, :, [0, 2]] = y[:, :, [0, 2]] * s - heads.F32(0.5 * (s - 1))
+    return y.reshape(len(x), *layer.out_shape)
