@@ -4,7 +4,8 @@ threshold and its AP per class (area under the curve, or 11 or 101 recall points
 
 The fork's arithmetic is kept where it shows in the printed digits: boxes, IoUs, thresholds and the figures
 at the confidence threshold are C floats (float32), precisions, recalls and APs doubles, sums in its order.
-`darkbench.evaluate` (evaluation.py) runs a network over a .data file's images and hands each image's detections here."""
+`darkbench.evaluate` (evaluation.py) runs a network over a .data file's images and hands each image's detections
+here."""
 import math
 import os
 import re
@@ -12,6 +13,8 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
+from . import nms
+from .classify import read_lines
 from .errors import DarkbenchError
 
 F32 = np.float32
@@ -106,9 +109,7 @@ def read_list(path, what="image list", exist=True):
 
 def read_names(path, classes):
     """Class names, one a line (blank lines at the end ignored); exactly one per class, as the fork insists."""
-    names = _lines(path, "names file")
-    while names and not names[-1].strip():
-        names.pop()
+    names = read_lines(os.fspath(path), "names file", "--names")
     if len(names) != classes:
         raise DarkbenchError(f"{len(names)} names but the network has {classes} classes", path)
     return names
@@ -172,25 +173,6 @@ def read_truth(path, classes):
     return Truth(np.asarray(ids, np.int64), np.asarray(boxes, F32).reshape(-1, 4)), True
 
 
-def box_iou(a, b):
-    """(n, m) IoUs of boxes a (n, 4) and b (m, 4), x, y, w, h: the fork's box_iou in float32 (0 when the
-    boxes do not overlap)."""
-    a = np.asarray(a, F32)[:, None, :]
-    b = np.asarray(b, F32)[None, :, :]
-    half = F32(2)
-
-    def overlap(i):
-        left = np.maximum(a[..., i] - a[..., i + 2] / half, b[..., i] - b[..., i + 2] / half)
-        right = np.minimum(a[..., i] + a[..., i + 2] / half, b[..., i] + b[..., i + 2] / half)
-        return right - left
-
-    w, h = overlap(0), overlap(1)
-    inter = np.where((w < 0) | (h < 0), F32(0), w * h)
-    union = a[..., 2] * a[..., 3] + b[..., 2] * b[..., 3] - inter
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where((inter == 0) | (union == 0), F32(0), inter / union).astype(F32)
-
-
 # -- the tally ------------------------------------------------------------------------------------------------
 
 def _first(keys):
@@ -248,7 +230,7 @@ class Tally:
         probs = np.asarray(probs, F32).reshape(len(boxes), self.classes)
         rows, cls = np.nonzero(probs > 0)                # per box, per class: the fork's loop order
         p = probs[rows, cls]
-        iou = box_iou(boxes, truth.boxes)[rows]
+        iou = nms.iou(boxes, truth.boxes)[rows]
         ok = (iou > self.iou_thresh) & (truth.ids[None, :] == cls[:, None])
         best = np.where(ok, iou, F32(-1)).argmax(1) if truth.ids.size else np.zeros(len(rows), np.int64)
         matched = ok.any(1)
@@ -256,7 +238,7 @@ class Tally:
         index = np.where(matched, self.unique_truths + best, -1)
         keep = np.ones(len(rows), bool)
         if difficult is not None and difficult.ids.size:
-            dok = (box_iou(boxes, difficult.boxes)[rows] > self.iou_thresh) & (difficult.ids[None, :] == cls[:, None])
+            dok = (nms.iou(boxes, difficult.boxes)[rows] > self.iou_thresh) & (difficult.ids[None, :] == cls[:, None])
             keep = matched | ~dok.any(1)
         # at thresh: a detection is a TP when it is the image's first (in array order) to match its truth
         hi = p > self.thresh

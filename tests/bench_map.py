@@ -16,9 +16,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import mapsets  # noqa: E402
-
-ROOT = Path(__file__).resolve().parent.parent
-WEIGHTS = ROOT.parent / "shared" / "weights" / "yolov3-tiny-coco.weights"
+from detections import WEIGHTS  # noqa: E402
 
 
 def wall(cmd, cwd):

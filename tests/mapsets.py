@@ -97,10 +97,11 @@ def parse_map(text):
 
 # A small detector for random weights: 3 classes, two [yolo] heads, letterboxed input ([net] letter_box=1, the
 # fork's other way of preparing images) and the fork's DIoU NMS (nms_kind=greedynms) on its last head.
-CONV = "[convolutional]\nbatch_normalize=1\nfilters={}\nsize=3\nstride=1\npad=1\nactivation=leaky\n\n[maxpool]\nsize=2\nstride=2\n"
+CONV = ("[convolutional]\nbatch_normalize=1\nfilters={}\nsize=3\nstride=1\npad=1\nactivation=leaky\n\n"
+        "[maxpool]\nsize=2\nstride=2\n")
 HEAD = ("[convolutional]\nsize=1\nstride=1\npad=1\nfilters=24\nactivation=linear\n\n[yolo]\nmask={}\n"
         "anchors=10,14, 23,27, 37,58, 81,82, 135,169, 344,319\nclasses=3\nnum=6\n{}")
-SMALL_CFG = ("[net]\nwidth=128\nheight=96\nchannels=3\nletter_box=1\n\n" + "\n".join(CONV.format(f) for f in (8, 16, 16, 32))
-             + "\n" + HEAD.format("3,4,5", "") + "\n[route]\nlayers=-4\n\n"
+SMALL_CFG = ("[net]\nwidth=128\nheight=96\nchannels=3\nletter_box=1\n\n"
+             + "\n".join(CONV.format(f) for f in (8, 16, 16, 32)) + "\n" + HEAD.format("3,4,5", "") + "\n[route]\nlayers=-4\n\n"
              + HEAD.format("0,1,2", "nms_kind=greedynms\nbeta_nms=0.6\n"))
 SMALL_NAMES = "ant\nbee\ncat\n"

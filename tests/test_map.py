@@ -22,7 +22,6 @@ import mapsets
 from require import require
 
 ROOT = Path(__file__).resolve().parent.parent
-TRAINED = ROOT.parent / "shared" / "weights" / "yolov3-tiny-coco.weights"
 CASES = [(points, iou, thresh) for iou, thresh in ((.5, .25), (.75, .1)) for points in (0, 11, 101)]
 
 
@@ -47,11 +46,10 @@ class Set:
 
 
 @pytest.fixture(scope="module")
-def coco_set(tmp_path_factory, alexeyab_fork):
-    if not TRAINED.exists():
-        require(f"the trained weights are not at {TRAINED} (see ../shared/weights/README)")
+def coco_set(tmp_path_factory, alexeyab_fork, trained_weights):
     root = tmp_path_factory.mktemp("coco-set")
-    return Set(root, mapsets.write_set(root), alexeyab_fork.cfg_dir / "yolov3-tiny.cfg", TRAINED, alexeyab_fork)
+    return Set(root, mapsets.write_set(root), alexeyab_fork.cfg_dir / "yolov3-tiny.cfg", trained_weights,
+               alexeyab_fork)
 
 
 def _small_labels(model, root, data):
