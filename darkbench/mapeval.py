@@ -211,7 +211,8 @@ class Tally:
             raise DarkbenchError(f"--thresh {thresh} is outside [0, 1]")
         self.classes = classes
         self.names = list(names) if names is not None else [str(i) for i in range(classes)]
-        self.iou_thresh, self.thresh = F32(iou_thresh), F32(thresh)
+        self.given = float(iou_thresh), float(thresh)
+        self.iou_thresh, self.thresh = F32(iou_thresh), F32(thresh)  # C floats, as the fork compares them
         self.images = []
         self.truths = np.zeros(classes, np.int64)      # truth_classes_count
         self.unique_truths = 0
@@ -276,7 +277,7 @@ class Tally:
         tp, fp = int(self.tp.sum()), int(self.fp.sum())
         precision, recall, f1 = _at_thresh(tp, fp, self.unique_truths, f1=True)
         iou = self.iou_sum / F32(tp + fp) if tp + fp else self.iou_sum
-        return MapResult(points=points, iou_thresh=float(self.iou_thresh), thresh=float(self.thresh),
+        return MapResult(points=points, iou_thresh=self.given[0], thresh=self.given[1],
                          images=len(self.images), detections=len(p), truths=self.unique_truths,
                          missing_labels=self.missing_labels, classes=rows, precision=precision, recall=recall,
                          f1=f1, tp=tp, fp=fp, fn=self.unique_truths - tp, avg_iou=float(iou),
@@ -346,7 +347,7 @@ class ClassAP:
 class MapResult:
     """Everything the fork's detector map prints (and computes without printing), plus COCO's metrics."""
     points: int
-    iou_thresh: float
+    iou_thresh: float    # as given (the fork compares and prints them as C floats)
     thresh: float
     images: int
     detections: int      # the fork's detections_count
@@ -371,7 +372,7 @@ class MapResult:
         for c in self.classes:
             out.append(f"class_id = {c.id}, name = {c.name}, ap = {_c(c.ap * 100, '2.2f')}%   \t "
                        f"(TP = {c.tp}, FP = {c.fp}) ")
-        t = self.thresh
+        t = F32(self.thresh)
         out += ["", f" for conf_thresh = {_c(t, '1.2f')}, precision = {_c(self.precision, '1.2f')}, "
                     f"recall = {_c(self.recall, '1.2f')}, F1-score = {_c(self.f1, '1.2f')} ",
                 f" for conf_thresh = {_c(t, '0.2f')}, TP = {self.tp}, FP = {self.fp}, FN = {self.fn}, "
@@ -379,7 +380,7 @@ class MapResult:
                 f" IoU threshold = {_c(F32(self.iou_thresh) * F32(100), '2.0f')} %, "
                 + (f"used {self.points} Recall-points " if self.points else
                    "used Area-Under-Curve for each unique Recall "),
-                f" mean average precision (mAP@{_c(self.iou_thresh, '0.2f')}) = {_c(self.map, 'f')}, or "
+                f" mean average precision (mAP@{_c(F32(self.iou_thresh), '0.2f')}) = {_c(self.map, 'f')}, or "
                 f"{_c(self.map * 100, '2.2f')} % "]
         if self.coco:
             out += ["", f" COCO metrics ({self.coco['library']}, maxDets 100; classes with truths only):"]

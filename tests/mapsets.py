@@ -6,13 +6,25 @@ Pillow, which agree on PNG to the byte (JPEG decoders may differ by a level).
 Labels need not be true: the figures must be the fork's. They mix boxes near what yolov3-tiny finds (matched at
 some IoU thresholds, not at others), several boxes of a class in one image, classes nothing finds, an empty
 label file and an image without one."""
+import importlib
 import re
 import subprocess
 from pathlib import Path
 
 from PIL import Image, ImageOps
 
+from require import require
+
 DATA = Path("/usr/share/darknet/data")
+INSTALL = {"cv2": "darkbench[engines]", "openvino": "darkbench[engines]", "onnxruntime": "darkbench[onnx]"}
+
+
+def module(name):
+    """An optional library a test needs (make test installs them all): skipped, or failed in CI, without it."""
+    try:
+        return importlib.import_module(name)
+    except ImportError:
+        require(f"{name} is not installed (pip install '{INSTALL.get(name, name)}'; make test installs it)")
 PICTURES = ("dog", "eagle", "giraffe", "horses", "kite", "person", "scream")
 COCO_NAMES = DATA / "coco.names"
 

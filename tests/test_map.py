@@ -19,7 +19,6 @@ import numpy as np
 import pytest
 
 import mapsets
-from require import require
 
 ROOT = Path(__file__).resolve().parent.parent
 CASES = [(points, iou, thresh) for iou, thresh in ((.5, .25), (.75, .1)) for points in (0, 11, 101)]
@@ -180,11 +179,8 @@ def test_json_and_api(coco_set):
 def test_engines_give_the_forks_figures(coco_set, backend):
     """--backend: another engine runs the network (OpenCV reads the cfg itself; ONNX Runtime and OpenVINO run
     darkbench's export), darkbench decodes the heads: the same printed figures."""
-    import importlib.util
     from darkbench.evaluation import evaluate
-    module = {"opencv": "cv2"}.get(backend, backend)
-    if importlib.util.find_spec(module) is None:
-        require(f"{module} is not installed (pip install 'darkbench[engines]'; make test installs it)")
+    mapsets.module({"opencv": "cv2"}.get(backend, backend))
     s = coco_set
     result = evaluate(s.cfg, s.data, s.weights, backend=backend, coco=False)
     _compare(s.fork_map(), "\n".join(result.lines()) + "\n")

@@ -9,6 +9,7 @@ import pytest
 from darkbench import coco
 from darkbench.errors import DarkbenchError
 from darkbench.mapeval import Tally, Truth, average_precision, label_path, read_data, read_truth
+from mapsets import module
 
 
 @pytest.mark.parametrize("image,label", [
@@ -157,7 +158,7 @@ def _coco_case():
 
 @pytest.mark.parametrize("library", coco.LIBRARIES)
 def test_coco_perfect_detections_give_one(library):
-    pytest.importorskip(library.replace("-", "_"))
+    module(library.replace("-", "_"))
     t = Tally(2)
     truth = Truth(np.array([0, 1]), np.float32([[.3, .3, .2, .2], [.6, .6, .5, .5]]))
     t.add(truth.boxes, [[.9, 0], [0, .7]], truth, width=640, height=480)
@@ -171,7 +172,7 @@ def test_coco_perfect_detections_give_one(library):
 def test_coco_by_hand(library):
     """IoU .62 matches at .50, .55, .60 (recall 1) and not at .65-.95 (recall .5, precision 1 up to it: 51 of
     COCO's 101 recall points). AP = (3 + 7 * 51/101) / 10; AR = (3 + 7 * .5) / 10. Both truths are medium."""
-    pytest.importorskip(library.replace("-", "_"))
+    module(library.replace("-", "_"))
     m = coco.metrics(_coco_case().images, ["a", "b"], library)
     assert m["AP"] == pytest.approx((3 + 7 * 51 / 101) / 10, abs=1e-12)
     assert m["AP50"] == 1.0 and m["AP75"] == pytest.approx(51 / 101, abs=1e-12)
@@ -180,8 +181,8 @@ def test_coco_by_hand(library):
 
 def test_coco_libraries_agree():
     """faster-coco-eval (what darkbench uses) against pycocotools on 30 images of random truths and detections."""
-    pytest.importorskip("pycocotools")
-    pytest.importorskip("faster_coco_eval")
+    module("pycocotools")
+    module("faster_coco_eval")
     rng = np.random.default_rng(3)
     t = Tally(5)
     for _ in range(30):
