@@ -9,8 +9,19 @@ __version__ = "0.1.0"
 
 from .errors import DarkbenchError  # noqa: E402
 from .models import analyse, load  # noqa: E402
-from . import detect  # noqa: E402  (the module is callable: darkbench.detect(model, images, ...))
-from .evaluation import evaluate  # noqa: E402
+
+
+def __getattr__(name):
+    """darkbench.detect and darkbench.evaluate on first use (numpy and the image reader stay out of the analytic
+    path): the module darkbench/detect.py, which is callable as darkbench.detect(model, images, ...), and
+    evaluation.evaluate."""
+    if name == "detect":
+        import importlib
+        return importlib.import_module(f"{__name__}.detect")
+    if name == "evaluate":
+        from .evaluation import evaluate
+        return evaluate
+    raise AttributeError(f"module 'darkbench' has no attribute {name!r}")
 
 
 __all__ = ["DarkbenchError", "analyse", "load", "detect", "evaluate", "__version__"]

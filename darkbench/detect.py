@@ -4,7 +4,7 @@
 rows, boxes corrected for the letterbox) and do_nms_sort. The AlexeyAB fork (`darknet detector test`/`map`):
 the image resized (letterboxed only with [net] letter_box=1 or when asked), the same rows per head with its own
 decoding, NMS by the nms_kind and beta_nms of its last head. Each head decodes itself (its family's `boxes`
-trait, numpy; layers/heads.py); NMS is darkbench/nms.py.
+trait, numpy; darkbench/boxes.py has what they share); NMS is darkbench/nms.py.
 
     network_boxes(model, image, thresh)      one image -> Detections (darknet's detection array after NMS)
     each_network_boxes(model, images, ...)   many images, forward passes batched -> Detections each
@@ -19,13 +19,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import image as images
+from .image import letterbox, load_color, resize
 from . import models
 from .classify import read_lines
 from .dialect import ALEXEYAB, PJREDDIE
 from .errors import DarkbenchError
 from .layers import families, trait
-from .layers.heads import F32, Frame
+from .boxes import F32, Frame
 from .nms import suppress
 
 NAMES_DIR = "/usr/share/darknet/data"  # darknet's installed class lists (coco.names, voc.names, ...)
@@ -111,10 +111,10 @@ def letters(net, letter_box=None):
 
 def prepare(net, image, letter_box=None):
     """Prepared input for one image (a path, or a (3, H, W) float32 array in [0, 1] as image.load_color gives)."""
-    im = images.load_color(image) if isinstance(image, (str, os.PathLike)) else np.asarray(image, dtype=F32)
+    im = load_color(image) if isinstance(image, (str, os.PathLike)) else np.asarray(image, dtype=F32)
     letter = letters(net, letter_box)
     size = (net.width, net.height)
-    x = images.letterbox(im, *size) if letter else images.resize(im, *size)
+    x = letterbox(im, *size) if letter else resize(im, *size)
     return Prepared(x, im.shape[2], im.shape[1], letter)
 
 
@@ -124,6 +124,9 @@ def decode(net, outputs, prepared, thresh, hier_thresh=.5, nms=.45):
     found = heads(net)
     frame = Frame(prepared.width, prepared.height, net.width, net.height, prepared.letter, thresh, net.dialect,
                   hier_thresh)
+    missing = [l.index for l in found if l.index not in outputs]
+    if missing:
+        raise DarkbenchError(f"no outputs given for detection heads {missing}", net.path)
     rows = [l.trait("boxes")(l, np.asarray(outputs[l.index]).reshape(-1), frame) for l in found]
     boxes = np.concatenate([r.boxes for r in rows]).reshape(-1, 4)
     objectness = np.concatenate([r.objectness for r in rows]).astype(F32)
@@ -163,14 +166,13 @@ class Engine:
             self.model, self.net = model, model.spec
             heads(self.net)
         if backend != "eager":
-            self._engine(model, weights)
+            self._engine(weights)
 
-    def _engine(self, model, weights):
+    def _engine(self, weights):
         """The bench backend's runner (the one place detections depend on darkbench/bench)."""
         from .bench.agreement import torch_outputs
-        from .bench.backends import Case
+        from .bench.backends import Case, Skip
         from .bench.registry import REGISTRY
-        from .bench.backends import Skip
         net = self.net
         if self.model is not None:  # a loaded model: its weights, written for the engine
             fd, weights = tempfile.mkstemp(suffix=".weights", prefix="darkbench-detect-")
@@ -196,6 +198,11 @@ class Engine:
             self._at = [(by_input[i], True) for i in r.compare_at]
         else:
             self._at = [(net.layers[i], False) for i in net.returned]
+            missing = [l.index for l in heads(net) if l.index not in net.returned]
+            if missing:
+                self.close()
+                raise DarkbenchError(f"the {self.backend} backend gives the network's outputs, which leave out "
+                                     f"detection heads {missing}", net.path)
 
     def __call__(self, x):
         x = np.ascontiguousarray(x, dtype=F32)
@@ -260,32 +267,32 @@ def network_boxes(model, image, thresh, hier_thresh=.5, nms=.45, letter_box=None
     return decode(net, outputs, prep, thresh, hier_thresh, nms)
 
 
-def each_network_boxes(model, images_, thresh, hier_thresh=.5, nms=.45, letter_box=None, weights=None,
+def each_network_boxes(model, images, thresh, hier_thresh=.5, nms=.45, letter_box=None, weights=None,
                        backend="eager", dialect=None, batch=8):
     """Detections for each image (paths or arrays), forward passes `batch` images at a time: a generator.
     model: a cfg (with weights) or a loaded darkbench model; backend: eager or a bench backend (BACKENDS)."""
     with Engine(model, weights, backend, dialect, batch) as engine:
-        images_ = list(images_)
-        for s in range(0, len(images_), batch):
-            preps = [prepare(engine.net, im, letter_box) for im in images_[s:s + batch]]
+        images = list(images)
+        for s in range(0, len(images), batch):
+            preps = [prepare(engine.net, im, letter_box) for im in images[s:s + batch]]
             outs = engine(np.stack([p.x for p in preps]))
             for k, p in enumerate(preps):
                 yield decode(engine.net, {i: y[k] for i, y in outs.items()}, p, thresh, hier_thresh, nms)
 
 
-def detect(model, images_, thresh=.25, nms=.45, hier_thresh=.5, weights=None, names=None, letter_box=None,
+def detect(model, images, thresh=.25, nms=.45, hier_thresh=.5, weights=None, names=None, letter_box=None,
            dialect=None, backend="eager", batch=8):
     """Per image, a list of Detection (class id, name, probability, box in pixels: left, top, width, height),
     one per class above thresh, in the order the dialect's detector prints them. model: a cfg path (weights=
-    needed) or a loaded darkbench model; images_: one path or array, or a list of them; names: a list, a names
+    needed) or a loaded darkbench model; images: one path or array, or a list of them; names: a list, a names
     file, or None (darknet's installed coco/voc names when the class count matches, else the class ids)."""
-    one = isinstance(images_, (str, os.PathLike)) or (isinstance(images_, np.ndarray) and images_.ndim == 3)
-    images_ = [images_] if one else list(images_)
+    one = isinstance(images, (str, os.PathLike)) or (isinstance(images, np.ndarray) and images.ndim == 3)
+    images = [images] if one else list(images)
     with Engine(model, weights, backend, dialect, batch) as engine:
         labels, _ = class_names(engine.net, names)
         found = []
-        for s in range(0, len(images_), batch):
-            preps = [prepare(engine.net, im, letter_box) for im in images_[s:s + batch]]
+        for s in range(0, len(images), batch):
+            preps = [prepare(engine.net, im, letter_box) for im in images[s:s + batch]]
             outs = engine(np.stack([p.x for p in preps]))
             for k, p in enumerate(preps):
                 dets = decode(engine.net, {i: y[k] for i, y in outs.items()}, p, thresh, hier_thresh, nms)
@@ -359,8 +366,8 @@ class _CallableModule(types.ModuleType):
     """darkbench.detect is both this module and its detect(): importing a submodule sets the package's
     attribute to the module, so the module itself answers the call."""
 
-    def __call__(self, model, images_, thresh=.25, nms=.45, **options):
-        return detect(model, images_, thresh, nms, **options)
+    def __call__(self, model, images, thresh=.25, nms=.45, **options):
+        return detect(model, images, thresh, nms, **options)
 
 
 sys.modules[__name__].__class__ = _CallableModule

@@ -1,6 +1,9 @@
 """Helpers for the detection tests: darknet's sample images as PNG, random weights under which some boxes pass
-the threshold, and detections compared box by box (tests/test_detect.py; `python tests/detections.py` prints
-the figures the README quotes)."""
+the threshold, detections compared box by box, and each comparison as one call (tests/test_detect.py).
+`python tests/detections.py` runs them all and prints the figures the README quotes (needs both darknets:
+DARKBENCH_ALEXEYAB set)."""
+import functools
+import os
 from pathlib import Path
 
 import numpy as np
@@ -136,3 +139,170 @@ def compare_objects(ours, objects):
                                                                              "height")), o["confidence"])
               for o in objects]
     return match(entries(ours), theirs, ours.width, ours.height)
+
+
+# -- the comparisons, each one call (the tests assert on them; main() prints them) ---------------------------
+@functools.lru_cache(maxsize=4)
+def _model(cfg, weights, dialect, stamp):
+    import darkbench
+    return darkbench.load(cfg, weights, dialect=dialect)
+
+
+def ours(cfg, weights, image, thresh, dialect, letter_box=None, nms=.45):
+    """darkbench's Detections (the model loaded once per cfg, weights file and dialect)."""
+    from darkbench import detect
+    stamp = tuple(os.stat(p).st_mtime_ns for p in (cfg, weights))
+    model = _model(str(cfg), str(weights), dialect, stamp)
+    return detect.network_boxes(model, image, thresh, nms=nms, letter_box=letter_box)
+
+
+def zoo_copy(cfg, out, size=None, **options):
+    """A copy of cfg, its head options replaced (every occurrence), at size x size with batch 1 when given."""
+    from darknet import rewrite_net
+    lines = []
+    for line in Path(cfg).read_text().splitlines():
+        key = line.split("=")[0].strip()
+        lines.append(f"{key}={options[key]}" if key in options else line)
+    Path(out).write_text("\n".join(lines) + "\n")
+    return rewrite_net(out, out, width=size, height=size, batch=1, subdivisions=1) if size else Path(out)
+
+
+def trained_2018(dk, image, thresh=.25):
+    """yolov3-tiny's trained weights: (ours, darknet's array, (entries, worst box px, worst prob))."""
+    from darknet import ZOO
+    theirs = dk.detections(ZOO / "yolov3-tiny.cfg", WEIGHTS, image, thresh=thresh)
+    got = ours(ZOO / "yolov3-tiny.cfg", WEIGHTS, image, thresh, "pjreddie")
+    return got, theirs, compare_rows(got, theirs["rows"])
+
+
+def random_2018(dk, name, size, thresh, pixels, workdir):
+    """A 2018 zoo cfg with detecting_weights: (ours, figures, our entries before NMS)."""
+    from darknet import ZOO
+    cfg = zoo_copy(ZOO / f"{name}.cfg", Path(workdir) / f"{name}.cfg", size)
+    image = png("dog", workdir)
+    weights = detecting_weights(cfg, Path(workdir) / "w.weights", image, "pjreddie")
+    theirs = dk.detections(cfg, weights, image, thresh=thresh)
+    got = ours(cfg, weights, image, thresh, "pjreddie")
+    before = int((ours(cfg, weights, image, thresh, "pjreddie", nms=0).probs > 0).sum())
+    return got, compare_rows(got, theirs["rows"], pixels), before
+
+
+def trained_fork(fork, image, letter_box=False):
+    """yolov3-tiny's trained weights through the fork's detector test: (ours, its lines, figures)."""
+    from darknet import ZOO
+    lines, objects = fork.detector_test(ZOO / "yolov3-tiny.cfg", WEIGHTS, image, COCO, letter_box=letter_box)
+    got = ours(ZOO / "yolov3-tiny.cfg", WEIGHTS, image, .25, "alexeyab", letter_box=letter_box or None)
+    return got, lines, compare_objects(got, objects)
+
+
+def random_fork(fork, name, options, frac, workdir, thresh=.3):
+    """A fork zoo cfg at 160x160 with detecting_weights: (ours, figures, our entries before NMS)."""
+    import darkbench
+    cfg = zoo_copy(fork.cfg_dir / f"{name}.cfg", Path(workdir) / f"{name}.cfg", 160, **options)
+    image = png("dog", workdir)
+    weights = detecting_weights(cfg, Path(workdir) / "w.weights", image, "alexeyab", frac)
+    classes = darkbench.analyse(cfg, dialect="alexeyab").detection_heads[-1].opts["classes"]
+    names = Path(workdir) / "names"
+    names.write_text("".join(f"class{i}\n" for i in range(classes)))
+    _, objects = fork.detector_test(cfg, weights, image, names, thresh=thresh)
+    got = ours(cfg, weights, image, thresh, "alexeyab")
+    before = int((ours(cfg, weights, image, thresh, "alexeyab", nms=0).probs > 0).sum())
+    return got, compare_objects(got, objects), before
+
+
+def opencv(image, resized):
+    """cv2.dnn_DetectionModel on yolov3-tiny's trained weights against darkbench in the fork's conventions:
+    (OpenCV's [(class, confidence, rect)], darkbench's Detection list). resized: OpenCV is given the image
+    already resized by darknet's rule (as bytes, which darkbench then reads too), else the image itself."""
+    import cv2
+
+    from darkbench import detect
+    from darkbench.image import load_color, resize
+    from darknet import ZOO
+    pixels = load_color(image)
+    if resized:
+        pixels = np.round(resize(pixels, 416, 416) * 255) / np.float32(255)
+    frame = np.ascontiguousarray(np.round(pixels * 255).astype(np.uint8).transpose(1, 2, 0)[:, :, ::-1])
+    model = cv2.dnn_DetectionModel(str(ZOO / "yolov3-tiny.cfg"), str(WEIGHTS))
+    model.setInputParams(scale=1 / 255, size=(416, 416), swapRB=True)
+    ids, confs, rects = model.detect(frame, .25, .45)
+    found = detect.detect(ZOO / "yolov3-tiny.cfg", pixels, .25, .45, weights=WEIGHTS, dialect="alexeyab",
+                          names=COCO.read_text().splitlines())[0]
+    return [(int(i), float(c), np.array(r)) for i, c, r in zip(np.ravel(ids), np.ravel(confs), rects)], found
+
+
+def as_opencv(box):
+    """darkbench's (left, top, width, height) as OpenCV's Rect: left and top clipped at 0, width and height kept."""
+    left, top, w, h = box
+    return np.array([max(0, left), max(0, top), w, h])
+
+
+def opencv_pairs(cv, found, tol_px):
+    """Each OpenCV detection with darkbench's of the same class and nearest box: [(class, OpenCV's confidence,
+    darkbench's probability, box difference px)]; a detection with none within tol_px fails."""
+    out = []
+    for c, conf, rect in cv:
+        same = [(np.abs(as_opencv(d.box) - rect).max(), d) for d in found if d.class_id == c]
+        same = [s for s in same if s[0] <= tol_px]
+        assert same, (c, conf, rect)
+        px, d = min(same, key=lambda s: (abs(s[1].prob - conf), s[0]))
+        out.append((c, conf, d.prob, px))
+    return out
+
+
+# RANDOM_2018: (cfg, size (None: its own), thresh, darknet's boxes in image pixels)
+RANDOM_2018 = [("yolov2-tiny", None, .3, False), ("yolov1-tiny", 224, .3, True)]
+# RANDOM_FORK: the fork's zoo at 160x160: (cfg, what it exercises, head options to set, the top fraction of
+# cells whose objectness is raised)
+RANDOM_FORK = [("yolov4-tiny", "scale_x_y 1.05, greedynms", {}, .03),
+               ("yolov7-tiny", "new_coords, scale_x_y 2, diounms", {}, .03),
+               ("yolov7-tiny", "diounms with beta_nms .9", {"beta_nms": ".9"}, .03),
+               ("yolov4-csp", "new_coords, diounms, [net] letter_box=1", {}, .03),
+               ("Gaussian_yolov3_BDD", "uncertainties", {}, .03),
+               ("yolov2-tiny", "the fork's [region]", {}, .5)]
+
+
+def main():
+    """Every comparison once, as a table: what against what, detections compared, worst box and probability."""
+    import sys
+    import tempfile
+
+    from tabulate import tabulate
+
+    import alexeyab
+    from darknet import Darknet
+    sys.stdout.reconfigure(line_buffering=True)
+    rows = []
+    with tempfile.TemporaryDirectory() as d:
+        dk, fork = Darknet(d), alexeyab.fork()
+        for p in PICTURES:
+            got, _, fig = trained_2018(dk, png(p, d))
+            rows.append(("2018 darknet (dkdetect.c)", f"yolov3-tiny trained, {p}.png", *fig))
+        for name, size, thresh, pixels in RANDOM_2018:
+            w = Path(d) / name
+            w.mkdir()
+            _, fig, before = random_2018(dk, name, size, thresh, pixels, w)
+            rows.append(("2018 darknet (dkdetect.c)", f"{name} random, dog.png ({before} before NMS)", *fig))
+        for p in PICTURES:
+            _, _, fig = trained_fork(fork, png(p, d))
+            rows.append(("the fork's detector test", f"yolov3-tiny trained, {p}.png", *fig))
+        _, _, fig = trained_fork(fork, png("dog", d), letter_box=True)
+        rows.append(("the fork's detector test", "yolov3-tiny trained, dog.png, -letter_box", *fig))
+        for i, (name, what, options, frac) in enumerate(RANDOM_FORK):
+            w = Path(d) / f"fork{i}"
+            w.mkdir()
+            _, fig, before = random_fork(fork, name, options, frac, w)
+            rows.append(("the fork's detector test", f"{name} random 160x160 ({what}; {before} before NMS)", *fig))
+        for p in ("dog", "person", "horses"):
+            for resized in (True, False):
+                cv, found = opencv(png(p, d), resized)
+                pairs = opencv_pairs(cv, found, 1 if resized else 12)
+                rows.append(("OpenCV DetectionModel", f"yolov3-tiny trained, {p}.png"
+                             f"{' resized by darknet' if resized else ''} ({len(found)} darkbench lines)",
+                             len(pairs), max(p[3] for p in pairs), max(abs(p[1] - p[2]) for p in pairs)))
+    print(tabulate(rows, headers=["oracle", "network, image", "detections", "worst box px", "worst prob"],
+                   floatfmt=".2g"))
+
+
+if __name__ == "__main__":
+    main()

@@ -73,10 +73,10 @@ DEFAULTS = dict(
     DIALECTS=dialects.NAMES,  # the dialects whose parser knows this section
     FORK_KEYS=frozenset(),    # options only the AlexeyAB fork reads: a cfg using one is read in its dialect
     PJREDDIE_KEYS=frozenset(),  # options of KEYS only 2018 darknet reads (the fork ignores and warns about them)
-    # detection heads (darkbench/detect.py), numpy only (layers/heads.py has what they share):
+    # detection heads (darkbench/detect.py), numpy only (darkbench/boxes.py has what they share):
     DETECTS=False,         # a detection head: get_network_boxes reads its output
-    boxes=None,            # boxes(layer, output, frame) -> heads.Rows: its rows of darknet's detection array
-                           # from its output for one image (as darkbench's model gives it) and a heads.Frame
+    boxes=None,            # boxes(layer, output, frame) -> boxes.Rows: its rows of darknet's detection array
+                           # from its output for one image (as darkbench's model gives it) and a boxes.Frame
     activate=None,         # activate(layer, x, dialect): its forward in numpy from its input, a batch (engines
                            # such as OpenCV DNN give a head's input where their own head decodes boxes)
     nms=lambda layer: ("default", 0.6),  # (the fork's nms_kind, beta_nms) when it is the last head

@@ -1,8 +1,5 @@
 """[detection]: YOLOv1 head on a flat input of side*side*((1+coords)*num + classes); its boxes as darknet's
 get_detection_detections decodes them (numpy)."""
-import numpy as np
-
-from . import heads
 
 NAMES = ("detection",)
 KEYS = {"coords", "classes", "rescore", "num", "side", "softmax", "sqrt", "max", "coord_scale",
@@ -47,6 +44,9 @@ def boxes(layer, output, frame):
     threshold on it); probs confidence * the cell's class probability. darknet gives x, w times the image's
     width and y, h times its height, relative to the network input (no letterbox correction in either
     darknet): here they stay relative (divided back)."""
+    import numpy as np
+
+    from .. import boxes as heads
     o = layer.opts
     side, n, classes = o["side"], o["num"], o["classes"]
     f32 = heads.F32
@@ -67,6 +67,9 @@ def boxes(layer, output, frame):
 
 def activate(layer, x, dialect):
     """module() in numpy, from the layer's input."""
+    import numpy as np
+
+    from .. import boxes as heads
     y = np.array(x, dtype=heads.F32).reshape(len(x), -1)
     if layer.opts["softmax"]:
         loc, classes = layer.opts["side"] ** 2, layer.opts["classes"]

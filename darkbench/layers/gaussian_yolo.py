@@ -1,9 +1,6 @@
 """[Gaussian_yolo] (AlexeyAB fork, Gaussian YOLOv3): a yolo head with a mean and an uncertainty per box
 coordinate: len(mask) * (classes + 9) channels, shaped like its input; its boxes as the fork's
 get_gaussian_yolo_detections decodes them (numpy)."""
-import numpy as np
-
-from . import heads
 from .fork_common import FORK_ONLY
 from .yolo import anchors_for, nms, nms_options  # noqa: F401 (nms: this family's trait too)
 
@@ -76,6 +73,9 @@ def module(layer, net):
 def boxes(layer, output, frame):
     """get_gaussian_yolo_detections: as [yolo] (entries x, y, w, h at 0, 2, 4, 6, objectness at 8), the
     coordinates' uncertainties (1, 3, 5, 7) kept, and each probability times (1 - their mean)."""
+    import numpy as np
+
+    from .. import boxes as heads
     o = layer.opts
     _, h, w = layer.out_shape
     n = len(o["mask"])
@@ -98,6 +98,9 @@ def boxes(layer, output, frame):
 
 def activate(layer, x, dialect):
     """module() in numpy, from the layer's input."""
+    import numpy as np
+
+    from .. import boxes as heads
     k = layer.opts["classes"] + 9
     y = np.array(x, dtype=heads.F32).reshape(len(x), -1, k, *layer.out_shape[1:])
     raw = np.zeros(k, bool)

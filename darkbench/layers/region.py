@@ -2,9 +2,6 @@
 logistic). The AlexeyAB fork's CPU forward differs: it reorders the output cell by cell ([cell][anchor][entry])
 and applies only the logistic to objectness and the softmax to classes (x, y get theirs when boxes are made).
 Its boxes as each darknet's get_network_boxes decodes them (numpy)."""
-import numpy as np
-
-from . import heads
 from ..dialect import ALEXEYAB
 from ..errors import DarkbenchError
 
@@ -90,6 +87,9 @@ def boxes(layer, output, frame):
     thresh (and then its probs); anchors in cells. The fork (custom_get_region_detections over
     get_region_boxes): slots cell by cell, objectness 1, probs objectness * class above thresh, x, y through
     the logistic here; classfix=-1 zeroes objectness below .5."""
+    import numpy as np
+
+    from .. import boxes as heads
     o = layer.opts
     if o["tree"]:
         raise DarkbenchError("[region] tree= has no boxes here: darknet's CPU forward of a tree region gives NaN",
@@ -128,6 +128,9 @@ def boxes(layer, output, frame):
 
 def activate(layer, x, dialect):
     """module() in numpy, from the layer's input (either dialect's forward)."""
+    import numpy as np
+
+    from .. import boxes as heads
     o = layer.opts
     c, h, w = layer.out_shape
     n = len(x)

@@ -1,8 +1,5 @@
 """[yolo]: YOLOv3 head; logistic on x, y, objectness and classes at inference; its boxes as darknet's
 get_yolo_detections decodes them (numpy)."""
-import numpy as np
-
-from . import heads
 
 NAMES = ("yolo",)
 KEYS = {"classes", "num", "mask", "anchors", "max", "jitter", "ignore_thresh", "truth_thresh",
@@ -83,6 +80,9 @@ def nms(layer):
 
 def anchors_for(layer, mask):
     """(anchor w, anchor h) per mask entry, as darknet's biases (.5 where the cfg gives none)."""
+    import numpy as np
+
+    from .. import boxes as heads
     mask = np.asarray(mask)
     b = heads.biases(layer, 2 * max(layer.opts["num"], int(mask.max(initial=0)) + 1))
     return b[2 * mask], b[2 * mask + 1]
@@ -91,6 +91,9 @@ def anchors_for(layer, mask):
 def boxes(layer, output, frame):
     """get_yolo_detections: slots cell by cell, anchor by anchor; kept where objectness > thresh; x, y from
     the cell, w, h from the anchors (in network pixels) by exp (new_coords: 4 t^2); probs objectness * class."""
+    import numpy as np
+
+    from .. import boxes as heads
     o = layer.opts
     _, h, w = layer.out_shape
     n = len(o["mask"])
@@ -114,6 +117,9 @@ def boxes(layer, output, frame):
 
 def activate(layer, x, dialect):
     """The layer's forward (module() above) in numpy, from its input: for engines that give a head's input."""
+    import numpy as np
+
+    from .. import boxes as heads
     o = layer.opts
     k = o["classes"] + 5
     y = np.array(x, dtype=heads.F32).reshape(len(x), -1, k, *layer.out_shape[1:])

@@ -1,11 +1,12 @@
-"""What the detection heads ([yolo], [region], [Gaussian_yolo], [detection]) share, numpy only: how one image
-was prepared (Frame), the rows a head adds to darknet's detection array (Rows), darknet's box correction and
-its float32 arithmetic. Not a family (no NAMES): the heads' modules import it."""
+"""What the detection heads' families ([yolo], [region], [Gaussian_yolo], [detection]) share when they decode
+boxes, numpy only: how one image was prepared (Frame), the rows a head adds to darknet's detection array (Rows),
+darknet's box correction and its float32 arithmetic. Outside darkbench/layers/, whose every module the
+registry imports on the analytic path (which stays free of numpy): the families import it when they decode."""
 from dataclasses import dataclass
 
 import numpy as np
 
-from ..image import letterbox_size
+from .image import letterbox_size
 
 F32 = np.float32
 
