@@ -13,7 +13,7 @@ SWEEP_SIZES ?= 160,320,608
 # the report's networks: one list, also read by `darkbench report` (darkbench/data/report_models.txt)
 REPORT_MODELS ?= $(addprefix cfg/,$(file < darkbench/data/report_models.txt))
 
-.PHONY: all setup test report verify bench-ops bench-ops-alexeyab bench clean-venv
+.PHONY: all setup test report verify bench-ops bench-ops-alexeyab bench-map bench clean-venv
 all: test
 
 $(VENV)/.stamp: pyproject.toml
@@ -48,6 +48,11 @@ bench-ops: setup
 # (needs DARKBENCH_ALEXEYAB=the fork's build directory, see README).
 bench-ops-alexeyab: setup
 	$(PY) tests/bench_ops_alexeyab.py
+
+# `darkbench map` vs the fork's `darknet detector map` on the same 100 labelled images (needs DARKBENCH_ALEXEYAB
+# and ../shared/weights/yolov3-tiny-coco.weights; prints both times and the ratio).
+bench-map: setup
+	$(PY) tests/bench_map.py
 
 clean-venv:
 	rm -rf $(VENV)
