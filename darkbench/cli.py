@@ -20,6 +20,7 @@ COMMANDS = {
     "classify": "classify",
     "detect": "detect",
     "nightmare": "nightmare",
+    "map": "map",
 }
 
 

@@ -148,6 +148,7 @@ class Engine:
     {head layer index: (N, ...) array}. model: a cfg path (with weights) or a loaded darkbench model.
     Another engine (a bench backend: darkbench/bench/heads.py) has the same shape: `net`, `batch`, a call,
     close(); the functions below take one as `engine=`."""
+    name = "darkbench"  # what ran the network, as results say it: darkbench's own PyTorch model, in this process
 
     def __init__(self, model, weights=None, dialect=None, batch=8):
         self.batch = batch
@@ -175,7 +176,7 @@ class Engine:
 
 
 @contextlib.contextmanager
-def _running(model, weights, dialect, batch, engine):
+def running(model, weights, dialect, batch, engine):
     """The engine given (left open: it is the caller's), else darkbench's own model for this call."""
     if engine is not None:
         yield engine
@@ -222,7 +223,7 @@ def each_network_boxes(model, images, thresh, hier_thresh=.5, nms=.45, letter_bo
     """Detections for each image (paths or arrays), forward passes `batch` images at a time: a generator.
     model: a cfg (with weights) or a loaded darkbench model; engine: what runs it instead of darkbench's model
     (e.g. darkbench.bench.heads.BackendEngine), its own batch size used."""
-    with _running(model, weights, dialect, batch, engine) as engine:
+    with running(model, weights, dialect, batch, engine) as engine:
         batch = engine.batch
         images = list(images)
         for s in range(0, len(images), batch):
@@ -241,7 +242,7 @@ def detect(model, images, thresh=.25, nms=.45, hier_thresh=.5, weights=None, nam
     engine: what runs the network instead of darkbench's model (e.g. darkbench.bench.heads.BackendEngine)."""
     one = isinstance(images, (str, os.PathLike)) or (isinstance(images, np.ndarray) and images.ndim == 3)
     images = [images] if one else list(images)
-    with _running(model, weights, dialect, batch, engine) as engine:
+    with running(model, weights, dialect, batch, engine) as engine:
         batch = engine.batch
         labels, _ = class_names(engine.net, names)
         found = []

@@ -29,7 +29,7 @@ class BackendEngine:
         from ..detect import heads
         if name not in names():
             raise DarkbenchError(f"unknown backend {name!r} for detections (choose from {', '.join(names())})")
-        self.name, self.batch, self._tmp, self._runner = name, batch, None, None
+        self.name, self.batch, self._tmp, self._runner = name, batch, None, None  # name: as results say it
         if isinstance(model, (str, os.PathLike)):
             if weights is None:
                 raise DarkbenchError("a cfg needs its weights (weights=) to detect with", model)
