@@ -13,11 +13,7 @@ SWEEP_SIZES ?= 160,320,608
 # the report's networks: one list, also read by `darkbench report` (darkbench/data/report_models.txt)
 REPORT_MODELS ?= $(addprefix cfg/,$(file < darkbench/data/report_models.txt))
 
-<<<<<<< HEAD
-.PHONY: all setup test report verify bench-ops bench-ops-alexeyab bench-int8 bench clean-venv
-=======
-.PHONY: all setup test report verify bench-ops bench-ops-alexeyab bench-map bench clean-venv
->>>>>>> main
+.PHONY: all setup test report verify bench-ops bench-ops-alexeyab bench-map bench-int8 bench clean-venv
 all: test
 
 $(VENV)/.stamp: pyproject.toml
@@ -53,17 +49,15 @@ bench-ops: setup
 bench-ops-alexeyab: setup
 	$(PY) tests/bench_ops_alexeyab.py
 
-<<<<<<< HEAD
 # int8 (and bf16/fp16 where they run) against fp32 on yolov3-tiny with its trained weights (../shared/weights):
 # ONNX Runtime and OpenVINO interleaved, speed-ups with CIs, what ran, the detections' agreement with fp32's.
 bench-int8: setup
 	$(PY) tests/bench_int8.py --explore
-=======
+
 # `darkbench map` vs the fork's `darknet detector map` on the same 100 labelled images (needs DARKBENCH_ALEXEYAB
 # and ../shared/weights/yolov3-tiny-coco.weights; prints both times and the ratio).
 bench-map: setup
 	$(PY) tests/bench_map.py
->>>>>>> main
 
 clean-venv:
 	rm -rf $(VENV)
