@@ -9,9 +9,9 @@ repeated) in one run, so drift and neighbours hit all alike; ratios carry 95% bo
 Per entry: median latency and its CI, the speed-up over the same engine's fp32 [CI], the convolutions that ran
 at the dtype (read from the graph the engine ran), the model file's size, the raw outputs' relative L2 against
 darkbench's fp32 eager (darknet's 7 sample images letterboxed and 1 random input, as bench's agreement check),
-and the agreement mAP@0.5 of its detections against fp32 eager's (COCO's 101-point AP over the classes fp32
-finds at thresh 0.25; its own detections down to 0.005) on 35 views of the sample images (each mirrored and 4
-corner crops of 70%: not the 7 calibrated on), with a bootstrap CI over the views.
+and the agreement mAP@0.5 of its detections against fp32 eager's (101-point AP as darkbench map matches, over
+the classes fp32 finds at thresh 0.25; its own detections down to 0.005) on 35 views of the sample images (each
+mirrored and 4 corner crops of 70%: not the 7 calibrated on), with a bootstrap CI over the views.
 Target: the fastest int8 entry >= 1.5x its engine's fp32 with agreement mAP >= 0.9.
 
     .venv/bin/python tests/bench_int8.py [--threads 2] [--min-time 20] [--max-time 60] [--explore]

@@ -125,7 +125,7 @@ def detections(runner, case, cache):
     """agreement_map50 (and its bootstrap 95% CI): the mAP@0.5 of a detector entry's detections against
     darkbench's fp32 eager's on darknet's sample images, each prepared as the dialect's detector prepares it.
     The reference's detections above TRUTH_THRESH are the truth; the entry's down to FOUND_THRESH are ranked by
-    probability; COCO's 101-point AP, over the classes the truth has. A text saying so (or why there is none)."""
+    probability; 101-point AP over the classes the truth has. A text saying so (or why there is none)."""
     from .. import detect
     from .heads import gives, head_outputs
     net = case.model.net
@@ -161,9 +161,9 @@ def detections(runner, case, cache):
 
 
 def map50(truth, found, thresh, n_boot=N_BOOT, seed=0):
-    """(mAP@0.5 of the Detections `found` against those of `truth` above thresh, image by image, as COCO's
-    101-point AP over the classes the truth has (faster-coco-eval); a percentile-bootstrap 95% CI over the
-    images, None below 2 images)."""
+    """(mAP@0.5 of the Detections `found` against those of `truth` above thresh, image by image: the fork's
+    detector map matching (mapeval.Tally) with COCO's 101 recall points, averaged over the classes the truth has;
+    a percentile-bootstrap 95% CI over the images, None below 2 images)."""
     value = _map50(truth, found, range(len(truth)), thresh)
     if len(truth) < 2:
         return value, None
@@ -174,49 +174,11 @@ def map50(truth, found, thresh, n_boot=N_BOOT, seed=0):
 
 
 def _map50(truth, found, images, thresh):
-    import contextlib
-    import io
-    from faster_coco_eval import COCO, COCOeval_faster
-    classes = truth[0].probs.shape[1]
-    ims, anns, dets, present = [], [], [], set()
-    for k, i in enumerate(images):  # an image drawn twice is two images
-        t, f = truth[i], found[i]
-        ims.append(dict(id=k, width=t.width, height=t.height))
-        for (r, c), box in _rows(t, thresh):
-            anns.append(dict(id=len(anns) + 1, image_id=k, category_id=int(c), bbox=box, area=box[2] * box[3],
-                             iscrowd=0))
-            present.add(int(c))
-        dets += [dict(image_id=k, category_id=int(c), bbox=box, score=float(f.probs[r, c]))
-                 for (r, c), box in _rows(f, 0)]
-    if not present:
-        return float("nan")
-    gt = COCO()
-    gt.dataset = dict(images=ims, annotations=anns, categories=[dict(id=c) for c in range(classes)])
-    gt.createIndex()
-    with contextlib.redirect_stdout(io.StringIO()):
-        e = COCOeval_faster(gt, gt.loadRes(dets) if dets else COCO(), "bbox")
-        e.params.iouThrs = np.array([0.5])
-        e.params.areaRng, e.params.areaRngLbl, e.params.maxDets = [[0, 1e10]], ["all"], [100]
-        e.evaluate()
-        e.accumulate()
-    p = e.eval["precision"][0, :, [e.params.catIds.index(c) for c in sorted(present)], 0, -1]
-    return float(np.mean(np.maximum(p, 0)))
+    from .. import mapeval
+    tally = mapeval.Tally(truth[0].probs.shape[1], 0.5, thresh)
+    for i in images:  # an image drawn twice counts twice
+        rows, cls = np.nonzero(truth[i].probs > thresh)
+        tally.add(found[i].boxes, found[i].probs, mapeval.Truth(cls.astype(np.int64), truth[i].boxes[rows]))
+    aps = [c.ap for c in tally.result(points=101).classes if c.truths]
+    return float(np.mean(aps)) if aps else float("nan")
 
-
-def _rows(d, thresh):
-    """((row, class), [left, top, width, height] in pixels) of each class above thresh in a Detections."""
-    px = d.pixels()
-    rows, cls = np.nonzero(d.probs > thresh)
-    return [((r, c), [float(v) for v in px[r]]) for r, c in zip(rows, cls)]
-
-
-def disagrees(r):
-    """Why a result's outputs disagree beyond its dtype's tolerance (a results row: dict), or None."""
-    agreement, rel = r.get("agreement") or "", r.get("rel_l2")
-    if agreement.startswith(NOT_FINITE):
-        return NOT_FINITE
-    dtype = DTYPES.get(r.get("dtype") or "fp32")
-    tol = dtype.tolerance if dtype else None
-    if rel is not None and tol is not None and rel > tol:
-        return f"rel L2 {rel:.2g} > {tol:g} ({r.get('dtype')} tolerance)"
-    return None

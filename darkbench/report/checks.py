@@ -33,7 +33,7 @@ def detections_text(results):
     if not any(r.get("agreement_map50") is not None for r in results):
         return ""
     return (" For detectors, also the mAP@0.5 of their detections against fp32 eager's on darknet's sample images "
-            "(COCO's 101-point AP over the classes fp32 finds at 0.25, theirs ranked down to 0.005), with a "
+            "(101-point AP over the classes fp32 finds at 0.25, theirs ranked down to 0.005), with a "
             "bootstrap CI over the images.")
 
 
