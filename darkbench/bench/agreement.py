@@ -182,3 +182,14 @@ def _map50(truth, found, images, thresh):
     aps = [c.ap for c in tally.result(points=101).classes if c.truths]
     return float(np.mean(aps)) if aps else float("nan")
 
+
+def disagrees(r):
+    """Why a result's outputs disagree beyond its dtype's tolerance (a results row: dict), or None."""
+    agreement, rel = r.get("agreement") or "", r.get("rel_l2")
+    if agreement.startswith(NOT_FINITE):
+        return NOT_FINITE
+    dtype = DTYPES.get(r.get("dtype") or "fp32")
+    tol = dtype.tolerance if dtype else None
+    if rel is not None and tol is not None and rel > tol:
+        return f"rel L2 {rel:.2g} > {tol:g} ({r.get('dtype')} tolerance)"
+    return None
