@@ -135,13 +135,10 @@ def test_calibration_sources(tmp_path, monkeypatch):
     imgs = samples()
     assert precision.calibration_images(SAMPLES) == [str(p) for p in imgs]  # a folder: its images, sorted
     monkeypatch.chdir(tmp_path)
-    (tmp_path / "two.txt").write_text(f"{imgs[3]}\n\n{imgs[0]}\n")
+    (tmp_path / "two.txt").write_text(f"{imgs[3]}\n{imgs[0]}\n")
     assert precision.calibration_images("two.txt") == [str(imgs[3]), str(imgs[0])]  # a list: in its order
-    (tmp_path / "set.data").write_text("classes = 80\n valid = two.txt\nnames=coco.names\n")
-    assert precision.calibration_images("set.data") == [str(imgs[3]), str(imgs[0])]
-    (tmp_path / "one.txt").write_text(f"{imgs[1]}\n")
-    (tmp_path / "both.data").write_text("valid=two.txt\ntrain=one.txt\n")
-    assert precision.calibration_images("both.data") == [str(imgs[1])]  # train= before valid=
+    (tmp_path / "set.data").write_text("classes = 80\n valid = two.txt\ntrain=elsewhere.txt\nnames=coco.names\n")
+    assert precision.calibration_images("set.data") == [str(imgs[3]), str(imgs[0])]  # valid=, as map reads it
     assert precision.calibration_images(imgs[2]) == [str(imgs[2])]
     many = tmp_path / "many.txt"
     many.write_text(f"{imgs[0]}\n" * 150)
@@ -149,20 +146,20 @@ def test_calibration_sources(tmp_path, monkeypatch):
 
 
 @pytest.mark.parametrize("write, says", [
-    (lambda d: None, "no such calibration folder, list or .data file"),
-    (lambda d: (d / "calib").mkdir(), "no images"),
+    (lambda d: None, "calib: no such calibration folder, image list or .data file"),
+    (lambda d: (d / "calib").mkdir(), "calib: no images"),
     (lambda d: (d / "calib").write_text("a.jpg\n"), "calib:1: no such image: a.jpg"),
-    (lambda d: (d / "calib").write_text("\n\n"), "names no images"),
-    (lambda d: (d / "calib").write_bytes(b"\0\1"), "holds NUL bytes"),
+    (lambda d: (d / "calib").write_text(""), "calib: calibration list is empty"),
+    (lambda d: (d / "calib").write_bytes(b"\0\1"), "calib: holds NUL bytes"),
+    (lambda d: (d / "calib.data").write_text("names=coco.names\n"), "calib.data: no valid= line"),
 ])
 def test_bad_calibration_is_one_line(tmp_path, monkeypatch, write, says):
     monkeypatch.chdir(tmp_path)
     write(tmp_path)
-    with pytest.raises(DarkbenchError, match=says.replace("(", r"\(").replace(")", r"\)")):
-        precision.calibration_images("calib")
-    (tmp_path / "x.data").write_text("names=coco.names\n")
-    with pytest.raises(DarkbenchError, match="x.data: no train= or valid= line"):
-        precision.calibration_images("x.data")
+    name = says.split(":")[0]
+    with pytest.raises(DarkbenchError) as e:
+        precision.calibration_images(name)
+    assert says in str(e.value) and "\n" not in str(e.value)
 
 
 def test_calib_is_checked_with_the_config(tmp_path):

@@ -24,53 +24,23 @@ def default_calibration(config=None):
 
 
 def calibration_images(source):
-    """The image paths of --calib: a folder (its images, sorted), a darknet .data file (the images of its train=
-    list, else valid=) or a list file (one image path a line, relative to the working directory as darknet reads
-    them); at most CALIB_MAX. One line naming the file (and line) for anything else."""
+    """The image paths of --calib: a folder (its images, sorted), a darknet .data file (its valid= list, as darkbench
+    map reads it) or an image list (one path a line, relative to the working directory as darknet reads them), at
+    most CALIB_MAX of them; or one image. One line naming the file (and line) for anything else."""
+    from .. import mapeval
     source = os.fspath(source)
     if os.path.isdir(source):
         paths = sorted(p for p in glob.glob(os.path.join(source, "*")) if p.lower().endswith(IMAGE_EXTS))
         if not paths:
             raise DarkbenchError(f"no images ({', '.join(IMAGE_EXTS)}) to calibrate on in this folder", source)
         return paths[:CALIB_MAX]
-    if not os.path.isfile(source):
-        raise DarkbenchError("no such calibration folder, list or .data file", source)
+    if not os.path.exists(source):
+        raise DarkbenchError("no such calibration folder, image list or .data file", source)
     if source.lower().endswith(IMAGE_EXTS):
         return [source]
-    lines = _lines(source)
     if source.endswith(".data"):
-        opts = {}
-        for n, line in enumerate(lines, 1):
-            key, eq, value = line.replace(" ", "").replace("\t", "").partition("=")
-            if eq and value:
-                opts.setdefault(key, (value, n))
-        for key in ("train", "valid"):
-            if key in opts:
-                return calibration_images(opts[key][0])
-        raise DarkbenchError("no train= or valid= line naming images to calibrate on", source)
-    paths = []
-    for n, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
-        if not os.path.isfile(line):
-            raise DarkbenchError(f"no such image: {line}", source, n)
-        paths.append(line)
-        if len(paths) == CALIB_MAX:
-            break
-    if not paths:
-        raise DarkbenchError("the calibration list names no images", source)
-    return paths
-
-
-def _lines(path):
-    try:
-        with open(path, "rb") as f:
-            data = f.read()
-    except OSError as e:
-        raise DarkbenchError(f"cannot read: {e.strerror or e}", path) from None
-    if b"\0" in data:
-        raise DarkbenchError("holds NUL bytes: not a list of images or a .data file", path)
-    return [line.rstrip("\r") for line in data.decode("utf-8", errors="surrogateescape").split("\n")]
+        source = mapeval.read_data(source).valid
+    return mapeval.read_list(source, "calibration list")[:CALIB_MAX]
 
 
 def prepare_image(net, path):

@@ -72,8 +72,8 @@ def add_arguments(p):
     p.add_argument("--dtype", type=_csv("dtype", DTYPES), default=["fp32"],
                    help=f"comma-separated: {', '.join(DTYPES)} (default fp32)")
     p.add_argument("--calib", metavar="IMAGES",
-                   help="int8: the images to calibrate on: a folder, a darknet image list or a .data file (its train= "
-                        "images, else valid=); at most the first 100 (default: darknet's sample images)")
+                   help="int8: the images to calibrate on: a folder, a darknet image list or a .data file (its valid= "
+                        "images); at most the first 100 (default: darknet's sample images)")
     p.add_argument("--threads", type=int, default=os.cpu_count(), help="torch and ONNX Runtime threads")
     p.add_argument("--min-time", type=float, default=2.0, help="seconds of measurement at least per group (a group: one device, its "
                         "dtypes x batches x models x backends measured interleaved; default 2)")
