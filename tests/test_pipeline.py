@@ -19,6 +19,7 @@ from darkbench.bench.record import Record
 from darkbench.cli import main
 from darkbench.errors import DarkbenchError
 from require import require, require_module
+from test_bench import Clock  # a fake time.perf_counter
 
 SAMPLES = sorted(glob.glob(f"{pipeline.SAMPLES}/*.jpg"))
 # one [yolo] head: what a detector needs, small enough that its random weights cost nothing
@@ -39,19 +40,6 @@ num=3
 classes=2
 """
 STEPS = {"decode": 3.0, "prepare": 2.0, "forward": 20.0, "boxes": .5, "nms": .25}
-
-
-class Clock:
-    """A fake time.perf_counter: seconds pass only when a test says so."""
-
-    def __init__(self):
-        self.now = 100.0
-
-    def __call__(self):
-        return self.now
-
-    def advance(self, ms):
-        self.now += ms / 1000
 
 
 def fake(clock, log, scale, process=True):
