@@ -47,7 +47,8 @@ def main(argv=None):
         f"done: {r.backend} {r.pipeline_ms or r.error or r.skipped}", file=sys.stderr, flush=True))]
     load1 = loadavg()
     env = environment()
-    print(f"\n{a.cfg} with {os.path.basename(a.weights)}, {a.threads} threads; CPU {env['cpu']} ({env['cores']} cores), "
+    print(f"\n{a.cfg} with {os.path.basename(a.weights)}, {a.threads} threads; CPU {env['cpu']} "
+          f"({env['cores']} cores), "
           f"torch {env['torch']}, onnxruntime {env.get('onnxruntime')}, openvino {env.get('openvino')}, "
           f"opencv {env.get('opencv')}; load average {load0[0]} before, {load1[0]} after\n")
     print(stages.table(res))

@@ -286,7 +286,7 @@ def _cold(en, e, thresh):
     pipe = en.pipe
     e.cold_start = dict(load_s=pipe.load_s, compile_s=pipe.compile_s, first_ms=st.total(), prepare_s=pipe.prepare_s)
     if not pipe.process:
-        warm_up(en, lambda x: _pass_ms(x), clock=en.clock)
+        warm_up(en, _pass_ms, clock=en.clock)
     e.note = (f"pipeline over {len(en.paths)} images, thresh {thresh:g}, nms {NMS:g}"
               + (f"; {pipe.note}" if pipe.note else ""))
     e.update(pipe.extra)

@@ -171,8 +171,8 @@ def run(args):
                          width=args.width, height=args.height, sizes=args.size, layers=args.layers, ci=args.ci,
                          cudnn_benchmark=args.cudnn_benchmark, tf32=args.tf32, spin=args.spin,
                          options={o.name: getattr(args, _dest(o.name)) for _, o in registry.options()
-                                  if getattr(args, _dest(o.name)) is not None},
-                         weights=_weights_of(args.weights, args.models), pipeline=args.pipeline)
+                                  if getattr(args, _dest(o.name)) is not None})
+    config = dataclasses.replace(config, weights=_weights_of(args.weights, args.models), pipeline=args.pipeline)
     out = _results_file(args.out) if args.out else None
     config = dataclasses.replace(config, out_path=out)
     from tqdm import tqdm

@@ -93,7 +93,9 @@ def darknet_program(dialect):
 
 
 PROMPT = b"Enter Image Path: "  # both darknets' detector loops ask for the next image so (and flush)
-PREDICTED = {False: (r"Predicted in ([0-9.eE+-]+) seconds", 1000.0), True: (r"Predicted in ([0-9.eE+-]+) milli-seconds", 1.0)}
+# its forward time as each prints it, and the factor to ms: (2018's, the fork's)
+PREDICTED = {False: (r"Predicted in ([0-9.eE+-]+) seconds", 1000.0),
+             True: (r"Predicted in ([0-9.eE+-]+) milli-seconds", 1.0)}
 
 
 class _Loop:
@@ -111,7 +113,8 @@ class _Loop:
             got = os.read(self.p.stdout.fileno(), 1 << 16)
             if not got:
                 self.p.wait()
-                raise DarkbenchError(f"darknet's detector loop ended: {self._errors() or f'exit status {self.p.returncode}'}")
+                why = self._errors() or f"exit status {self.p.returncode}"
+                raise DarkbenchError(f"darknet's detector loop ended: {why}")
             self.buf += got
         text, _, self.buf = self.buf.partition(PROMPT)
         return text.decode(errors="replace")
