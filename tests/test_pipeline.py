@@ -276,3 +276,16 @@ def test_real_pipelines_time_themselves(trained_weights, samples, darknet):
     # darknet's forward is the figure it printed; the rest of its loop (reading, letterbox, drawing, writing) is
     # what the pipe round trip took beyond it
     assert 0 < by["darknet"].stages["rest"]["median_ms"] < by["darknet"].pipeline_ms
+
+
+def test_the_forks_detector_loop_times_itself(alexeyab_fork, samples):
+    """The fork's `detector test` loop (a fork cfg, random weights the fork reads, 64x64 so its loop is quick):
+    its printed milli-seconds as the forward, the rest of its loop beside it."""
+    config = BenchConfig(["yolov4-tiny.cfg"], ["darknet"], ["cpu"], threads=1, min_time=0, max_time=1, width=64,
+                         height=64)
+    (r,) = pipeline.run(config, log=lambda e: None, paths=samples[:2])
+    assert r.error is None and r.skipped is None and r.dialect == "alexeyab", (r.error, r.skipped)
+    assert list(r.stages) == ["forward", "rest"] and "AlexeyAB fork's detector test" in r.stages["forward"]["what"]
+    assert "resize" in r.stages["rest"]["what"]  # the fork resizes unless [net] letter_box=1
+    for i, end in enumerate(r.pipeline_samples_ms):
+        assert r.stages["forward"]["samples_ms"][i] + r.stages["rest"]["samples_ms"][i] == pytest.approx(end)
