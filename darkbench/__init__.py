@@ -19,8 +19,8 @@ def __getattr__(name):
         import importlib
         return importlib.import_module(f"{__name__}.detect")
     if name == "evaluate":
-        from .evaluation import evaluate
-        return evaluate
+        import importlib
+        return importlib.import_module(f"{__name__}.evaluation").evaluate
     raise AttributeError(f"module 'darkbench' has no attribute {name!r}")
 
 

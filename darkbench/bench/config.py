@@ -2,6 +2,7 @@
 DarkbenchError in one line, in the config's own words, for anything it cannot run."""
 import dataclasses
 import math
+import os
 
 from ..errors import DarkbenchError
 from .backends.base import DEVICES
@@ -31,6 +32,8 @@ class BenchConfig:
     max_batch: int = 256  # the largest batch auto_batch tries
     sizes: list | None = None  # [(width, height)]: the run once per input size (a sweep), in place of width/height
     options: dict = dataclasses.field(default_factory=dict)  # the backends' own options by name (backends/base.py)
+    weights: dict = dataclasses.field(default_factory=dict)  # {model as given: its .weights file}; else random ones
+    pipeline: bool = False  # time the whole detection pipeline (bench/pipeline.py) instead of the forward pass
 
     def __post_init__(self):
         from .backends import registry
@@ -69,6 +72,13 @@ class BenchConfig:
                 bad("sizes replace width and height: give one or the other")
             if not self.sizes or not all(len(s) == 2 and all(_integer(v) and v >= 1 for v in s) for s in self.sizes):
                 bad(f"sizes {self.sizes!r}: a list of (width, height), each >= 1")
+        if self.pipeline and (self.auto_batch or self.batches != [1] or self.layers):
+            bad("pipeline: the detection pipeline takes one image at a time (batch 1; no --batch auto, no --layers)")
+        for name, path in self.weights.items():
+            if name not in self.models:
+                bad(f"weights for {name!r}, which is not among the models ({', '.join(map(str, self.models))})")
+            if not os.path.isfile(path):
+                raise DarkbenchError("no such weights file", path)
         declared = {o.name: (b, o) for b, o in registry.options()}
         for name, value in self.options.items():
             if name not in declared:
