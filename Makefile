@@ -10,10 +10,16 @@ JOBS ?= 2
 SWEEP_MODELS ?= cfg/tiny.cfg cfg/yolov3-tiny.cfg
 SWEEP_BACKENDS ?= eager,onnxruntime,openvino
 SWEEP_SIZES ?= 160,320,608
+# the detection pipeline's table: yolov3-tiny with darknet's trained weights (left out when they are not here)
+PIPELINE_WEIGHTS ?= ../shared/weights/yolov3-tiny-coco.weights
+PIPELINE_BACKENDS ?= eager,compile,onnxruntime,openvino,opencv,darknet
+# the reduced precisions as the engines deploy them, with the same trained weights, beside their fp32
+PRECISION_BACKENDS ?= onnxruntime,openvino
+PRECISION_DTYPES ?= fp32,int8,fp16
 # the report's networks: one list, also read by `darkbench report` (darkbench/data/report_models.txt)
 REPORT_MODELS ?= $(addprefix cfg/,$(file < darkbench/data/report_models.txt))
 
-.PHONY: all setup test report verify bench-ops bench-ops-alexeyab bench-map bench-int8 bench clean-venv
+.PHONY: all setup test report verify bench-ops bench-ops-alexeyab bench-map bench-pipeline bench-int8 bench clean-venv
 all: test
 
 $(VENV)/.stamp: pyproject.toml
@@ -38,6 +44,12 @@ report: setup
 	$(PY) -m darkbench bench $(REPORT_MODELS) --device cpu --min-time 30 --max-time 90 --layers --out reports/results
 	$(PY) -m darkbench bench $(SWEEP_MODELS) --device cpu --backend $(SWEEP_BACKENDS) --batch 2,4,8 --min-time 10 --max-time 30 --out reports/results
 	$(PY) -m darkbench bench $(SWEEP_MODELS) --device cpu --backend $(SWEEP_BACKENDS) --size $(SWEEP_SIZES) --min-time 10 --max-time 30 --out reports/results
+	@if [ -f "$(PIPELINE_WEIGHTS)" ]; then \
+	  $(PY) -m darkbench bench cfg/yolov3-tiny.cfg --weights "$(PIPELINE_WEIGHTS)" --pipeline --device cpu --backend $(PIPELINE_BACKENDS) --min-time 30 --max-time 120 --out reports/results; \
+	else echo "make report: $(PIPELINE_WEIGHTS) is not here: no pipeline table (PIPELINE_WEIGHTS=...)"; fi
+	@if [ -f "$(PIPELINE_WEIGHTS)" ]; then \
+	  $(PY) -m darkbench bench cfg/yolov3-tiny.cfg --weights "$(PIPELINE_WEIGHTS)" --device cpu --backend $(PRECISION_BACKENDS) --dtype $(PRECISION_DTYPES) --min-time 30 --max-time 90 --out reports/results; \
+	else echo "make report: $(PIPELINE_WEIGHTS) is not here: no reduced-precision table"; fi
 	$(PY) -m darkbench report --results reports/results --out reports
 
 # The analytic path against `darknet ops` over darknet's whole zoo (prints both times and the ratio).
@@ -58,6 +70,10 @@ bench-int8: setup
 # and ../shared/weights/yolov3-tiny-coco.weights; prints both times and the ratio).
 bench-map: setup
 	$(PY) tests/bench_map.py
+
+# The detection pipeline's speed targets (yolov3-tiny, trained weights, darknet's sample images; ratios, one run).
+bench-pipeline: setup
+	$(PY) tests/bench_pipeline.py --weights "$(PIPELINE_WEIGHTS)"
 
 clean-venv:
 	rm -rf $(VENV)

@@ -29,6 +29,7 @@ from .nms import suppress
 
 NAMES_DIR = "/usr/share/darknet/data"  # darknet's installed class lists (coco.names, voc.names, ...)
 JSON_THRESH = 0.005  # the fork's detection_to_json lists classes above this
+THRESH = {PJREDDIE: .5, ALEXEYAB: .25}  # each program's default -thresh (2018's detect, the fork's detector test)
 
 
 @dataclass
@@ -115,9 +116,24 @@ def prepare(net, image, letter_box=None):
     return Prepared(x, im.shape[2], im.shape[1], letter)
 
 
-def decode(net, outputs, prepared, thresh, hier_thresh=.5, nms=.45):
-    """Detections from one image's head outputs: {head layer index: its output (any shape, batch of one or
-    none)}; every head's rows (get_network_boxes), then the dialect's NMS (none when nms is 0)."""
+@dataclass
+class Candidates:
+    """One image's detection array before NMS (every head's rows, in darknet's order) and how its dialect
+    suppresses: the two halves of decode() apart, so the pipeline (darkbench/bench/pipeline.py) times them."""
+    boxes: np.ndarray        # (n, 4) float32
+    objectness: np.ndarray
+    probs: np.ndarray
+    uncertainty: np.ndarray  # or None
+    prepared: Prepared
+    thresh: float
+    dialect: str
+    nms_kind: str            # the last head's NMS trait: the fork's nms_kind, 2018's do_nms_sort
+    beta: float
+
+
+def head_rows(net, outputs, prepared, thresh, hier_thresh=.5):
+    """Every head's rows (get_network_boxes) from one image's head outputs: {head layer index: its output (any
+    shape, batch of one or none)}."""
     found = heads(net)
     frame = Frame(prepared.width, prepared.height, net.width, net.height, prepared.letter, thresh, net.dialect,
                   hier_thresh)
@@ -132,14 +148,25 @@ def decode(net, outputs, prepared, thresh, hier_thresh=.5, nms=.45):
     unc = np.concatenate([r.uncertainty if r.uncertainty is not None else np.full((len(r.boxes), 4), np.nan, F32)
                           for r in rows]) if uncertain else None
     kind, beta = found[-1].trait("NMS")(found[-1])  # the fork: its last head's; 2018: always do_nms_sort
+    return Candidates(boxes, objectness, probs, unc, prepared, thresh, net.dialect, kind, beta)
+
+
+def suppressed(c, nms=.45):
+    """Detections after the dialect's NMS (none when nms is 0); c.probs is changed in place."""
     if nms:
-        order = suppress(boxes, objectness, probs, nms, kind, beta)
+        order, kind = suppress(c.boxes, c.objectness, c.probs, nms, c.nms_kind, c.beta), c.nms_kind
     else:
-        order, kind = np.arange(len(boxes)), ""
-    order = order[(probs[order] != 0).any(axis=1)]
-    return Detections(boxes[order].astype(np.float64), objectness[order], probs[order], prepared.width,
-                      prepared.height, thresh, prepared.letter, net.dialect, kind,
-                      unc[order] if uncertain else None)
+        order, kind = np.arange(len(c.boxes)), ""
+    order = order[(c.probs[order] != 0).any(axis=1)]
+    p = c.prepared
+    return Detections(c.boxes[order].astype(np.float64), c.objectness[order], c.probs[order], p.width, p.height,
+                      c.thresh, p.letter, c.dialect, kind, c.uncertainty[order] if c.uncertainty is not None else None)
+
+
+def decode(net, outputs, prepared, thresh, hier_thresh=.5, nms=.45):
+    """Detections from one image's head outputs: {head layer index: its output (any shape, batch of one or
+    none)}; every head's rows (get_network_boxes), then the dialect's NMS (none when nms is 0)."""
+    return suppressed(head_rows(net, outputs, prepared, thresh, hier_thresh), nms)
 
 
 # -- running a network: darkbench's model, or an engine given by the caller -------------------------------

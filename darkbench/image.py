@@ -23,10 +23,12 @@ def load_color(path):
         raise DarkbenchError("no such image", path)
     try:
         with _open(path) as im:
-            a = _rgb8(_upright(im)).astype(np.float32)
+            a = _rgb8(_upright(im))
     except (UnidentifiedImageError, OSError, ValueError) as e:  # ValueError: e.g. a text chunk too large
         raise DarkbenchError(f"cannot read image: {e.__class__.__name__}", path) from None
-    return np.ascontiguousarray(a.transpose(2, 0, 1)) / np.float32(255.0)
+    x = np.ascontiguousarray(a.transpose(2, 0, 1), dtype=np.float32)
+    x /= np.float32(255.0)
+    return x
 
 
 def max_pixels():
@@ -53,8 +55,11 @@ def _open(path):
 
 
 def _upright(im):
+    """The image turned by its EXIF orientation, in place (a copy of every picture costs the pipeline time)."""
     from PIL import ImageOps
-    return ImageOps.exif_transpose(im) if im.format in ORIENTED else im
+    if im.format in ORIENTED:
+        ImageOps.exif_transpose(im, in_place=True)
+    return im
 
 
 def _rgb8(im):
@@ -62,36 +67,46 @@ def _rgb8(im):
     if im.mode in SIXTEEN_BIT:  # grey; PIL already keeps the high byte of 16-bit RGB(A) and grey+alpha
         g = (np.clip(np.asarray(im).astype(np.int64), 0, 65535) >> 8).astype(np.uint8)
         return np.repeat(g[:, :, None], 3, axis=2)
-    return np.asarray(im.convert("RGB"), dtype=np.uint8)
+    return np.asarray(im if im.mode == "RGB" else im.convert("RGB"), dtype=np.uint8)
 
 
-def resize(im, w, h):
-    """darknet's resize_image: bilinear in two passes (columns, then rows), edges clamped, float32."""
+def resize(im, w, h, out=None):
+    """darknet's resize_image: bilinear in two passes (columns, then rows), edges clamped, float32 (into `out`, a
+    (c, h, w) float32 array, when given). The columns pass runs only on the rows the rows pass reads."""
     c, ih, iw = im.shape
     im = im.astype(np.float32, copy=False)
     f32 = np.float32
+    hs = f32(ih - 1) / f32(h - 1) if h > 1 else f32(0)
+    sy = np.arange(h, dtype=np.float32) * hs
+    iy = sy.astype(np.int64)
+    dy = (sy - iy.astype(np.float32)).astype(np.float32)[None, :, None]
+    iy1 = np.minimum(iy + 1, ih - 1)
+    rows = np.union1d(iy, iy1)  # the rows of `part` the second pass reads
+    src = np.take(im, rows, axis=1) if len(rows) < ih else im
+    iy, iy1 = np.searchsorted(rows, iy), np.searchsorted(rows, iy1)
     if w == 1 or iw == 1:
-        part = np.repeat(im[:, :, -1:], w, axis=2)
+        part = np.repeat(src[:, :, -1:], w, axis=2)
     else:
         ws = f32(iw - 1) / f32(w - 1)
         sx = np.arange(w, dtype=np.float32) * ws
         ix = sx.astype(np.int64)
         dx = (sx - ix.astype(np.float32)).astype(np.float32)
-        ix1 = np.minimum(ix + 1, iw - 1)
-        part = (f32(1) - dx) * im[:, :, ix] + dx * im[:, :, ix1]
-        part[:, :, w - 1] = im[:, :, iw - 1]
-    hs = f32(ih - 1) / f32(h - 1) if h > 1 else f32(0)
-    sy = np.arange(h, dtype=np.float32) * hs
-    iy = sy.astype(np.int64)
-    dy = (sy - iy.astype(np.float32)).astype(np.float32)[None, :, None]
-    out = (f32(1) - dy) * part[:, iy, :]
-    iy1 = np.minimum(iy + 1, ih - 1)
-    add = dy * part[:, iy1, :]
-    if h > 1 and ih > 1:
-        add[:, h - 1, :] = 0  # darknet skips the second term on the last row
-    else:
-        add[:] = 0
-    return (out + add).astype(np.float32)
+        part = np.take(src, ix, axis=2)
+        part *= f32(1) - dx
+        right = np.take(src, np.minimum(ix + 1, iw - 1), axis=2)
+        right *= dx
+        part += right
+        part[:, :, w - 1] = src[:, :, iw - 1]
+    if out is None:
+        out = np.empty((c, h, w), np.float32)
+    np.take(part, iy, axis=1, out=out)
+    out *= f32(1) - dy
+    if h > 1 and ih > 1:  # darknet skips the second term on the last row
+        add = np.take(part, iy1, axis=1)
+        add *= dy
+        add[:, h - 1, :] = 0
+        out += add
+    return out
 
 
 def letterbox_size(iw, ih, w, h):
@@ -108,7 +123,7 @@ def letterbox(im, w, h):
     nw, nh = letterbox_size(iw, ih, w, h)
     boxed = np.full((c, h, w), 0.5, dtype=np.float32)
     x0, y0 = (w - nw) // 2, (h - nh) // 2
-    boxed[:, y0:y0 + nh, x0:x0 + nw] = resize(im, nw, nh)
+    resize(im, nw, nh, out=boxed[:, y0:y0 + nh, x0:x0 + nw])
     return boxed
 
 

@@ -81,8 +81,12 @@ def suppress(boxes, objectness, probs, thresh, kind="default", beta=.6):
             continue
         over = _overlaps(boxes[rows], kind, beta) > t
         alive = np.ones(len(rows), bool)
-        for i in range(len(rows) - 1):
-            if alive[i]:
-                alive[i + 1:] &= ~over[i, i + 1:]
+        i = 0
+        while i < len(rows) - 1:  # from one survivor to the next: a suppressed row suppresses nothing
+            alive[i + 1:] &= ~over[i, i + 1:]
+            later = np.flatnonzero(alive[i + 1:])
+            if not len(later):
+                break
+            i += 1 + int(later[0])
         probs[rows[~alive], k] = 0
     return np.concatenate([lead, back])

@@ -69,6 +69,10 @@ def test_image_loading_and_resizing_are_darknets(libdarknet, tmp_path):
     for w, h in ((7, 9), (31, 23), (64, 48), (100, 17), (3, 3)):  # darknet divides by zero below 2 rows
         assert np.array_equal(resize(im, w, h), libdarknet.resize_image(im, w, h)), (w, h)
         assert np.array_equal(letterbox(im, w, h), libdarknet.letterbox_image(im, w, h)), (w, h)
+    big = np.random.default_rng(1).random((3, 301, 163)).astype(np.float32)  # shrunk > 2x: rows the first pass skips
+    for w, h in ((40, 30), (160, 90), (17, 300)):
+        assert np.array_equal(resize(big, w, h), libdarknet.resize_image(big, w, h)), (w, h)
+        assert np.array_equal(letterbox(big, w, h), libdarknet.letterbox_image(big, w, h)), (w, h)
 
 
 def _ours(capsys, cfg, weights, image):

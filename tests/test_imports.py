@@ -114,7 +114,8 @@ LEVELS = (
 # what measures: the report reads results and never imports these
 MEASURES = ("darkbench.bench.runner", "darkbench.bench.backends", "darkbench.bench.backends.base",
             "darkbench.bench.backends.registry", "darkbench.bench.backends.inductor", "darkbench.bench.measure",
-            "darkbench.bench.layers", "darkbench.bench.peak")
+            "darkbench.bench.layers", "darkbench.bench.peak", "darkbench.bench.pipeline",
+            "darkbench.bench.backends.passes")
 
 
 def level(module):

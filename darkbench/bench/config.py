@@ -2,6 +2,7 @@
 DarkbenchError in one line, in the config's own words, for anything it cannot run."""
 import dataclasses
 import math
+import os
 
 from ..errors import DarkbenchError
 from .backends.base import DEVICES
@@ -33,6 +34,8 @@ class BenchConfig:
     sizes: list | None = None  # [(width, height)]: the run once per input size (a sweep), in place of width/height
     options: dict = dataclasses.field(default_factory=dict)  # the backends' own options by name (backends/base.py)
     calib: str | None = None  # int8's calibration images: a folder, list or .data file (bench/precision.py)
+    weights: dict = dataclasses.field(default_factory=dict)  # {model as given: its .weights file}; else random ones
+    pipeline: bool = False  # time the whole detection pipeline (bench/pipeline.py) instead of the forward pass
 
     def __post_init__(self):
         from .backends import registry
@@ -76,6 +79,13 @@ class BenchConfig:
                 bad(f"calib {self.calib}: only a quantized dtype calibrates (dtypes: {', '.join(self.dtypes)})")
             from .precision import calibration_images
             calibration_images(self.calib)  # bad images or lists said now, before any work
+        if self.pipeline and (self.auto_batch or self.batches != [1] or self.layers):
+            bad("pipeline: the detection pipeline takes one image at a time (batch 1; no --batch auto, no --layers)")
+        for name, path in self.weights.items():
+            if name not in self.models:
+                bad(f"weights for {name!r}, which is not among the models ({', '.join(map(str, self.models))})")
+            if not os.path.isfile(path):
+                raise DarkbenchError("no such weights file", path)
         declared = {o.name: (b, o) for b, o in registry.options()}
         for name, value in self.options.items():
             if name not in declared:

@@ -51,6 +51,21 @@ class BackendEngine:
         except BaseException:
             self.close()
             raise
+        self._attach(r)
+
+    @classmethod
+    def around(cls, name, net, runner, batch=1):
+        """The engine of a Runner already prepared for `net` (bench/pipeline.py prepares and times it itself);
+        closing the engine closes the runner."""
+        self = cls.__new__(cls)
+        self.name, self.batch, self._tmp, self._runner, self.net = name, batch, None, None, net
+        self._attach(runner)
+        return self
+
+    def _attach(self, r):
+        """Read the runner's outputs as the heads' (at their inputs when it gives those: compare_at)."""
+        from ..detect import heads
+        net, name = self.net, self.name
         self._runner = r
         try:
             self._at = gives(net, r, name)

@@ -16,13 +16,16 @@ class Model:
     height: int | None = None
     weights: str | None = None  # a .weights file every backend shares; None: the model's own initialisation
     sha256: str | None = None
+    weights_given: bool = False  # the weights are the user's (bench --weights), not random ones the run wrote
 
     @classmethod
-    def analyse(cls, name, width=None, height=None):
-        """The model `name` (a path or a name on the search path) analysed at this size, its file's sha256."""
+    def analyse(cls, name, width=None, height=None, weights=None):
+        """The model `name` (a path or a name on the search path) analysed at this size, its file's sha256;
+        weights: the user's .weights file for it (its header may choose the dialect), else None."""
         path = models.resolve(name)
-        net = models.analyse(path, width, height)
-        return cls(path, net, width, height, sha256=sha256(path) if os.path.isfile(path) else None)
+        net = models.analyse(path, width, height, weights=weights)
+        return cls(path, net, width, height, weights, sha256(path) if os.path.isfile(path) else None,
+                   weights is not None)
 
     @property
     def name(self):

@@ -66,6 +66,15 @@ class Record:
     # a detector's: mAP@0.5 of its detections against fp32 eager's, with a bootstrap CI over the images
     agreement_map50: float | None = None
     agreement_map50_ci95: list | None = None
+    # bench --pipeline (bench/pipeline.py), ms per image over the images of a pass (pipeline_images: every
+    # pipeline result has it): each stage {median_ms, ci95_ms, samples_ms, what it contains} and the end to
+    # end, from the same passes; cold_start {load_s, compile_s, first_ms, steady_ms, prepare_s}
+    pipeline_images: list | None = None
+    stages: dict | None = None
+    pipeline_ms: float | None = None
+    pipeline_ci95_ms: list | None = None
+    pipeline_samples_ms: list | None = None
+    cold_start: dict | None = None
     # written only when set (a result without them is complete)
     weights: str | None = None
     compile_choice: str | None = None
@@ -122,12 +131,17 @@ class Record:
 _NAMES = tuple(f.name for f in dataclasses.fields(Record) if f.name != "other")
 _OPTIONAL = ("weights", "compile_choice", "compile_tried", "evals_per_sample", "samples_ms", "batch_stop",
              "dialect", "model_bytes", "convs", "convs_at_dtype", "kept_fp32", "calibration", "speedup_vs_fp32",
-             "speedup_vs_fp32_ci95", "agreement_map50", "agreement_map50_ci95")
+             "speedup_vs_fp32_ci95", "agreement_map50", "agreement_map50_ci95", "pipeline_images", "stages",
+             "pipeline_ms", "pipeline_ci95_ms", "pipeline_samples_ms", "cold_start")
 
 
 def _finite_list(v):
     return isinstance(v, list) and all(isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
                                        for x in v)
+
+
+def _number(v):
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and v >= 0
 
 
 def check(r, f=None, i=None):
@@ -157,6 +171,29 @@ def check(r, f=None, i=None):
     if r.get("layers") is not None and not (isinstance(r["layers"], list)
                                             and all(isinstance(x, dict) for x in r["layers"])):
         bad("layers", "is not a list of objects")
+    _check_pipeline(r, bad)
+
+
+def _check_pipeline(r, bad):
+    """bench --pipeline's fields (older files have none)."""
+    if r.get("pipeline_ms") is not None and not _number(r["pipeline_ms"]):
+        bad("pipeline_ms", f"is {r['pipeline_ms']!r}, not a finite number >= 0")
+    for k in ("pipeline_ci95_ms", "pipeline_samples_ms"):
+        if r.get(k) is not None and not _finite_list(r[k]):
+            bad(k, "is not a list of finite numbers")
+    if r.get("pipeline_images") is not None and not (isinstance(r["pipeline_images"], list)
+                                                     and all(isinstance(x, str) for x in r["pipeline_images"])):
+        bad("pipeline_images", "is not a list of texts")
+    stages = r.get("stages")
+    if stages is not None and not isinstance(stages, dict):
+        bad("stages", "is not an object")
+    for k, v in (stages or {}).items():
+        if not (isinstance(v, dict) and _number(v.get("median_ms"))
+                and all(v.get(f) is None or _finite_list(v[f]) for f in ("ci95_ms", "samples_ms"))):
+            bad("stages", f"{k!r} is not a stage (median_ms, ci95_ms, samples_ms)")
+    cold = r.get("cold_start")
+    if cold is not None and not (isinstance(cold, dict) and all(v is None or _number(v) for v in cold.values())):
+        bad("cold_start", "is not an object of numbers")
 
 
 def reason(ex, batch=None):

@@ -65,6 +65,21 @@ def _random_weights(net, path, seed):
     return path
 
 
+def model_for(config, name, width, height, spare):
+    """The model `name` analysed at this size with the weights every backend shares: the file given for it
+    (config.weights: bench --weights), else random ones written to `spare`."""
+    given = config.weights.get(name)
+    m = Model.analyse(name, width, height, weights=given)
+    if given is not None:
+        if not m.net.supports_weights:
+            raise DarkbenchError(f"{m.net.kind} models take no .weights file ({given})", m.path)
+        from .. import weights
+        weights.read(given, m.net)  # a file that does not fit is refused once, here, not by every backend
+    elif m.net.supports_weights:
+        m.weights = _random_weights(m.net, spare, config.seed)
+    return m
+
+
 @dataclasses.dataclass
 class _Group:
     """One device of a run, its dtypes and batches ((index, value) pairs), and what its results carry (peaks: the
@@ -79,12 +94,9 @@ class _Group:
     checked: dict = dataclasses.field(default_factory=dict)
 
 
-def run(config, log=print, on_progress=None, on_refused=None, on_plan=None):
-    """Every group of config measured; the Records in the order of the command line (sizes, devices, batches,
-    dtypes, models, backends), also written to config.out_path as they are final.
-
-    on_refused(name, (width, height), error): a model that cannot take a size of a sweep (config.sizes), else
-    an error result; on_plan(n): how many results the run makes (per batch, for auto_batch), once known."""
+def start(config):
+    """The process set up for a run (threads' waiting, torch's threads and fp32 math); (config with the waiting
+    decided, the devices to run, each device's environment for the results)."""
     from .env import set_wait_policy, strict_fp32
     spin, policy = set_wait_policy(config.spin)  # before torch is imported (the command leaves it to us)
     config = dataclasses.replace(config, spin=spin)
@@ -92,15 +104,25 @@ def run(config, log=print, on_progress=None, on_refused=None, on_plan=None):
     torch.set_num_threads(config.threads)
     strict_fp32()
     devices = config.devices or (["cpu", "cuda"] if torch.cuda.is_available() else ["cpu"])
-    sizes = config.sizes or [(config.width, config.height)]
-    if on_plan:
-        on_plan(len(sizes) * len(devices) * len(config.models) * len(config.batches) * len(config.dtypes)
-                * len(config.backends))
     if "cuda" in devices and torch.cuda.is_available():
         torch.backends.cudnn.benchmark = config.cudnn_benchmark
         torch.backends.cuda.matmul.allow_tf32 = config.tf32  # off: "fp32" means fp32, not TF32
         torch.backends.cudnn.allow_tf32 = config.tf32
-    envs = {d: dict(environment(d), omp_wait_policy=policy, ort_spinning=spin) for d in devices}
+    return config, devices, {d: dict(environment(d), omp_wait_policy=policy, ort_spinning=spin) for d in devices}
+
+
+def run(config, log=print, on_progress=None, on_refused=None, on_plan=None):
+    """Every group of config measured; the Records in the order of the command line (sizes, devices, batches,
+    dtypes, models, backends), also written to config.out_path as they are final.
+
+    on_refused(name, (width, height), error): a model that cannot take a size of a sweep (config.sizes), else
+    an error result; on_plan(n): how many results the run makes (per batch, for auto_batch), once known."""
+    config, devices, envs = start(config)
+    import torch
+    sizes = config.sizes or [(config.width, config.height)]
+    if on_plan:
+        on_plan(len(sizes) * len(devices) * len(config.models) * len(config.batches) * len(config.dtypes)
+                * len(config.backends))
     chosen = {b: registry.get(b)(config) for b in config.backends}
     results, order, peaks = [], {}, {}
 
@@ -124,9 +146,7 @@ def run(config, log=print, on_progress=None, on_refused=None, on_plan=None):
             loaded = []  # (model index, Model): each analysed once, here
             for mi, name in enumerate(config.models):
                 try:
-                    m = Model.analyse(name, width, height)
-                    if m.net.supports_weights:
-                        m.weights = _random_weights(m.net, os.path.join(tmp, f"{si}-{mi}.weights"), config.seed)
+                    m = model_for(config, name, width, height, os.path.join(tmp, f"{si}-{mi}.weights"))
                 except DarkbenchError as e:
                     if config.sizes and on_refused:
                         on_refused(name, (width, height), e)

@@ -40,6 +40,31 @@ def _batches(text):
 _batches.__name__ = "batch"
 
 
+def _weights(text):
+    """--weights: W (the one model's) or MODEL:W pairs -> [(MODEL or None, W)]."""
+    out = []
+    for item in _csv("weights")(text):
+        model, sep, w = item.rpartition(":")
+        out.append((model if sep else None, w))
+    if len(out) > 1 and any(m is None for m, _ in out):
+        raise argparse.ArgumentTypeError(f"{text!r}: several weights files need MODEL:WEIGHTS pairs")
+    return out
+
+
+_weights.__name__ = "weights"
+
+
+def _weights_of(given, models):
+    """{model as given: weights file} from --weights; one line naming what does not pair."""
+    if not given:
+        return {}
+    if given[0][0] is None:
+        if len(models) != 1:
+            raise DarkbenchError(f"--weights {given[0][1]}: {len(models)} models; give MODEL:WEIGHTS pairs")
+        return {models[0]: given[0][1]}
+    return dict(given)
+
+
 def _option_type(opt):
     """A backend option's own parser as an argparse type."""
     def parse(text):
@@ -104,6 +129,13 @@ def add_arguments(p):
     from ..sizes import add_size_argument
     add_size_argument(p)
     p.add_argument("--layers", action="store_true", help="also time each layer (roofline position)")
+    p.add_argument("--weights", metavar="W|MODEL:W,...", type=_weights,
+                   help="trained weights: a .weights file for the one model, or MODEL:WEIGHTS pairs (comma-separated) "
+                        "(default: random weights, one file shared by every backend)")
+    p.add_argument("--pipeline", action="store_true",
+                   help="time the whole detection pipeline instead of the forward pass: image decode, letterbox/resize, "
+                        "forward, the heads' boxes, NMS, each a median with its CI, and end to end, over darknet's "
+                        "sample images; with the cold start (load, compile/export, first image)")
     p.add_argument("--out", default="reports/results", help="directory for the run's JSON file")
     p.add_argument("--json", action="store_true", help="print the results as one JSON list")
 
@@ -143,6 +175,7 @@ def run(args):
                          cudnn_benchmark=args.cudnn_benchmark, tf32=args.tf32, spin=args.spin, calib=args.calib,
                          options={o.name: getattr(args, _dest(o.name)) for _, o in registry.options()
                                   if getattr(args, _dest(o.name)) is not None})
+    config = dataclasses.replace(config, weights=_weights_of(args.weights, args.models), pipeline=args.pipeline)
     out = _results_file(args.out) if args.out else None
     config = dataclasses.replace(config, out_path=out)
     from tqdm import tqdm
@@ -152,7 +185,8 @@ def run(args):
     def log(e):  # a bar on a terminal, a line per result otherwise (make report, CI logs)
         bar.update(1)
         if bar.disable:
-            what = f"{e.median_ms:.3f} ms" if e.median_ms else e.error or f"skipped: {e.skipped}"
+            ms = e.pipeline_ms if config.pipeline else e.median_ms
+            what = f"{ms:.3f} ms" if ms else e.error or f"skipped: {e.skipped}"
             print(f"bench: {e.model} {e.backend} {e.device} {e.dtype} batch {e.batch}: {what}", file=sys.stderr,
                   flush=True)
 
@@ -169,8 +203,13 @@ def run(args):
               "share the CPU; medians will be inflated, the interleaved ratios less so (load is recorded)",
               file=sys.stderr)
     try:
-        results = [r.to_json() for r in runner.run(config, log=log, on_progress=progress, on_refused=refuse,
-                                                   on_plan=lambda n: bar.reset(total=n))]
+        if config.pipeline:
+            from ..bench import pipeline
+            results = [r.to_json() for r in pipeline.run(config, log=log, on_progress=progress,
+                                                         on_plan=lambda n: bar.reset(total=n))]
+        else:
+            results = [r.to_json() for r in runner.run(config, log=log, on_progress=progress, on_refused=refuse,
+                                                       on_plan=lambda n: bar.reset(total=n))]
     except BaseException as e:
         bar.close()
         kept = out and not _drop_if_empty(out)
@@ -180,6 +219,11 @@ def run(args):
     bar.close()
     if args.json:
         print(json.dumps(results, indent=1))
+    elif config.pipeline:
+        from ..bench import stages
+        print(stages.table(results))
+        if out:
+            print(f"\nresults: {out}")
     else:
         print(text.bench_table(results))
         if args.layers:

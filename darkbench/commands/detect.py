@@ -2,7 +2,6 @@
 HELP = ("Detect objects as darknet does: 2018 darknet's `detect` (letterbox, do_nms_sort) or the AlexeyAB fork's "
         "`detector test` (resize unless [net] letter_box=1, its nms_kind), by the cfg's dialect. Prints darknet's "
         "lines ('dog: 81%%', --ext-output adds the fork's coordinates), or JSON like the fork's -out.")
-THRESH = {"pjreddie": .5, "alexeyab": .25}  # each program's default -thresh
 
 
 def add_arguments(p):
@@ -59,7 +58,7 @@ def run(args):
     with engine:
         net = engine.net
         labels, source = detect.class_names(net, args.names)
-        thresh = args.thresh if args.thresh is not None else THRESH[net.dialect]
+        thresh = args.thresh if args.thresh is not None else detect.THRESH[net.dialect]
         letter = True if args.letter_box else None
         for s in range(0, len(args.images), args.batch):
             paths = args.images[s:s + args.batch]

@@ -8,7 +8,7 @@ from typing import Callable
 import pandas as pd
 
 from .. import published
-from . import checks, data, plots, sizes, throughput
+from . import checks, data, pipeline, plots, sizes, throughput
 from .files import Out
 
 # column headers as shown (CSV files keep the short names); each states its convention
@@ -39,6 +39,7 @@ HEADERS = {
 }
 MEASURED = ("Columns grouped by where they were measured (host, device, CPU or GPU, torch version; see Environments), "
             "then dtype and backend.")
+HEADERS.update(pipeline.HEADERS)
 
 
 def _measured(t):
@@ -203,6 +204,8 @@ SECTIONS = (
             "process's peak; beside the analytic estimate at that batch (darkbench.footprint: the liveness peak of fp32 "
             "activations plus the parameters held; for darknet its own footprint, which leaves out the ~80 MiB "
             "its process and libraries take)."),
+    Section("pipeline", lambda t: pipeline.pipeline_table(t.results, data.host_label),
+            "Detection pipeline: stages, end to end and cold start", pipeline.TEXT),
     Section("not_measured", lambda t: data.not_measured(t.results), "Not measured",
             "Benchmark entries that hold no latency, and why."),
     Section("layers", lambda t: data.layer_table(t.nets)),

@@ -56,12 +56,18 @@ def latest(rows):
     keep = {}
     for i, r in enumerate(rows):
         key = (r.get("model"), host_label(r), r.get("dtype"), r.get("backend"), r.get("batch", 1), r.get("threads"),
-               str(r.get("input")))  # a size sweep (bench --size) keeps one result per size
+               str(r.get("input")),  # a size sweep (bench --size) keeps one result per size
+               _pipeline(r))
         when = ((r.get("env") or {}).get("timestamp") or "", i)
         if key not in keep or when >= keep[key][0]:
             keep[key] = (when, r)
     kept = [r for _, r in keep.values()]
     return kept, len(rows) - len(kept)
+
+
+def _pipeline(r):
+    """A pipeline result (bench --pipeline) is no forward-pass result: neither replaces the other."""
+    return r.get("pipeline_images") is not None
 
 
 def stale(rows):
@@ -154,7 +160,8 @@ def one_size(results, nets):
     own = {m: i for m, i in zip(nets["model"], nets["input"])} if nets is not None and len(nets) else {}
     chosen = {}
     for r in results:
-        key = (r.get("model"), host_label(r), r.get("dtype"), r.get("backend"), r.get("batch", 1), r.get("threads"))
+        key = (r.get("model"), host_label(r), r.get("dtype"), r.get("backend"), r.get("batch", 1), r.get("threads"),
+               _pipeline(r))
         c, h, w = (r.get("input") or [0, 0, 0]) + [0] * (3 - len(r.get("input") or []))
         mine = f"{w}x{h}x{c}" == own.get(r.get("model"))
         if key not in chosen or (mine and not chosen[key][0]):

@@ -14,7 +14,8 @@ or a file named in DARKBENCH_BACKENDS; registry.py finds them). It declares:
                 is measured (their code is not the model's); gives_outputs: its runners give outputs (False: a
                 program that only times itself)
 and implements prepare(case, timed) -> Runner (raise Skip("why") when it cannot run here), and may redefine
-weights_note(model) and estimated_bytes(net, batch). Any other public name on the class is refused at
+weights_note(model), estimated_bytes(net, batch) and pipeline(case, thresh, nms, clock) (a detection pipeline of
+its own for `bench --pipeline`: backends/passes.py). Any other public name on the class is refused at
 registration (a typo would otherwise be a silent default); helpers are private (_name) or module functions.
 
 Other code gets a prepared backend for a model through registry.prepare(name, model, ...): a Runner whose
@@ -164,8 +165,15 @@ class Backend:
         return f"{why} ({self.limits})" if why and self.limits else why
 
     def weights_note(self, model):
+        if model.weights_given:
+            return f"given: {model.weights}"
         return ("random (weights.random_arrays), one file for every backend" if model.weights else
                 "the model's own initialisation")
+
+    def pipeline(self, case, thresh, nms, clock):
+        """A detection pipeline of its own (passes.Pipeline) for bench --pipeline, or None: darkbench's pipeline
+        around prepare()'s runner (its outputs, as the heads'). Raises Skip when it cannot run one here."""
+        return None
 
     def estimated_bytes(self, net, batch):
         """The analytic memory estimate its measured peak is set beside (bench/memory.py)."""

@@ -4,10 +4,12 @@ import os
 import re
 import shutil
 import subprocess
+import tempfile
 
 from ...errors import DarkbenchError
 from ..traits import Traits
 from .base import Backend, Runner, Skip
+from .passes import Pipeline
 
 CHUNK_S = 0.25  # about how long one sample (darknet's mean over N evals) takes
 
@@ -90,6 +92,133 @@ def darknet_program(dialect):
     return exe, True
 
 
+PROMPT = b"Enter Image Path: "  # both darknets' detector loops ask for the next image so (and flush)
+# its forward time as each prints it, and the factor to ms: (2018's, the fork's)
+PREDICTED = {False: (r"Predicted in ([0-9.eE+-]+) seconds", 1000.0),
+             True: (r"Predicted in ([0-9.eE+-]+) milli-seconds", 1.0)}
+
+
+class _Loop:
+    """darknet's `detector test` reading image paths from stdin: next() waits for its prompt and returns what it
+    printed since the previous one."""
+
+    def __init__(self, cmd, cwd, env, err):
+        self.err = err
+        with open(err, "wb") as f:
+            self.p = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=f, cwd=cwd, env=env)
+        self.buf, self.seen = b"", 0
+
+    def next(self):
+        while PROMPT not in self.buf:
+            got = os.read(self.p.stdout.fileno(), 1 << 16)
+            if not got:
+                self.p.wait()
+                why = self._errors() or f"exit status {self.p.returncode}"
+                raise DarkbenchError(f"darknet's detector loop ended: {why}")
+            self.buf += got
+        text, _, self.buf = self.buf.partition(PROMPT)
+        return text.decode(errors="replace")
+
+    def ask(self, path):
+        self.p.stdin.write(path.encode() + b"\n")
+        self.p.stdin.flush()
+        return self.next()
+
+    def _errors(self):
+        """Its stderr's last line since the last look."""
+        try:
+            with open(self.err, "rb") as f:
+                f.seek(self.seen)
+                text = f.read().decode(errors="replace")
+                self.seen = f.tell()
+        except OSError:
+            return ""
+        lines = [ln for ln in text.splitlines() if ln.strip()]
+        return lines[-1] if lines else ""
+
+    def refused(self):
+        """What darknet said when it could not read the last image, else "" (2018's carries on with a blank one)."""
+        if os.path.getsize(self.err) == self.seen:
+            return ""
+        line = self._errors()
+        return line if "Cannot load image" in line else ""
+
+    def close(self):
+        if self.p.poll() is None:
+            self.p.stdin.close()
+            try:
+                self.p.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.p.kill()
+                self.p.wait()
+
+
+def detector_loop(model, thresh, threads, clock):
+    """darknet's own detector loop (`detector test` with no image: paths read from stdin, 2018's letterbox or the
+    fork's resize, its boxes, do_nms_sort at .45, drawing, writing the picture) as a passes.Pipeline: each image
+    timed from writing its path to darknet's next prompt, of which its own "Predicted in" is the forward."""
+    from ...detect import classes, letters
+    exe, fork = darknet_program(model.dialect)
+    tmp = tempfile.mkdtemp(prefix="darkbench-detector-")
+    cfg = model.sized_cfg()
+    loop = None
+    try:
+        names = os.path.join(tmp, "names")
+        with open(names, "w") as f:
+            f.write("".join(f"{i}\n" for i in range(classes(model.net))))
+        data = os.path.join(tmp, "pipeline.data")
+        with open(data, "w") as f:
+            f.write(f"classes={classes(model.net)}\nnames={names}\n")
+        # its labels (the letters it draws with) are read from data/labels under its working directory
+        os.symlink(os.path.join(os.path.dirname(exe), "data") if fork else "/usr/share/darknet/data",
+                   os.path.join(tmp, "data"))
+        cmd = [exe, "detector", "test", data, os.path.abspath(cfg), os.path.abspath(model.weights),
+               "-thresh", str(thresh)]
+        # 2018's loop opens a window unless told where to write the picture; the fork's with -dont_show
+        cmd += (["-dont_show"] + (["-letter_box"] if letters(model.net) else [])) if fork else \
+            ["-out", os.path.join(tmp, "predictions")]
+        env = dict(os.environ, OMP_NUM_THREADS=str(threads)) if threads else None
+        t = clock()
+        loop = _Loop(cmd, tmp, env, os.path.join(tmp, "stderr"))
+        loop.next()
+        load_s = clock() - t
+    except BaseException:
+        if loop is not None:
+            loop.close()
+        shutil.rmtree(tmp, ignore_errors=True)
+        if cfg != model.path:
+            os.unlink(cfg)
+        raise
+    pattern, scale = PREDICTED[fork]
+
+    def image(path, st):
+        path = os.path.abspath(path)
+        if len(path) > 250:  # its fgets reads 256 bytes
+            raise DarkbenchError("darknet's detector loop reads paths of at most 255 bytes", path)
+        text = loop.ask(path)
+        m = re.search(pattern, text)
+        refused = loop.refused()
+        if refused or not m:
+            raise DarkbenchError(f"darknet's detector loop: {refused or 'no Predicted line'}", path)
+        st.stamp("rest", inside={"forward": float(m.group(1)) * scale})
+
+    def cleanup():
+        loop.close()
+        shutil.rmtree(tmp, ignore_errors=True)
+        if cfg != model.path:
+            os.unlink(cfg)
+    who = "the AlexeyAB fork's detector test" if fork else "darknet detector test (2018)"
+    return Pipeline(image, {"forward": f"network_predict, as {who} prints it (Predicted in)",
+                            "rest": "the rest of each image's loop in darknet: reading the file, "
+                                    f"{'resize' if fork and not letters(model.net) else 'letterbox'}, its boxes, "
+                                    "NMS, drawing the boxes and writing the picture (it does not skip them), and "
+                                    "the pipe to it"},
+                    note=f"{who}, its own process reading paths from stdin, OMP_NUM_THREADS={threads}; each image "
+                         "timed from its path written to darknet's next prompt",
+                    load_s=load_s, compile_s=None, prepare_s=load_s, process=True, cleanup=cleanup,
+                    extra={"darknet": exe})
+
+
 class Darknet(Backend):
     """darknet's own `speed` as a self-timed runner: one sample = darknet's mean over N evals (it prints no
     per-eval times), N chosen so a sample takes about CHUNK_S; samples interleave with the others."""
@@ -129,6 +258,14 @@ class Darknet(Backend):
                       cleanup=(lambda: os.unlink(cfg)) if cfg != model.path else None,
                       child_rss=rss, agreement_note="not checked: darknet speed gives no outputs (darkbench's "
                       "fp32 eager is checked against darknet's forward layer by layer in the tests, rel L2 <= 1e-4)")
+
+    def pipeline(self, case, thresh, nms, clock):
+        model = case.model
+        if not model.net.supports_darknet_backend:
+            raise Skip("darknet cannot run Keras models")
+        if nms != .45:
+            raise Skip(f"darknet's detector loop runs NMS at .45 only (not {nms:g})")
+        return detector_loop(model, thresh, case.threads, clock)
 
     def weights_note(self, model):
         return "darknet's own initialisation (speed takes no weights)"

@@ -4,9 +4,11 @@ import os
 
 import numpy as np
 
+from ...errors import DarkbenchError
 from ...layers import sections_with
 from ..traits import Traits
 from .base import Backend, Runner, Skip
+from .passes import Pipeline
 
 # detection heads: OpenCV's layers of these names emit decoded boxes where darknet's give the activated map
 YOLO_LIKE = sections_with("DETECTS")
@@ -42,7 +44,9 @@ class OpenCV(Backend):
     torch = False
     modules = ("cv2",)
 
-    def prepare(self, case, timed):
+    def _read(self, case, make):
+        """make(cv2, cfg, weights) on the case's darknet cfg (at its size) and weights, set to OpenCV's own CPU
+        backend; Skip where OpenCV cannot."""
         try:
             import cv2
         except ImportError:
@@ -57,8 +61,7 @@ class OpenCV(Backend):
             raise Skip("OpenCV DNN needs a .weights file and this model has none")
         cfg = model.sized_cfg()
         try:
-            net = cv2.dnn.readNetFromDarknet(cfg, model.weights)
-            outs = list(net.getUnconnectedOutLayersNames())
+            net = make(cv2, cfg, model.weights)
         except cv2.error as e:
             lines = [ln for ln in str(e).strip().splitlines() if ln.strip()]
             raise Skip(f"OpenCV DNN cannot read this cfg: {lines[-1] if lines else e}"[:300]) from None
@@ -69,6 +72,41 @@ class OpenCV(Backend):
         net.setPreferableTarget(cv2.dnn.DNN_TARGET_CPU)
         if case.threads:
             cv2.setNumThreads(case.threads)
+        return cv2, net
+
+    def pipeline(self, case, thresh, nms, clock):
+        """OpenCV's own detector: cv2.imread, then DetectionModel.detect (its resize, forward, box decoding and
+        NMS in one call, which it does not split)."""
+        t = clock()
+        cv2, model = self._read(case, lambda cv2, cfg, w: cv2.dnn_DetectionModel(cfg, w))
+        a = case.model.net
+        model.setInputParams(scale=1 / 255, size=(a.width, a.height), swapRB=True)
+        load_s = clock() - t
+
+        def image(path, st):
+            frame = cv2.imread(path)
+            if frame is None:
+                raise DarkbenchError("OpenCV cannot read the image", path)
+            st.stamp("decode")
+            found = model.detect(frame, thresh, nms)
+            st.stamp("detect")
+            return found
+        return Pipeline(image, {"decode": "cv2.imread (OpenCV's own decoder, BGR bytes)",
+                                "detect": "cv2.dnn_DetectionModel.detect: its own resize to the network's input "
+                                          "(cv2.resize, aspect not kept, where 2018 darknet letterboxes), forward, "
+                                          "box decoding and per-class NMS in one call it does not split"},
+                        note=f"OpenCV {cv2.__version__} DetectionModel (DNN_BACKEND_OPENCV, CPU), "
+                             f"{cv2.getNumThreads()} threads; its layers are set up on the first call",
+                        load_s=load_s, compile_s=None, prepare_s=load_s)
+
+    def prepare(self, case, timed):
+        def read(cv2, cfg, weights):
+            net = cv2.dnn.readNetFromDarknet(cfg, weights)
+            outs.extend(net.getUnconnectedOutLayersNames())
+            return net
+        outs = []
+        cv2, net = self._read(case, read)
+        model = case.model
         a = model.net
         x = np.random.default_rng(0).random((case.batch, a.channels, a.height, a.width), dtype=np.float32)
 
