@@ -7,12 +7,14 @@ from . import traits as traits_
 
 # what from_json checks: the types the report relies on (old files carry no more than this)
 TEXT = ("model", "backend", "device", "dtype", "path", "error", "skipped", "note", "agreement", "batch_stop",
-        "calibration")
+        "calibration", "weights_sha256", "accuracy_data", "accuracy_against", "accuracy_metric")
 NUMBERS = ("median_ms", "mean_ms", "p90_ms", "p99_ms", "iqr_ms", "first_ms", "peak_gflops", "ops", "images_per_s",
            "peak_rss_mib", "prepare_rss_mib", "rss_base_mib", "estimated_mib", "rel_l2", "max_abs", "top1_agree",
-           "top5_agree", "speedup_vs_fp32", "agreement_map50")
-INTEGERS = ("batch", "threads", "samples", "model_bytes", "convs", "convs_at_dtype")
-NUMBER_LISTS = ("samples_ms", "ci95_ms", "images_per_s_ci95", "speedup_vs_fp32_ci95", "agreement_map50_ci95")
+           "top5_agree", "speedup_vs_fp32", "agreement_map50", "accuracy", "coco_ap", "top5")
+SIGNED = ("accuracy_change",)  # may be below zero
+INTEGERS = ("batch", "threads", "samples", "model_bytes", "convs", "convs_at_dtype", "accuracy_images")
+NUMBER_LISTS = ("samples_ms", "ci95_ms", "images_per_s_ci95", "speedup_vs_fp32_ci95", "agreement_map50_ci95",
+                "accuracy_ci95", "coco_ap_ci95", "top5_ci95", "accuracy_change_ci95")
 TEXT_LISTS = ("kept_fp32",)
 
 
@@ -94,6 +96,24 @@ class Record:
     # a non-fp32 entry whose backend ran fp32 in the same rounds: fp32's median / this one's, bootstrap 95% CI
     speedup_vs_fp32: float | None = None
     speedup_vs_fp32_ci95: list | None = None
+    # the weights file given (bench --weights): its sha256 beside `weights`
+    weights_sha256: str | None = None
+    # task accuracy on bench --data: on what (`accuracy_data`, `accuracy_images` images), against what
+    # ("labels", or fp32 eager's detections/classes when there are none), which metric ("mAP@0.5", "top-1"),
+    # its value with a bootstrap 95% CI over the images; COCO AP@[.5:.95] where labels exist; a classifier's
+    # top-5; and the change against the same backend's fp32 on the same images (paired bootstrap CI)
+    accuracy_data: str | None = None
+    accuracy_images: int | None = None
+    accuracy_against: str | None = None
+    accuracy_metric: str | None = None
+    accuracy: float | None = None
+    accuracy_ci95: list | None = None
+    coco_ap: float | None = None
+    coco_ap_ci95: list | None = None
+    top5: float | None = None
+    top5_ci95: list | None = None
+    accuracy_change: float | None = None
+    accuracy_change_ci95: list | None = None
     other: dict = dataclasses.field(default_factory=dict)  # fields this version does not know, kept as read
 
     def update(self, fields):
@@ -132,7 +152,9 @@ _NAMES = tuple(f.name for f in dataclasses.fields(Record) if f.name != "other")
 _OPTIONAL = ("weights", "compile_choice", "compile_tried", "evals_per_sample", "samples_ms", "batch_stop",
              "dialect", "model_bytes", "convs", "convs_at_dtype", "kept_fp32", "calibration", "speedup_vs_fp32",
              "speedup_vs_fp32_ci95", "agreement_map50", "agreement_map50_ci95", "pipeline_images", "stages",
-             "pipeline_ms", "pipeline_ci95_ms", "pipeline_samples_ms", "cold_start")
+             "pipeline_ms", "pipeline_ci95_ms", "pipeline_samples_ms", "cold_start", "weights_sha256",
+             "accuracy_data", "accuracy_images", "accuracy_against", "accuracy_metric", "accuracy", "accuracy_ci95",
+             "coco_ap", "coco_ap_ci95", "top5", "top5_ci95", "accuracy_change", "accuracy_change_ci95")
 
 
 def _finite_list(v):
@@ -154,6 +176,10 @@ def check(r, f=None, i=None):
         v = r.get(k)
         if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v < 0):
             bad(k, f"is {v!r}, not a finite number >= 0")
+    for k in SIGNED:
+        v = r.get(k)
+        if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v)):
+            bad(k, f"is {v!r}, not a finite number")
     for k in INTEGERS:
         v = r.get(k)
         if v is not None and (isinstance(v, bool) or not isinstance(v, int)):
