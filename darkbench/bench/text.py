@@ -3,6 +3,7 @@
 from . import traits
 from .agreement import disagrees
 from .stats import ratio_ci
+from .tolerance import loses_accuracy
 
 TOO_FEW = "too few samples"
 
@@ -81,7 +82,8 @@ def bench_table(results):
                      f"{r['images_per_s']:.1f}" if r.get("images_per_s") else "",
                      f"{r['peak_rss_mib']:.0f}" if r.get("peak_rss_mib") is not None else "",
                      (f"{r['rel_l2']:.1e}" if r.get("rel_l2") is not None else "") + (" DISAGREES" if wrong else ""),
-                     *([map_text(r)] if boxes else []), *([speedup_text(r), share_text(r)] if reduced else []),
+                     *([map_text(r) + (" LOSES ACCURACY" if loses_accuracy(r) else "")] if boxes else []),
+                     *([speedup_text(r), share_text(r)] if reduced else []),
                      status[:70]])
     return tabulate(rows, headers=["model", "backend", "device", "dtype", "batch", "median ms", "95% CI ms",
                                    "p90 ms", "samples", "first ms", "x fastest [CI]",

@@ -8,7 +8,7 @@ from typing import Callable
 import pandas as pd
 
 from .. import published
-from . import checks, data, pipeline, plots, sizes, throughput
+from . import checks, data, pipeline, plots, sizes, speed_accuracy, throughput
 from .files import Out
 
 # column headers as shown (CSV files keep the short names); each states its convention
@@ -40,6 +40,8 @@ HEADERS = {
 MEASURED = ("Columns grouped by where they were measured (host, device, CPU or GPU, torch version; see Environments), "
             "then dtype and backend.")
 HEADERS.update(pipeline.HEADERS)
+HEADERS.update(speed_accuracy.HEADERS)
+HEADERS.update(accuracy_text="accuracy [95% CI] (of what)", not_run="not run: why")
 
 
 def _measured(t):
@@ -190,12 +192,9 @@ SECTIONS = (
             f"same top-1 / top-5. Flagged DISAGREES beyond relative L2 {checks.tolerances(t.results)} (by dtype); "
             "a fast wrong answer is not a result." + checks.detections_text(t.results)),
     Section("precision", lambda t: checks.precision_table(t.results, data.host_label),
-            "Reduced precision: speed-up over fp32, size and what ran",
-            "Each reduced-precision entry beside its own backend's fp32, measured in the same interleaved rounds: "
-            "the speed-up (fp32's median / this one's) with its bootstrap 95% CI, the model file the engine loaded "
-            "beside fp32's, how many of its convolutions and matrix products ran at the dtype (read from the graph "
-            "the engine ran: an int8 entry with none quantized is an error, not a result), the nodes the layers "
-            "keep in fp32 and why, and the outputs' agreement with darkbench's fp32."),
+            "Reduced precision: speed-up over fp32, accuracy, size and what ran", checks.PRECISION_TEXT),
+    Section("speed_accuracy", lambda t: speed_accuracy.table(t.results, data.host_label),
+            "Speed against accuracy", speed_accuracy.TEXT),
     Section("memory", lambda t: checks.memory_table(t.results, data.host_label),
             "Memory: measured beside the analytic estimate",
             "Peak resident memory each entry added to the benchmarking process while running (its high-water "
@@ -268,6 +267,11 @@ FIGURES = (
      "Images per second (batch / median latency, with the median's 95% CI mapped the same way) against "
      "batch size, per network, backend and dtype; the ring marks the best batch (the smallest whose CI "
      "reaches the highest median's).", lambda t: len(t["best_batch"]) > 0),
+    ("Speed against accuracy", "speed_accuracy", lambda t: speed_accuracy.figure(t["speed_accuracy"], t.traits),
+     "speed_accuracy", "Median batch-1 latency against each entry's accuracy (the axis says which: bench --data's, "
+     "else the detections' agreement mAP@0.5 against fp32 eager's on darknet's sample images) with its 95% CI, one "
+     "point per network × backend × dtype, its backend's colour and marker (open: a reduced precision), the Pareto "
+     "front ringed and joined.", lambda t: len(t["speed_accuracy"]) > 0),
 )
 
 
@@ -324,6 +328,11 @@ def _notes(rows, results, superseded, files):
                                   for r in wrong}))
         notes.append(f"{len(wrong)} measurement(s) come from outputs that disagree with darkbench's darknet-exact "
                      f"fp32 beyond the tolerance (a fast wrong answer is not a result; see Agreement): {which}.")
+    lost = checks.inaccurate(results)
+    if lost:
+        which = "; ".join(sorted({f"{r['model']} {r['backend']} {r.get('dtype')}" for r in lost}))
+        notes.append(f"{len(lost)} measurement(s) lose accuracy beyond the tolerance of fp32 (LOSES ACCURACY; see "
+                     f"Speed against accuracy): {which}.")
     stale = {}
     for r in data.stale(results):
         stale.setdefault(r["path"], []).append(r)

@@ -3,8 +3,10 @@ import pandas as pd
 
 from ..bench import traits
 from ..bench.agreement import disagrees  # noqa: F401 - disagrees: used by build
-from ..bench.dtypes import tolerance_text
+from ..bench.dtypes import NAMES, tolerance_text
 from ..bench.text import map_text, share_text, speedup_text
+from ..bench.tolerance import TEXT as ACCURACY_TOLERANCE
+from ..bench.tolerance import accuracy, loses_accuracy
 
 MIB = 2 ** 20
 
@@ -38,11 +40,12 @@ def detections_text(results):
 
 
 def flag(r):
-    """The report's verdict on a result's outputs: DISAGREES (why), ok, or not checked."""
-    why = disagrees(r)
+    """The report's verdict on a result's outputs: DISAGREES (why) and/or LOSES ACCURACY (why), ok, or not
+    checked."""
+    why = [f"{what}: {w}" for what, w in (("DISAGREES", disagrees(r)), ("LOSES ACCURACY", loses_accuracy(r))) if w]
     if why:
-        return f"DISAGREES: {why}"
-    return "ok" if r.get("rel_l2") is not None else "not checked"
+        return "; ".join(why)
+    return "ok" if r.get("rel_l2") is not None or accuracy(r) is not None else "not checked"
 
 
 def agreement_table(results, host_label):
@@ -68,6 +71,10 @@ def disagreeing(results):
     return [r for r in results if r.get("median_ms") and disagrees(r)]
 
 
+def inaccurate(results):
+    return [r for r in results if r.get("median_ms") and loses_accuracy(r)]
+
+
 def memory_table(results, host_label):
     """Measured peak memory beside the analytic estimate, per result that measured any."""
     rows = []
@@ -90,24 +97,53 @@ def memory_table(results, host_label):
 
 
 def precision_table(results, host_label):
-    """Per measured non-fp32 result that says what its engine ran: its speed-up over the same backend's fp32 in
-    the same rounds (with the CI), the model file's size beside fp32's, the share of convolutions that ran at
-    the dtype, what the layers kept in fp32, and its agreement."""
-    key = lambda r: (r.get("model"), host_label(r), r.get("backend"), r.get("batch"), str(r.get("input")))  # noqa: E731
-    fp32 = {key(r): r for r in results if r.get("dtype") == "fp32" and r.get("median_ms") and not r.get("error")}
+    """Every entry (measured, skipped or failed; detection pipelines apart) of a model and host where a reduced
+    precision was asked for, fp32 included, by backend (in its traits' order) and dtype: the time with the flag
+    beside it, images/s, the agreement, the model's size, the share of convolutions that ran at the dtype, the
+    speed-up over the same backend's fp32 in the same rounds (with the CI), what the layers kept in fp32, and for
+    an entry that did not run, why."""
+    entries = [r for r in results if r.get("pipeline_images") is None]
+    reduced = {(r.get("model"), host_label(r)) for r in entries if r.get("dtype") not in (None, "fp32")}
+    rank = {d: i for i, d in enumerate(NAMES)}
+    chosen = sorted((r for r in entries if (r.get("model"), host_label(r)) in reduced),
+                    key=lambda r: (r.get("model"), host_label(r), traits.of(r).order, r.get("backend") or "",
+                                   r.get("batch") or 1, rank.get(r.get("dtype"), len(rank))))
+    accuracies = any(r.get("accuracy") is not None for r in chosen)  # bench --data: a column of its own
     rows = []
-    for r in results:
-        if r.get("dtype") == "fp32" or not r.get("median_ms") or r.get("error") or r.get("skipped"):
-            continue
-        if r.get("speedup_vs_fp32") is None and r.get("convs") is None and r.get("model_bytes") is None:
-            continue
-        base = fp32.get(key(r)) or {}
-        rows.append(dict(model=r["model"], host=host_label(r), dtype=r["dtype"], backend=r["backend"],
-                         batch=r.get("batch"), median_ms=round(r["median_ms"], 3),
-                         speedup=speedup_text(r),
-                         model_mib=_mib(r.get("model_bytes")),
-                         fp32_model_mib=_mib(base.get("model_bytes")),
-                         at_dtype=share_text(r), kept_fp32=_kept(r.get("kept_fp32") or []), rel_l2=r.get("rel_l2"),
-                         map50=map_text(r), outputs=flag(r),
-                         calibration=r.get("calibration") or ""))
+    for r in chosen:
+        ran = r.get("median_ms") and not r.get("error") and not r.get("skipped")
+        acc = accuracy(r) if accuracies and r.get("accuracy") is not None else None
+        rows.append(dict(model=r["model"], host=host_label(r), dtype=r.get("dtype"), backend=r.get("backend"),
+                         batch=r.get("batch"), median_ms=round(r["median_ms"], 3) if ran else None,
+                         outputs=flag(r) if ran else "",
+                         images_per_s=round(r["images_per_s"], 2) if ran and r.get("images_per_s") else None,
+                         map50=map_text(r), **(dict(accuracy_text=_accuracy_text(acc)) if accuracies else {}),
+                         model_mib=_mib(r.get("model_bytes")), at_dtype=share_text(r), speedup=speedup_text(r),
+                         kept_fp32=_kept(r.get("kept_fp32") or []), rel_l2=r.get("rel_l2"),
+                         calibration=r.get("calibration") or "",
+                         not_run=(f"skipped: {r['skipped']}" if r.get("skipped") else
+                                 f"error: {r['error']}" if r.get("error") else "" if ran else "not measured")))
     return pd.DataFrame(rows)
+
+
+def _accuracy_text(acc):
+    """"0.71 [0.66, 0.75] (mAP@0.5 vs labels on coco.data)", or ""."""
+    if acc is None:
+        return ""
+    v, ci, what = acc
+    return f"{v:.3f}" + (f" [{ci[0]:.3f}, {ci[1]:.3f}]" if ci else "") + f" ({what})"
+
+
+PRECISION_TEXT = (
+    "Every backend and dtype asked for on a network with a reduced precision, fp32 included, measured in the same "
+    "interleaved rounds: the median latency (batch 1 unless said) with the verdict on its outputs beside it, "
+    "images/s, the detections' agreement mAP@0.5 against fp32 eager's on darknet's sample images with its bootstrap "
+    "95% CI, the model's size, how many of its convolutions and matrix products ran at the dtype (read from the "
+    "graph the engine ran: an int8 entry with none quantized is an error, not a result; the torch backends cast "
+    "the whole model and do not report it), the speed-up over the same backend's fp32 (fp32's median / this "
+    "one's, bootstrap 95% CI), the nodes the layers keep in fp32 and why; a combination a backend does not run "
+    "is a row saying why. Model size: the file the engine loaded (ONNX Runtime: the .onnx; OpenVINO: the IR's "
+    ".xml + .bin; OpenCV: the darknet .weights file it read); torch loads no model file, so for its backends "
+    "the bytes of the parameters and buffers the module holds at the dtype (batch norm's running statistics "
+    "included where unfused, folded where compiled). DISAGREES: the outputs' relative L2 beyond the dtype's "
+    "tolerance (see Agreement). " + ACCURACY_TOLERANCE)

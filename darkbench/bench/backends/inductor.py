@@ -121,7 +121,7 @@ def pick_compiled(case, timed, choices, budget):
     timed_ = ", ".join(f"{c} {t['median_ms']:.3f} ms" if "median_ms" in t else f"{c} failed"
                        for c, t in tried.items())
     r.note = f"torch.compile {best}" + (f" (fastest of {timed_})" if len(tried) > 1 else "")
-    r.extra = {"compile_choice": best, "compile_tried": tried}
+    r.extra.update(compile_choice=best, compile_tried=tried)
     return r
 
 

@@ -128,4 +128,4 @@ class OpenCV(Backend):
             return [np.array(o) for o in net.forward(fetch)]
         return Runner(run, "cpu", f"OpenCV {cv2.__version__} DNN (readNetFromDarknet, DNN_BACKEND_OPENCV, CPU), "
                       f"{cv2.getNumThreads()} threads", events=False, outputs=outputs, compare_at=at,
-                      agreement_note=note)
+                      agreement_note=note, extra={"model_bytes": os.path.getsize(model.weights)})

@@ -42,12 +42,20 @@ def numpy_outputs(forward, device, dtype, channels_last=True):
     return fn
 
 
+def held_bytes(module):
+    """The bytes of a torch module's parameters and buffers at the dtype they are held in: the weights as the
+    engine holds them (torch loads no model file; batch norm's running statistics count where unfused)."""
+    tensors = [*module.parameters(), *module.buffers()]
+    return int(sum(t.numel() * t.element_size() for t in tensors))
+
+
 def torch_runner(fn, model, x, case, note="", compile_s=None, cleanup=None):
-    """A Runner calling fn(x) under inference mode; outputs through fn (bench/agreement.py)."""
+    """A Runner calling fn(x) under inference mode; outputs through fn (bench/agreement.py); model_bytes: the
+    weights as `model` holds them (held_bytes)."""
     import torch
 
     def run():
         with torch.inference_mode():
             fn(x)
     return Runner(run, case.device, note, compile_s, forward=fn, model=model, cleanup=cleanup,
-                  outputs=numpy_outputs(fn, case.device, case.dtype))
+                  outputs=numpy_outputs(fn, case.device, case.dtype), extra={"model_bytes": held_bytes(model)})
