@@ -334,12 +334,15 @@ def test_bench_table_and_report_show_the_speedup(run, tmp_path):
     assert "x own fp32 [CI]" in table and f"{convs}/{convs}" in table
     plain = bench_table([r for r in rows if r["dtype"] == "fp32"])
     assert "x own fp32" not in plain  # fp32 runs print the table they printed
-    df = precision_table(rows, host_label)
-    assert list(df["backend"]) == ["onnxruntime"] and list(df["at_dtype"]) == [f"{convs}/{convs}"]
+    df = precision_table(rows, host_label)  # every backend x dtype asked for, fp32 and the skipped one too
+    assert list(zip(df["backend"], df["dtype"])) == [("eager", "fp32"), ("eager", "int8"), ("onnxruntime", "fp32"),
+                                                    ("onnxruntime", "int8")]
+    assert df["not_run"][1].startswith("skipped: the eager backend runs fp32, bf16 only on cpu")
+    assert list(df["at_dtype"]) == ["", "", "", f"{convs}/{convs}"]
     q = next(r for r in rows if r["dtype"] == "int8" and r["backend"] == "onnxruntime")
     lo, hi = q["speedup_vs_fp32_ci95"]
-    assert df["speedup"][0] == f"{q['speedup_vs_fp32']:.2f} [{lo:.2f}, {hi:.2f}]"
-    assert df["model_mib"][0] == round(q["model_bytes"] / 2 ** 20, 2)
+    assert df["speedup"][3] == f"{q['speedup_vs_fp32']:.2f} [{lo:.2f}, {hi:.2f}]"
+    assert df["model_mib"][3] == round(q["model_bytes"] / 2 ** 20, 2)
     assert precision_table([r for r in rows if r["dtype"] == "fp32"], host_label).empty
 
 
