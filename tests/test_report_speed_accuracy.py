@@ -158,3 +158,17 @@ def test_report_shows_the_section_and_writes_the_figure(tmp_path):
     assert main(["report", "--results", str(tmp_path / "r"), "--out", str(plain), "--models", "yolov3-tiny.cfg"]) == 0
     assert not (plain / "figures" / "speed_accuracy.png").exists() and not (plain / "data" / "speed_accuracy.csv").exists()
     assert "Speed against accuracy" not in (plain / "report.md").read_text()
+
+
+def test_torch_model_bytes_are_the_weights_as_held(tmp_path):
+    """eager's model_bytes: every value the .weights file stores, at 4 bytes in fp32 (the file less darknet's
+    20-byte header), at 2 in bf16."""
+    import torch
+
+    import darkbench
+    from darkbench.bench.backends.torchbase import held_bytes
+    w = tmp_path / "t.weights"
+    assert main(["weights", "init", "yolov3-tiny.cfg", str(w), "--seed", "1"]) == 0
+    m = darkbench.load("yolov3-tiny.cfg", str(w))
+    assert held_bytes(m) == w.stat().st_size - 20
+    assert held_bytes(m.to(torch.bfloat16)) == (w.stat().st_size - 20) // 2
