@@ -337,7 +337,7 @@ def test_bench_table_and_report_show_the_speedup(run, tmp_path):
     df = precision_table(rows, host_label)  # every backend x dtype asked for, fp32 and the skipped one too
     assert list(zip(df["backend"], df["dtype"])) == [("eager", "fp32"), ("eager", "int8"), ("onnxruntime", "fp32"),
                                                     ("onnxruntime", "int8")]
-    assert df["not_run"][1].startswith("skipped: the eager backend runs fp32, bf16 only on cpu")
+    assert df["outputs"][1].startswith("skipped: the eager backend runs fp32, bf16 only on cpu")
     assert list(df["at_dtype"]) == ["", "", "", f"{convs}/{convs}"]
     q = next(r for r in rows if r["dtype"] == "int8" and r["backend"] == "onnxruntime")
     lo, hi = q["speedup_vs_fp32_ci95"]

@@ -41,7 +41,7 @@ MEASURED = ("Columns grouped by where they were measured (host, device, CPU or G
             "then dtype and backend.")
 HEADERS.update(pipeline.HEADERS)
 HEADERS.update(speed_accuracy.HEADERS)
-HEADERS.update(accuracy_text="accuracy [95% CI] (of what)", not_run="not run: why")
+HEADERS.update(accuracy_text="accuracy [95% CI] (of what)")
 
 
 def _measured(t):

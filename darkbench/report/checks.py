@@ -115,14 +115,13 @@ def precision_table(results, host_label):
         acc = accuracy(r) if accuracies and r.get("accuracy") is not None else None
         rows.append(dict(model=r["model"], host=host_label(r), dtype=r.get("dtype"), backend=r.get("backend"),
                          batch=r.get("batch"), median_ms=round(r["median_ms"], 3) if ran else None,
-                         outputs=flag(r) if ran else "",
+                         outputs=flag(r) if ran else f"skipped: {r['skipped']}" if r.get("skipped") else
+                         f"error: {r['error']}" if r.get("error") else "not measured",
                          images_per_s=round(r["images_per_s"], 2) if ran and r.get("images_per_s") else None,
                          map50=map_text(r), **(dict(accuracy_text=_accuracy_text(acc)) if accuracies else {}),
                          model_mib=_mib(r.get("model_bytes")), at_dtype=share_text(r), speedup=speedup_text(r),
                          kept_fp32=_kept(r.get("kept_fp32") or []), rel_l2=r.get("rel_l2"),
-                         calibration=r.get("calibration") or "",
-                         not_run=(f"skipped: {r['skipped']}" if r.get("skipped") else
-                                 f"error: {r['error']}" if r.get("error") else "" if ran else "not measured")))
+                         calibration=r.get("calibration") or ""))
     return pd.DataFrame(rows)
 
 
@@ -136,14 +135,14 @@ def _accuracy_text(acc):
 
 PRECISION_TEXT = (
     "Every backend and dtype asked for on a network with a reduced precision, fp32 included, measured in the same "
-    "interleaved rounds: the median latency (batch 1 unless said) with the verdict on its outputs beside it, "
-    "images/s, the detections' agreement mAP@0.5 against fp32 eager's on darknet's sample images with its bootstrap "
-    "95% CI, the model's size, how many of its convolutions and matrix products ran at the dtype (read from the "
-    "graph the engine ran: an int8 entry with none quantized is an error, not a result; the torch backends cast "
-    "the whole model and do not report it), the speed-up over the same backend's fp32 (fp32's median / this "
-    "one's, bootstrap 95% CI), the nodes the layers keep in fp32 and why; a combination a backend does not run "
-    "is a row saying why. Model size: the file the engine loaded (ONNX Runtime: the .onnx; OpenVINO: the IR's "
-    ".xml + .bin; OpenCV: the darknet .weights file it read); torch loads no model file, so for its backends "
-    "the bytes of the parameters and buffers the module holds at the dtype (batch norm's running statistics "
-    "included where unfused, folded where compiled). DISAGREES: the outputs' relative L2 beyond the dtype's "
-    "tolerance (see Agreement). " + ACCURACY_TOLERANCE)
+    "interleaved rounds: the median latency (batch 1 unless said) with the verdict on its outputs beside it (or "
+    "why it did not run), images/s, the detections' agreement mAP@0.5 against fp32 eager's on darknet's sample "
+    "images with its bootstrap 95% CI, the model's size, how many of its convolutions and matrix products ran at "
+    "the dtype (read from the graph the engine ran: an int8 entry with none quantized is an error, not a result; "
+    "the torch backends cast the whole model and do not report it), the speed-up over the same backend's fp32 "
+    "(fp32's median / this one's, bootstrap 95% CI), the nodes the layers keep in fp32 and why. Model size: the "
+    "file the engine loaded (ONNX Runtime: the .onnx; OpenVINO: the IR's .xml + .bin; OpenCV: the darknet "
+    ".weights file it read); torch loads no model file, so for its backends the bytes of the parameters and "
+    "buffers the module holds at the dtype (batch norm's running statistics included where unfused, folded where "
+    "compiled). DISAGREES: the outputs' relative L2 beyond the dtype's tolerance (see Agreement). "
+    + ACCURACY_TOLERANCE)

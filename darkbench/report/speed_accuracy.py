@@ -81,7 +81,10 @@ def figure(df, styles=None):
         plots._dodge(ax, [(r.median_ms, r.accuracy, r.dtype) for r in g.itertuples()])
         ax.set_xscale("log")
         plots._plain_log(ax, "x")
-        ax.margins(x=0.12, y=0.15)
+        ax.margins(x=0.12)
+        lo, hi = g["accuracy_lo"].fillna(g["accuracy"]).min(), g["accuracy_hi"].fillna(g["accuracy"]).max()
+        pad = max(hi - lo, 0.05) * 0.15
+        ax.set_ylim(lo - pad, hi + pad if hi > 1 else min(hi + pad, 1 + pad / 3))  # accuracies end at 1
         whats = g["accuracy_of"].unique()
         ax.set_ylabel(whats[0] if len(whats) == 1 else "accuracy (per point: see the table's 'accuracy of')",
                       fontsize=9)
