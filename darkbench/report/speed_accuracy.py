@@ -6,7 +6,7 @@ import pandas as pd
 from ..bench import traits
 from ..bench.dtypes import NAMES
 from ..bench.tolerance import TEXT as TOLERANCE
-from ..bench.tolerance import accuracy
+from ..bench.tolerance import AGREEMENT_MIN, accuracy
 from . import plots
 from .checks import flag
 
@@ -83,8 +83,11 @@ def figure(df, styles=None):
         plots._plain_log(ax, "x")
         ax.margins(x=0.12)
         lo, hi = g["accuracy_lo"].fillna(g["accuracy"]).min(), g["accuracy_hi"].fillna(g["accuracy"]).max()
+        if not g["accuracy_of"].str.contains(" vs labels").any():  # agreement with fp32: its tolerance drawn
+            ax.axhline(AGREEMENT_MIN, color="tab:red", ls="--", lw=1, label=f"tolerance ({AGREEMENT_MIN:g})")
+            lo = min(lo, AGREEMENT_MIN)
         pad = max(hi - lo, 0.05) * 0.15
-        ax.set_ylim(lo - pad, hi + pad if hi > 1 else min(hi + pad, 1 + pad / 3))  # accuracies end at 1
+        ax.set_ylim(lo - pad, hi + pad if hi > 1 else min(hi + pad, 1 + pad * 0.6))  # accuracies end at 1
         whats = g["accuracy_of"].unique()
         ax.set_ylabel(whats[0] if len(whats) == 1 else "accuracy (per point: see the table's 'accuracy of')",
                       fontsize=9)
