@@ -13,9 +13,12 @@ SWEEP_SIZES ?= 160,320,608
 # the detection pipeline's table: yolov3-tiny with darknet's trained weights (left out when they are not here)
 PIPELINE_WEIGHTS ?= ../shared/weights/yolov3-tiny-coco.weights
 PIPELINE_BACKENDS ?= eager,compile,onnxruntime,openvino,opencv,darknet
-# the reduced precisions as the engines deploy them, with the same trained weights, beside their fp32
-PRECISION_BACKENDS ?= onnxruntime,openvino
-PRECISION_DTYPES ?= fp32,int8,fp16
+# the reduced precisions as the engines deploy them, with the same trained weights, beside their fp32: every
+# backend x dtype (what a backend does not run is a row saying why); short measurement, its preparing (compile
+# variants, export, int8 calibration, each entry's detections) dominates: about 6-8 minutes here
+PRECISION_BACKENDS ?= eager,compile,onnxruntime,openvino,opencv
+PRECISION_DTYPES ?= fp32,bf16,fp16,int8
+PRECISION_TIME ?= --min-time 10 --max-time 30
 # the report's networks: one list, also read by `darkbench report` (darkbench/data/report_models.txt)
 REPORT_MODELS ?= $(addprefix cfg/,$(file < darkbench/data/report_models.txt))
 
@@ -48,7 +51,7 @@ report: setup
 	  $(PY) -m darkbench bench cfg/yolov3-tiny.cfg --weights "$(PIPELINE_WEIGHTS)" --pipeline --device cpu --backend $(PIPELINE_BACKENDS) --min-time 30 --max-time 120 --out reports/results; \
 	else echo "make report: $(PIPELINE_WEIGHTS) is not here: no pipeline table (PIPELINE_WEIGHTS=...)"; fi
 	@if [ -f "$(PIPELINE_WEIGHTS)" ]; then \
-	  $(PY) -m darkbench bench cfg/yolov3-tiny.cfg --weights "$(PIPELINE_WEIGHTS)" --device cpu --backend $(PRECISION_BACKENDS) --dtype $(PRECISION_DTYPES) --min-time 30 --max-time 90 --out reports/results; \
+	  $(PY) -m darkbench bench cfg/yolov3-tiny.cfg --weights "$(PIPELINE_WEIGHTS)" --device cpu --backend $(PRECISION_BACKENDS) --dtype $(PRECISION_DTYPES) $(PRECISION_TIME) --out reports/results; \
 	else echo "make report: $(PIPELINE_WEIGHTS) is not here: no reduced-precision table"; fi
 	$(PY) -m darkbench report --results reports/results --out reports
 
