@@ -122,6 +122,8 @@ def test_precision_table_has_every_combination_with_its_reason():
             _row("onnxruntime", "fp32", 9.0, 1.0, [1.0, 1.0], model_bytes=35 * 2 ** 20),
             _row("openvino", "int8", 0, error="DarkbenchError: none of the 13 convolutions ran in int8"),
             dict(_row("eager", "fp32", 3.0), model="tiny")]  # fp32 only: not a precision run
+    rows = [dict(r, weights="given: yolov3-tiny.weights") for r in rows]
+    rows.append(dict(_row("fused", "fp32", 10.0), weights="random"))  # another run's weights: not beside these
     df = precision_table(rows, host_label)
     assert list(zip(df["backend"], df["dtype"])) == [("eager", "fp32"), ("eager", "int8"), ("onnxruntime", "fp32"),
                                                     ("onnxruntime", "int8"), ("openvino", "int8")]
@@ -134,6 +136,7 @@ def test_precision_table_has_every_combination_with_its_reason():
         (4.0, 250.0, 9.0, "11/13", "2.25 [2.00, 2.50]", "0.80 [0.70, 0.90]")
     assert q["outputs"].startswith("LOSES ACCURACY: mAP@0.5")
     assert df.loc[("eager", "fp32"), "model_mib"] == 33.86 and df.loc[("eager", "fp32"), "outputs"] == "ok"
+    assert set(df["weights"]) == {"given: yolov3-tiny.weights"}
     assert precision_table([r for r in rows if r["dtype"] == "fp32"], host_label).empty
 
 

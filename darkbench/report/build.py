@@ -271,7 +271,8 @@ FIGURES = (
      "speed_accuracy", "Median batch-1 latency against each entry's accuracy (the axis says which: bench --data's, "
      "else the detections' agreement mAP@0.5 against fp32 eager's on darknet's sample images) with its 95% CI, one "
      "point per network × backend × dtype, its backend's colour and marker (open: a reduced precision), the Pareto "
-     "front ringed and joined; dashed, the agreement tolerance below which an entry is flagged LOSES ACCURACY.", lambda t: len(t["speed_accuracy"]) > 0),
+     "front ringed and joined; dashed, the agreement tolerance below which an entry is flagged LOSES ACCURACY.",
+     lambda t: len(t["speed_accuracy"]) > 0),
 )
 
 

@@ -97,17 +97,18 @@ def memory_table(results, host_label):
 
 
 def precision_table(results, host_label):
-    """Every entry (measured, skipped or failed; detection pipelines apart) of a model and host where a reduced
-    precision was asked for, fp32 included, by backend (in its traits' order) and dtype: the time with the flag
+    """Every entry (measured, skipped or failed; detection pipelines apart) of a model, host and weights where a
+    reduced precision was asked for, fp32 included, by backend (in its traits' order) and dtype: the time with the flag
     beside it, images/s, the agreement, the model's size, the share of convolutions that ran at the dtype, the
     speed-up over the same backend's fp32 in the same rounds (with the CI), what the layers kept in fp32, and for
     an entry that did not run, why."""
     entries = [r for r in results if r.get("pipeline_images") is None]
-    reduced = {(r.get("model"), host_label(r)) for r in entries if r.get("dtype") not in (None, "fp32")}
+    group = lambda r: (r.get("model"), host_label(r), r.get("weights") or "")  # noqa: E731 - the same weights
+    reduced = {group(r) for r in entries if r.get("dtype") not in (None, "fp32")}
     rank = {d: i for i, d in enumerate(NAMES)}
-    chosen = sorted((r for r in entries if (r.get("model"), host_label(r)) in reduced),
-                    key=lambda r: (r.get("model"), host_label(r), traits.of(r).order, r.get("backend") or "",
-                                   r.get("batch") or 1, rank.get(r.get("dtype"), len(rank))))
+    chosen = sorted((r for r in entries if group(r) in reduced),
+                    key=lambda r: (*group(r), traits.of(r).order, r.get("backend") or "", r.get("batch") or 1,
+                                   rank.get(r.get("dtype"), len(rank))))
     accuracies = any(r.get("accuracy") is not None for r in chosen)  # bench --data: a column of its own
     rows = []
     for r in chosen:
@@ -121,7 +122,7 @@ def precision_table(results, host_label):
                          map50=map_text(r), **(dict(accuracy_text=_accuracy_text(acc)) if accuracies else {}),
                          model_mib=_mib(r.get("model_bytes")), at_dtype=share_text(r), speedup=speedup_text(r),
                          kept_fp32=_kept(r.get("kept_fp32") or []), rel_l2=r.get("rel_l2"),
-                         calibration=r.get("calibration") or ""))
+                         calibration=r.get("calibration") or "", weights=r.get("weights") or ""))
     return pd.DataFrame(rows)
 
 

@@ -1,6 +1,6 @@
 """Speed against accuracy (results read, never measured): one point per network × backend × dtype that has an
 accuracy, its median latency at batch 1 against that accuracy with its CI, and the Pareto front of each network
-on each host (no other entry at least as fast and at least as accurate, and better in one)."""
+on each host with the same weights (no other entry at least as fast and at least as accurate, and better in one)."""
 import pandas as pd
 
 from ..bench import traits
@@ -14,8 +14,8 @@ TEXT = ("Each network's entries (backend × dtype, batch 1) that have an accurac
         "images/s: the accuracy is `bench --data`'s where an entry has it (its metric, against labels or fp32's "
         "answers, on which data: accuracy of), else the detections' agreement mAP@0.5 against fp32 eager's on "
         "darknet's sample images, each with its bootstrap 95% CI over the images. Pareto front: no other entry of "
-        "the same network and host is at least as fast and at least as accurate, and better in one (medians and "
-        "point values; the CIs say how far to trust the ordering). " + TOLERANCE)
+        "the same network, host and weights is at least as fast and at least as accurate, and better in one "
+        "(medians and point values; the CIs say how far to trust the ordering). " + TOLERANCE)
 HEADERS = {"accuracy": "accuracy", "accuracy_lo": "accuracy 95% CI low", "accuracy_hi": "accuracy 95% CI high",
            "accuracy_of": "accuracy of", "pareto": "on the Pareto front", "images_per_s": "images/s"}
 
@@ -27,8 +27,8 @@ def pareto(points):
 
 
 def table(results, host_label):
-    """One row per measured batch-1 entry with an accuracy (detection pipelines apart), by network, host,
-    backend (its traits' order) and dtype; `pareto` within each network and host."""
+    """One row per measured batch-1 entry with an accuracy (detection pipelines apart), by network, host, weights,
+    backend (its traits' order) and dtype; `pareto` within each network, host and weights."""
     rows = []
     for r in results:
         if (not r.get("median_ms") or r.get("error") or r.get("skipped") or (r.get("batch") or 1) != 1
@@ -42,15 +42,15 @@ def table(results, host_label):
                          median_ms=round(r["median_ms"], 3), outputs=flag(r),
                          images_per_s=round(r["images_per_s"], 2) if r.get("images_per_s") else None,
                          accuracy=round(value, 4), accuracy_lo=round(ci[0], 4) if ci else None,
-                         accuracy_hi=round(ci[1], 4) if ci else None, accuracy_of=what,
+                         accuracy_hi=round(ci[1], 4) if ci else None, accuracy_of=what, weights=r.get("weights") or "",
                          _order=traits.of(r).order, _dtype=NAMES.index(r["dtype"]) if r.get("dtype") in NAMES
                          else len(NAMES)))
     if not rows:
         return pd.DataFrame()
-    df = pd.DataFrame(rows).sort_values(["model", "host", "_order", "backend", "_dtype"], kind="stable")
+    df = pd.DataFrame(rows).sort_values(["model", "host", "weights", "_order", "backend", "_dtype"], kind="stable")
     df = df.drop(columns=["_order", "_dtype"]).reset_index(drop=True)
     front = pd.Series(False, index=df.index)
-    for _, g in df.groupby(["model", "host"], sort=False):
+    for _, g in df.groupby(["model", "host", "weights"], sort=False):
         front[g.index] = pareto(list(zip(g["median_ms"], g["accuracy"])))
     return df.assign(pareto=front.map({True: "yes", False: ""}))
 
@@ -62,9 +62,9 @@ def figure(df, styles=None):
     if df is None or not len(df):
         return None
     plt = plots.plt
-    groups = list(df.groupby(["model", "host"], sort=False))
+    groups = list(df.groupby(["model", "host", "weights"], sort=False))
     fig, axes = plt.subplots(len(groups), 1, figsize=(9, 5 * len(groups)), squeeze=False)
-    for ax, ((model, host), g) in zip(axes[:, 0], groups):
+    for ax, ((model, host, weights), g) in zip(axes[:, 0], groups):
         for backend, e in g.groupby("backend", sort=False):
             t = plots._backend(styles, backend)
             for _, r in e.iterrows():
@@ -92,7 +92,7 @@ def figure(df, styles=None):
         ax.set_ylabel(whats[0] if len(whats) == 1 else "accuracy (per point: see the table's 'accuracy of')",
                       fontsize=9)
         ax.set_xlabel("latency, batch 1 (median ms, log scale); open markers: reduced precision")
-        ax.set_title(f"{model} on {host}", fontsize=9, loc="left")
+        ax.set_title(f"{model} on {host}" + (f"; weights {weights}" if weights else ""), fontsize=9, loc="left")
         ax.grid(alpha=0.3, which="both")
         ax.legend(fontsize=8, loc="lower right", title="backend", title_fontsize=8)
     fig.suptitle("Speed against accuracy, per backend and dtype (Pareto front ringed)", fontsize=12)
