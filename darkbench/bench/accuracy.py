@@ -91,8 +91,7 @@ def task(data, model):
         prepare = detect.prepare
     elif _classifies(net):
         labels = df and (df.labels or df.names)
-        truths = _class_labels(data, mapeval.read_names(labels, net.layers[net.returned[0]].out_shape[0])) \
-            if labels else None
+        truths = _class_labels(data, mapeval.read_names(labels, _classifies(net).outputs)) if labels else None
         t = Task(data, "classify", [], LABELS if labels else CLASSES, truths)
 
         def prepare(net, f):
@@ -112,10 +111,13 @@ def task(data, model):
 
 
 def _classifies(net):
-    """One output, a vector of at least 2 class scores, from a 3-channel image."""
-    out = net.returned
-    return (len(out) == 1 and net.channels == 3 and bool(net.width and net.height)
-            and net.layers[out[0]].out_shape[1:] == (1, 1) and net.layers[out[0]].out_shape[0] >= 2)
+    """The output layer of a network with one output and a 3-channel image input if it is a vector of at least 2
+    class scores (darknet's softmax, a Keras Dense), else None."""
+    out = net.returned if hasattr(net, "returned") else net.output_indices()  # darknet's / a Keras graph's
+    if len(out) != 1 or net.channels != 3 or not (net.width and net.height):
+        return None
+    layer = net.layers[out[0]]
+    return layer if tuple(layer.out_shape[1:]) in ((1, 1), (0, 0)) and layer.outputs >= 2 else None
 
 
 def _class_labels(data, labels):
