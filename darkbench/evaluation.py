@@ -48,7 +48,7 @@ def evaluate(model, data, weights=None, *, names=None, points=POINTS, iou_thresh
     labels = mapeval.read_names(names if names is not None else df.names, classes)
     tally = mapeval.Tally(classes, iou_thresh, thresh, labels)
     paths = mapeval.read_list(df.valid)
-    truths, missing = _truths(paths, classes)
+    truths, missing = read_truths(paths, classes)
     warnings = [f"{len(missing)} of {len(paths)} images have no label file (no objects, as the fork counts them), "
                 f"e.g. {mapeval.label_path(missing[0])}"] if missing else []
     hard = None
@@ -57,7 +57,7 @@ def evaluate(model, data, weights=None, *, names=None, points=POINTS, iou_thresh
         if len(hard_paths) != len(paths):
             raise DarkbenchError(f"the difficult list has {len(hard_paths)} images, the valid list {len(paths)}: "
                                  "the fork pairs them line by line", df.difficult)
-        hard, _ = _truths(hard_paths, classes)
+        hard, _ = read_truths(hard_paths, classes)
     tally.missing_labels = len(missing)
     if not loaded and weights is None:
         raise DarkbenchError("a cfg needs its weights to evaluate", model)
@@ -88,7 +88,7 @@ def evaluate(model, data, weights=None, *, names=None, points=POINTS, iou_thresh
     return result
 
 
-def _truths(paths, classes):
+def read_truths(paths, classes):
     """Each image's labels (the fork's images -> labels path rule), and the images without a label file."""
     out, missing = [], []
     for p in paths:

@@ -47,6 +47,7 @@ class DataFile:
     names: str = None
     classes: int = None
     difficult: str = None
+    labels: str = None  # a classifier's class names (darknet's classifier .data: labels=)
 
 
 def _lines(path, what):
@@ -90,7 +91,7 @@ def read_data(path):
             raise DarkbenchError(f"classes={val} is not a positive whole number", path, n)
         classes = int(val)
     get = lambda k: opts[k][0] if k in opts else None  # noqa: E731
-    return DataFile(os.fspath(path), get("valid"), get("names"), classes, get("difficult"))
+    return DataFile(os.fspath(path), get("valid"), get("names"), classes, get("difficult"), get("labels"))
 
 
 def read_list(path, what="image list", exist=True):

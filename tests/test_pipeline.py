@@ -4,6 +4,7 @@ pipelines (darkbench's around eager, ONNX Runtime, OpenVINO; OpenCV's DetectionM
 run and time themselves on darknet's sample images."""
 import csv
 import glob
+import hashlib
 import json
 
 import numpy as np
@@ -264,7 +265,8 @@ def test_real_pipelines_time_themselves(trained_weights, samples, darknet):
     assert [r.backend for r in res] == backends
     for r in res:
         assert r.error is None and r.skipped is None, (r.backend, r.error, r.skipped)
-        assert r.samples >= 1 and r.pipeline_ms > 0 and r.weights == f"given: {trained_weights}"
+        assert r.samples >= 1 and r.pipeline_ms > 0 and r.weights == f"given: {trained_weights.name}"
+        assert r.weights_sha256 == hashlib.sha256(trained_weights.read_bytes()).hexdigest()
         for i, end in enumerate(r.pipeline_samples_ms):
             assert sum(s["samples_ms"][i] for s in r.stages.values()) == pytest.approx(end, rel=1e-6)
         assert r.cold_start["load_s"] > 0 and r.cold_start["first_ms"] > 0

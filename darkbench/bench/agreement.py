@@ -43,9 +43,15 @@ def reference(model, at=None):
     """darkbench's darknet-exact fp32 eager outputs of a bench Model on inputs(): a list (one per output, or per
     layer index in `at`) of (n, ...) arrays, one input at a time (batch 1, as darknet runs). Also the inputs'
     text."""
-    import torch
     m = model.build()
     x, what = inputs(tuple(m.input_shape))
+    return x, what, eager_outputs(m, x, at)
+
+
+def eager_outputs(m, x, at=None):
+    """A built model's outputs (or those of the layers in `at`) on the inputs x (n, ...), one at a time: a list of
+    (n, ...) arrays."""
+    import torch
     outs = []
     with torch.inference_mode():
         for xi in x:
@@ -56,7 +62,7 @@ def reference(model, at=None):
             else:
                 y = m(t)
             outs.append([v.float().numpy() for v in (y if isinstance(y, (tuple, list)) else (y,))])
-    return x, what, [np.concatenate([o[j] for o in outs]) for j in range(len(outs[0]))]
+    return [np.concatenate([o[j] for o in outs]) for j in range(len(outs[0]))]
 
 
 def run_outputs(fn, x, batch):
@@ -127,29 +133,19 @@ def detections(runner, case, cache):
     The reference's detections above TRUTH_THRESH are the truth; the entry's down to FOUND_THRESH are ranked by
     probability; 101-point AP over the classes the truth has. A text saying so (or why there is none)."""
     from .. import detect
-    from .heads import gives, head_outputs
     net = case.model.net
     key = ("detections", case.model)
     if key not in cache:
         files = sorted(glob.glob(os.path.join(SAMPLE_IMAGES, "*.jpg")))[:N_INPUTS]
-        preps, truth, why = [detect.prepare(net, f) for f in files], [], None
+        preps = [detect.prepare(net, f) for f in files]
+        truth, why = reference_detections(case.model, preps, "a sample image")
         if not preps:
             why = f"not checked: no sample images in {SAMPLE_IMAGES}"
-        with detect.Engine(case.model.build()) as own:
-            for p in preps:
-                truth.append(detect.decode(net, {i: y[0] for i, y in own(p.x[None]).items()}, p, TRUTH_THRESH))
-                n = int((truth[-1].probs > TRUTH_THRESH).sum())
-                if n > MAX_OBJECTS:
-                    why = (f"not checked: fp32 eager finds {n} objects in a sample image (more than {MAX_OBJECTS}: "
-                           "noise, not objects; random weights?)")
-                    break
         cache[key] = preps, truth, why
     preps, truth, why = cache[key]
     if why:
         return dict(text=why)
-    outs = run_outputs(runner.outputs, np.stack([p.x for p in preps]), case.batch)
-    got = head_outputs(net, gives(net, runner, "this"), outs, len(preps))
-    found = [detect.decode(net, {i: y[k] for i, y in got.items()}, p, FOUND_THRESH) for k, p in enumerate(preps)]
+    found = found_detections(runner, case, preps, FOUND_THRESH)
     objects = sum(int((t.probs > TRUTH_THRESH).sum()) for t in truth)
     if not objects:
         return dict(text=f"not checked: fp32 eager detects nothing in the {len(preps)} sample images")
@@ -160,20 +156,44 @@ def detections(runner, case, cache):
                      "the images")
 
 
-def map50(truth, found, thresh, n_boot=N_BOOT, seed=0):
+def reference_detections(model, preps, what="an image"):
+    """darkbench's fp32 eager detections (above TRUTH_THRESH) of a bench Model on prepared images, and why they
+    cannot be the truth (None when they can): more than MAX_OBJECTS in one image is noise, not objects."""
+    from .. import detect
+    truth = []
+    with detect.Engine(model.build()) as own:
+        for p in preps:
+            truth.append(detect.decode(model.net, {i: y[0] for i, y in own(p.x[None]).items()}, p, TRUTH_THRESH))
+            n = int((truth[-1].probs > TRUTH_THRESH).sum())
+            if n > MAX_OBJECTS:
+                return truth, (f"not checked: fp32 eager finds {n} objects in {what} (more than {MAX_OBJECTS}: "
+                               "noise, not objects; random weights?)")
+    return truth, None
+
+
+def found_detections(runner, case, preps, thresh, hier_thresh=.5, nms=.45):
+    """A prepared runner's detections on prepared images, run at its batch; each head read as the runner gives it."""
+    from .. import detect
+    from .heads import gives, head_outputs
+    net = case.model.net
+    outs = run_outputs(runner.outputs, np.stack([p.x for p in preps]), case.batch)
+    got = head_outputs(net, gives(net, runner, "this"), outs, len(preps))
+    return [detect.decode(net, {i: y[k] for i, y in got.items()}, p, thresh, hier_thresh, nms)
+            for k, p in enumerate(preps)]
+
+
+def map50(truth, found, thresh, n_boot=N_BOOT, seed=0, boot=False):
     """(mAP@0.5 of the Detections `found` against those of `truth` above thresh, image by image: the fork's
     detector map matching (mapeval.Tally) with COCO's 101 recall points, averaged over the classes the truth has;
-    a percentile-bootstrap 95% CI over the images, None below 2 images)."""
-    value = _map50(truth, found, range(len(truth)), thresh)
-    if len(truth) < 2:
-        return value, None
-    rng = np.random.default_rng(seed)
-    boot = [_map50(truth, found, rng.integers(0, len(truth), len(truth)), thresh) for _ in range(n_boot)]
-    boot = [b for b in boot if b == b]  # a resample without any truth has no mAP
-    return value, [float(np.percentile(boot, 2.5)), float(np.percentile(boot, 97.5))] if boot else None
+    a percentile-bootstrap 95% CI over the images, None below 2 images); boot: also the resampled values
+    (stats.bootstrap's, NaN for a resample without any truth)."""
+    from .stats import bootstrap
+    value, ci, values = bootstrap(lambda images: map50_of(truth, found, images, thresh), len(truth), n_boot, seed)
+    return (value, ci, values) if boot else (value, ci)
 
 
-def _map50(truth, found, images, thresh):
+def map50_of(truth, found, images, thresh):
+    """map50's value over the images (indices) given."""
     from .. import mapeval
     tally = mapeval.Tally(truth[0].probs.shape[1], 0.5, thresh)
     for i in images:  # an image drawn twice counts twice

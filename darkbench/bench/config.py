@@ -36,6 +36,7 @@ class BenchConfig:
     calib: str | None = None  # int8's calibration images: a folder, list or .data file (bench/precision.py)
     weights: dict = dataclasses.field(default_factory=dict)  # {model as given: its .weights file}; else random ones
     pipeline: bool = False  # time the whole detection pipeline (bench/pipeline.py) instead of the forward pass
+    data: str | None = None  # bench --data: a .data file or a folder of images for each entry's accuracy
 
     def __post_init__(self):
         from .backends import registry
@@ -81,6 +82,12 @@ class BenchConfig:
             calibration_images(self.calib)  # bad images or lists said now, before any work
         if self.pipeline and (self.auto_batch or self.batches != [1] or self.layers):
             bad("pipeline: the detection pipeline takes one image at a time (batch 1; no --batch auto, no --layers)")
+        if self.data is not None:
+            if self.pipeline:
+                bad("data: the accuracy is measured beside the forward pass, not --pipeline (its images are "
+                    "darknet's samples)")
+            from .accuracy import load
+            load(self.data)  # a missing file, a list naming missing images, an empty folder: said now
         for name, path in self.weights.items():
             if name not in self.models:
                 bad(f"weights for {name!r}, which is not among the models ({', '.join(map(str, self.models))})")

@@ -17,6 +17,7 @@ class Model:
     weights: str | None = None  # a .weights file every backend shares; None: the model's own initialisation
     sha256: str | None = None
     weights_given: bool = False  # the weights are the user's (bench --weights), not random ones the run wrote
+    weights_sha256: str | None = None  # of the user's weights file (none for random ones)
 
     @classmethod
     def analyse(cls, name, width=None, height=None, weights=None):
@@ -25,7 +26,7 @@ class Model:
         path = models.resolve(name)
         net = models.analyse(path, width, height, weights=weights)
         return cls(path, net, width, height, weights, sha256(path) if os.path.isfile(path) else None,
-                   weights is not None)
+                   weights is not None, sha256(weights) if weights is not None else None)
 
     @property
     def name(self):

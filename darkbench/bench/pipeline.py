@@ -24,7 +24,7 @@ from ..errors import DarkbenchError
 from ..image import load_color
 from . import memory, stats
 from .backends import registry
-from .backends.base import Case, Skip
+from .backends.base import Case, Skip, given_note
 from .backends.passes import Stamps
 from .heads import BackendEngine
 from .measure import interleaved, warm_up
@@ -226,8 +226,9 @@ def _group(config, chosen, loaded, device, env, paths, clock, on_progress, add):
                 for bi, (b, backend) in enumerate(chosen.items()):
                     e = _entry(model, b, backend, device, dtype, 1, config.threads, env)
                     e.pipeline_images = names
-                    e.weights = (f"given: {model.weights}" if model.weights_given else
+                    e.weights = (given_note(model) if model.weights_given else
                                  "random (weights.random_arrays), one file for every backend")
+                    e.weights_sha256 = model.weights_sha256
                     k = (mi, dj, bi)
                     made[k] = e
                     counted = _Counted(**{f.name: getattr(model, f.name) for f in dataclasses.fields(Model)},

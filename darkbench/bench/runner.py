@@ -16,9 +16,9 @@ import tempfile
 
 from .. import files
 from ..errors import DarkbenchError
-from . import agreement, batching, memory, stats
+from . import accuracy, agreement, batching, memory, stats
 from .backends import registry
-from .backends.base import Case, Skip
+from .backends.base import Case, Skip, weights_fields
 from .env import environment, loadavg, sha256
 from .measure import balance, interleaved, timer, warm_up
 from .model import Model
@@ -92,6 +92,8 @@ class _Group:
     peaks: dict
     refs: dict = dataclasses.field(default_factory=dict)
     checked: dict = dataclasses.field(default_factory=dict)
+    tasks: dict = dataclasses.field(default_factory=dict)  # bench --data: the accuracy Task of each model index
+    scored: dict = dataclasses.field(default_factory=dict)  # (model, backend, device, dtype) -> accuracy fields, boots
 
 
 def start(config):
@@ -155,10 +157,13 @@ def run(config, log=print, on_progress=None, on_refused=None, on_plan=None):
                         add(_failed(name, device, config.threads, envs[device], e), (si, di, -1, -1, mi, -1))
                     continue
                 loaded.append((mi, m))
+            data = accuracy.load(config.data) if config.data else None
+            tasks = {mi: accuracy.task(data, m) for mi, m in loaded} if data else {}  # refused before measuring
             refs = {}  # the reference outputs of each model (bench/agreement.py), for every device
             for di, device in enumerate(devices):
                 timed = timer(device)
                 checked = {}  # (model, backend, dtype) -> agreement fields, checked at its first batch
+                scored = {}  # the same for bench --data's accuracy
                 # --batch auto: the (dtype index, model, backend) still doubling
                 active = {(dj, mi, b) for dj in range(len(config.dtypes)) for mi, _ in loaded for b in chosen}
                 last = {}  # --batch auto: (dtype index, model, backend) -> the Record at the previous batch
@@ -181,7 +186,7 @@ def run(config, log=print, on_progress=None, on_refused=None, on_plan=None):
                             ok = device == "cpu" or torch.cuda.is_available()
                             peaks[key] = gemm_peak(device, dtype) if wants and ok else None
                     group = _Group(device, dtypes, batches, timed, genv, {d: peaks[(device, d)] for _, d in dtypes},
-                                   refs, checked)
+                                   refs, checked, tasks, scored)
                     done = _measure_group(config, chosen, loaded, group, on_progress,
                                           lambda e, mi, b, bj, dj: add(e, (si, di, bj, dj, mi, bi[b])), save,
                                           only=active if config.auto_batch else None)
@@ -235,6 +240,35 @@ def _agreement(r, case, group, key):
     return group.checked[key]
 
 
+def _accuracy(e, r, case, group, mi, key):
+    """bench --data: the entry's accuracy on the data (scored at the first batch this model/backend/dtype is
+    prepared at, the same fields after); where there is none, the note says why."""
+    if key not in group.scored:
+        try:
+            group.scored[key] = accuracy.score(r, case, group.tasks[mi])
+        except Exception as ex:  # noqa: BLE001 - the timing stands; say why there is no accuracy
+            group.scored[key] = dict(note=f"accuracy: not measured: {reason(ex, case.batch)}"), {}
+        memory.free(group.device)
+    fields = dict(group.scored[key][0])
+    note = fields.pop("note", None)
+    if note:
+        e.note = f"{e.note}; {note}" if e.note else note
+    e.update(fields)
+
+
+def _accuracy_changes(entries, group):
+    """accuracy_change (and its paired CI) of every non-fp32 entry whose backend's fp32 was scored on the data."""
+    dtypes = dict(group.dtypes)
+    for (mi, b, bj, dj), e in entries.items():
+        fp32 = next((entries.get((mi, b, bj, dk)) for dk, d in dtypes.items() if d == "fp32"), None)
+        if dtypes[dj] == "fp32" or fp32 is None:
+            continue
+        mine, theirs = group.scored.get((mi, b, group.device, dtypes[dj])), group.scored.get((mi, b, group.device,
+                                                                                                "fp32"))
+        if mine and theirs:
+            e.update(accuracy.change(e, mine[1], fp32, theirs[1]))
+
+
 def _measure_group(config, chosen, loaded, group, on_progress, add, save, only=None):
     """Prepare and measure every batch x dtype x model x backend of the group (only the (dtype index, model,
     backend) in `only` when given); returns every entry made, by (model index, backend, batch index, dtype
@@ -250,7 +284,7 @@ def _measure_group(config, chosen, loaded, group, on_progress, add, save, only=N
                             continue
                         e = _entry(model, b, backend, group.device, dtype, batch, config.threads, group.env)
                         e.peak_gflops = group.peaks[dtype]
-                        e.weights = backend.weights_note(model)
+                        e.update(weights_fields(backend, model))
                         est = backend.estimated_bytes(model.net, batch)
                         e.estimated_mib = est / memory.MIB if est is not None else None
                         k = (mi, b, bj, dj)
@@ -262,6 +296,8 @@ def _measure_group(config, chosen, loaded, group, on_progress, add, save, only=N
                             runners[k] = r = _prepare(backend, case, group, e)
                             entries[k] = e
                             e.update(_agreement(r, case, group, (mi, b, group.device, dtype)))
+                            if mi in group.tasks:
+                                _accuracy(e, r, case, group, mi, (mi, b, group.device, dtype))
                         except Skip as s:
                             e.skipped = str(s)
                             add(e, *k)
@@ -293,6 +329,7 @@ def _measure_group(config, chosen, loaded, group, on_progress, add, save, only=N
                 if group.device == "cuda" and runners[k].events:
                     e.peak_mem_mb = memory.peak_mem_mb(runners[k])
         _speedups(entries, dict(group.dtypes))
+        _accuracy_changes(entries, group)
         for k, e in entries.items():
             add(e, *k)
         for r in runners.values():  # free the group's models before per-layer timing loads its own

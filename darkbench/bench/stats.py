@@ -73,3 +73,22 @@ def ratio_ci(a_ms, b_ms, n_boot=2000, seed=0, paired=False):
         rb = np.median(rng.choice(b, (n_boot, len(b))), axis=1)
     r = ra / rb
     return float(np.median(a) / np.median(b)), [float(np.percentile(r, 2.5)), float(np.percentile(r, 97.5))]
+
+
+def bootstrap(metric, n, n_boot=200, seed=0):
+    """(metric over all n items, its percentile-bootstrap 95% CI over the items (None below 2), the resampled
+    values (NaN where a resample has none; None below 2)): metric(indices) -> float, an index drawn twice counting
+    twice. The same seed draws the same resamples, so two metrics of the same items pair resample by resample."""
+    value = metric(np.arange(n))
+    if n < 2:
+        return value, None, None
+    rng = np.random.default_rng(seed)
+    boot = np.array([metric(rng.integers(0, n, n)) for _ in range(n_boot)], float)
+    return value, percentile_ci(boot), boot
+
+
+def percentile_ci(values):
+    """[2.5th, 97.5th percentile] of the values that are not NaN, or None when none are."""
+    v = np.asarray(values, float)
+    v = v[~np.isnan(v)]
+    return [float(np.percentile(v, 2.5)), float(np.percentile(v, 97.5))] if len(v) else None

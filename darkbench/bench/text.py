@@ -40,6 +40,18 @@ def map_text(r):
     return "" if v is None else f"{v:.2f} {ci_text(ci) if ci else f'[{TOO_FEW}]'}"
 
 
+def accuracy_text(r):
+    """"mAP@0.5 0.62 [0.41, 0.80]" (and "-0.01 [-0.03, 0.00] vs fp32"): a result's accuracy on bench --data, or ""."""
+    v, ci = r.get("accuracy"), r.get("accuracy_ci95")
+    if v is None:
+        return ""
+    out = f"{r.get('accuracy_metric') or ''} {v:.3f} {ci_text(ci, '.3f') if ci else f'[{TOO_FEW}]'}".strip()
+    d, dci = r.get("accuracy_change"), r.get("accuracy_change_ci95")
+    if d is not None:
+        out += f"; {d:+.3f} {ci_text(dci, '+.3f') if dci else f'[{TOO_FEW}]'} vs fp32"
+    return out
+
+
 def share_text(r):
     """"13/13": of a result's convolutions and matrix products, how many ran at its dtype, or ""."""
     n, at = r.get("convs"), r.get("convs_at_dtype")
@@ -60,6 +72,7 @@ def bench_table(results):
     refs = sorted({r["backend"] for r in results if r.get("backend") and traits.of(r).reference})
     reduced = any(speedup_text(r) or share_text(r) for r in results)
     boxes = any(map_text(r) for r in results)
+    scored = any(accuracy_text(r) for r in results)
     for r in results:
         status = r.get("error") or (f"skipped: {r['skipped']}" if r.get("skipped") else r.get("note") or "")
         g = groups.get((r.get("device"), r.get("dtype"), r.get("batch"), str(r.get("input"))), [])
@@ -77,6 +90,7 @@ def bench_table(results):
         rows.append([model, r.get("backend"), r.get("device"), r.get("dtype"), r.get("batch"),
                      f"{r['median_ms']:.3f}" if r.get("median_ms") else "",
                      ci_text(ci, ".3f") if ci else ("< 6 samples" if r.get("samples") else ""),
+                     *([accuracy_text(r)] if scored else []),
                      f"{r['p90_ms']:.3f}" if r.get("p90_ms") else "", r.get("samples") or "",
                      f"{r['first_ms']:.1f}" if r.get("first_ms") else "", fastest, vs_ref,
                      f"{r['images_per_s']:.1f}" if r.get("images_per_s") else "",
@@ -86,6 +100,7 @@ def bench_table(results):
                      *([speedup_text(r), share_text(r)] if reduced else []),
                      status[:70]])
     return tabulate(rows, headers=["model", "backend", "device", "dtype", "batch", "median ms", "95% CI ms",
+                                   *(["accuracy [95% CI] on --data"] if scored else []),
                                    "p90 ms", "samples", "first ms", "x fastest [CI]",
                                    f"{'|'.join(refs) or 'reference'}/this [CI]", "images/s", "peak RSS MiB",
                                    "rel L2 vs fp32", *(["boxes mAP@.5 vs fp32 [CI]"] if boxes else []),

@@ -54,15 +54,38 @@ def _weights(text):
 _weights.__name__ = "weights"
 
 
-def _weights_of(given, models):
-    """{model as given: weights file} from --weights; one line naming what does not pair."""
+def _positional(models):
+    """(models, {model: weights file}) from the models as given, where MODEL.cfg:MODEL.weights names a model's
+    weights as --weights MODEL:W does (a name that is a file as it stands is a model, colon or not)."""
+    names, weights = [], {}
+    for m in models:
+        model, sep, w = m.rpartition(":")
+        if sep and model and w and not os.path.exists(m):
+            if model in weights:
+                raise DarkbenchError(f"{model}: two weights files ({weights[model]} and {w})")
+            names.append(model)
+            weights[model] = w
+        else:
+            names.append(m)
+    return names, weights
+
+
+def _weights_of(given, models, positional=None):
+    """{model as given: weights file} from --weights and the MODEL:WEIGHTS models; one line naming what does
+    not pair, or a model given weights twice."""
+    out = dict(positional or {})
     if not given:
-        return {}
+        return out
     if given[0][0] is None:
         if len(models) != 1:
             raise DarkbenchError(f"--weights {given[0][1]}: {len(models)} models; give MODEL:WEIGHTS pairs")
-        return {models[0]: given[0][1]}
-    return dict(given)
+        given = [(models[0], given[0][1])]
+    for model, w in given:
+        if model in out:
+            raise DarkbenchError(f"{model}: two weights files ({out[model]} in {model}:{out[model]} and --weights "
+                                 f"{w}); give one")
+        out[model] = w
+    return out
 
 
 def _option_type(opt):
@@ -87,7 +110,8 @@ def add_arguments(p):
     from ..bench.backends.base import DEVICES
     from ..bench.dtypes import NAMES as DTYPES
     backends = registry.names()
-    p.add_argument("models", nargs="+", metavar="MODEL", help="cfg or Keras model")
+    p.add_argument("models", nargs="+", metavar="MODEL", help="cfg or Keras model; MODEL.cfg:MODEL.weights runs it with "
+                   "those trained weights (as --weights MODEL:W)")
     p.add_argument("--device", type=_csv("device", DEVICES), help="default: cpu (and cuda when present)")
     p.add_argument("--backend", type=_csv("backend", backends), help=f"default: all of {','.join(backends)}")
     p.add_argument("--batch", type=_batches, default=[1],
@@ -132,6 +156,13 @@ def add_arguments(p):
     p.add_argument("--weights", metavar="W|MODEL:W,...", type=_weights,
                    help="trained weights: a .weights file for the one model, or MODEL:WEIGHTS pairs (comma-separated) "
                         "(default: random weights, one file shared by every backend)")
+    p.add_argument("--data", metavar="DATA",
+                   help="each entry's task accuracy beside its time, from its own outputs, on these images: a darknet "
+                        ".data file (valid=, names=, classes=; labels as darkbench map reads them; a classifier's class "
+                        "is the label name in the image's path) or a folder of images; detectors mAP@0.5 (and COCO "
+                        "AP@[.5:.95] with labels), classifiers top-1/top-5, against the labels or else fp32 eager's "
+                        "detections/classes, with bootstrap 95%% CIs over the images; a reduced precision's change "
+                        "against its backend's fp32 (default: none; the agreement check's sample images only)")
     p.add_argument("--pipeline", action="store_true",
                    help="time the whole detection pipeline instead of the forward pass: image decode, letterbox/resize, "
                         "forward, the heads' boxes, NMS, each a median with its CI, and end to end, over darknet's "
@@ -168,14 +199,16 @@ def run(args):
     from ..bench.config import BenchConfig
     from ..sizes import refusal
     auto = args.batch is True
-    config = BenchConfig(models=args.models, backends=args.backend or list(registry.names()), devices=args.device,
+    models, positional = _positional(args.models)
+    config = BenchConfig(models=models, backends=args.backend or list(registry.names()), devices=args.device,
                          batches=[1] if auto else args.batch, auto_batch=auto, max_batch=args.max_batch,
                          dtypes=args.dtype, threads=args.threads, min_time=args.min_time, max_time=args.max_time,
                          width=args.width, height=args.height, sizes=args.size, layers=args.layers, ci=args.ci,
                          cudnn_benchmark=args.cudnn_benchmark, tf32=args.tf32, spin=args.spin, calib=args.calib,
                          options={o.name: getattr(args, _dest(o.name)) for _, o in registry.options()
                                   if getattr(args, _dest(o.name)) is not None})
-    config = dataclasses.replace(config, weights=_weights_of(args.weights, args.models), pipeline=args.pipeline)
+    config = dataclasses.replace(config, weights=_weights_of(args.weights, models, positional), pipeline=args.pipeline,
+                                 data=args.data)
     out = _results_file(args.out) if args.out else None
     config = dataclasses.replace(config, out_path=out)
     from tqdm import tqdm

@@ -22,6 +22,7 @@ Other code gets a prepared backend for a model through registry.prepare(name, mo
 `outputs` maps a numpy batch to the numpy outputs (at the darknet layers `compare_at` names, when given),
 closed with close()."""
 import dataclasses
+import os
 from typing import Callable
 
 from ...errors import DarkbenchError
@@ -166,7 +167,7 @@ class Backend:
 
     def weights_note(self, model):
         if model.weights_given:
-            return f"given: {model.weights}"
+            return given_note(model)
         return ("random (weights.random_arrays), one file for every backend" if model.weights else
                 "the model's own initialisation")
 
@@ -182,6 +183,19 @@ class Backend:
 
 
 DECLARED = frozenset(n for n in vars(Backend) if not n.startswith("_"))
+
+
+def given_note(model):
+    """The record's weights note of a model run with the user's weights file: its file name."""
+    return f"given: {os.path.basename(model.weights)}"
+
+
+def weights_fields(backend, model):
+    """A record's `weights` note from its backend, and the given file's sha256 where the backend runs that file
+    (its note is the given one; darknet's speed program, for one, runs its own initialisation)."""
+    note = backend.weights_note(model)
+    runs = model.weights_given and note == given_note(model)
+    return dict(weights=note, weights_sha256=model.weights_sha256 if runs else None)
 
 
 def check_declaration(cls, origin):
