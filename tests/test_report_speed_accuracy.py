@@ -176,3 +176,23 @@ def test_torch_model_bytes_are_the_weights_as_held(tmp_path):
     m = darkbench.load("yolov3-tiny.cfg", str(w))
     assert held_bytes(m) == w.stat().st_size - 20
     assert held_bytes(m.to(torch.bfloat16)) == (w.stat().st_size - 20) // 2
+
+
+def test_trained_weights_runs_stand_beside_the_random_ones(tmp_path):
+    """make report runs yolov3-tiny with random weights (the main run, per-layer times) and again with trained
+    ones (the precision run): neither replaces the other. The one-entry-per-backend tables keep the random run;
+    the precision and speed-accuracy tables the trained one."""
+    from darkbench.report.build import Tables, _sections
+    from darkbench.report.data import latest, networks
+    randoms = _row("eager", "fp32", 50.0, layers=[{"layer": 0, "ms": 1.0}])
+    trained = dict(_row("eager", "fp32", 60.0, 1.0, [1.0, 1.0], weights="given: yolov3-tiny-coco.weights",
+                        weights_sha256="ab" * 32), env=dict(ENV, timestamp="2026-12-06T01:00:00"))
+    int8 = dict(_row("onnxruntime", "int8", 20.0, .97, [.9, 1.0], weights_sha256="ab" * 32))
+    kept, superseded = latest([randoms, trained, int8])
+    assert superseded == 0 and len(kept) == 3
+    nets = networks(["cfg/yolov3-tiny.cfg"])
+    t = Tables(_sections(nets), nets, kept)
+    assert sorted((r["backend"], r["median_ms"]) for r in t.results) == [("eager", 50.0), ("onnxruntime", 20.0)]
+    assert list(t["latency_runs"]["median_ms"]) == [50.0, 20.0]
+    sa = t["speed_accuracy"]
+    assert sorted(zip(sa["backend"], sa["median_ms"])) == [("eager", 60.0), ("onnxruntime", 20.0)]

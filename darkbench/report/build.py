@@ -113,8 +113,8 @@ class Section:
 
 class Tables(dict):
     """The report's tables by key, each built when first asked for, and what they are built from: the analysed
-    networks, the results (one input size per model; `swept`: every size) and the backends' traits as the
-    results give them."""
+    networks, the results (one input size per model and, where trained weights ran too, the random weights' run;
+    `weighted`: both; `swept`: every size) and the backends' traits as the results give them."""
 
     def __init__(self, sections, nets, swept):
         super().__init__()
@@ -122,7 +122,8 @@ class Tables(dict):
         self.nets, self.swept = nets, swept
         self.traits = data.backend_traits(swept)
         self._published = None
-        self.results = data.one_size(swept, self["networks"])  # the tables: one input size per model
+        self.weighted = data.one_size(swept, self["networks"])  # the tables: one input size per model
+        self.results = data.random_first(self.weighted)  # and one set of weights, but where weights are the point
 
     def __missing__(self, key):
         value = self[key] = self.builders[key](self)
@@ -191,9 +192,9 @@ SECTIONS = (
             "outputs, the largest absolute difference, and for classifiers the fraction of inputs with the "
             f"same top-1 / top-5. Flagged DISAGREES beyond relative L2 {checks.tolerances(t.results)} (by dtype); "
             "a fast wrong answer is not a result." + checks.detections_text(t.results)),
-    Section("precision", lambda t: checks.precision_table(t.results, data.host_label),
+    Section("precision", lambda t: checks.precision_table(t.weighted, data.host_label),
             "Reduced precision: speed-up over fp32, accuracy, size and what ran", checks.PRECISION_TEXT),
-    Section("speed_accuracy", lambda t: speed_accuracy.table(t.results, data.host_label),
+    Section("speed_accuracy", lambda t: speed_accuracy.table(t.weighted, data.host_label),
             "Speed against accuracy", speed_accuracy.TEXT),
     Section("memory", lambda t: checks.memory_table(t.results, data.host_label),
             "Memory: measured beside the analytic estimate",

@@ -57,7 +57,7 @@ def latest(rows):
     for i, r in enumerate(rows):
         key = (r.get("model"), host_label(r), r.get("dtype"), r.get("backend"), r.get("batch", 1), r.get("threads"),
                str(r.get("input")),  # a size sweep (bench --size) keeps one result per size
-               _pipeline(r))
+               _pipeline(r), r.get("weights_sha256"))  # trained weights' runs beside the random ones
         when = ((r.get("env") or {}).get("timestamp") or "", i)
         if key not in keep or when >= keep[key][0]:
             keep[key] = (when, r)
@@ -161,12 +161,23 @@ def one_size(results, nets):
     chosen = {}
     for r in results:
         key = (r.get("model"), host_label(r), r.get("dtype"), r.get("backend"), r.get("batch", 1), r.get("threads"),
-               _pipeline(r))
+               _pipeline(r), r.get("weights_sha256"))
         c, h, w = (r.get("input") or [0, 0, 0]) + [0] * (3 - len(r.get("input") or []))
         mine = f"{w}x{h}x{c}" == own.get(r.get("model"))
         if key not in chosen or (mine and not chosen[key][0]):
             chosen[key] = (mine, r)
     return [r for _, r in chosen.values()]
+
+
+def random_first(results):
+    """The tables that show one entry per model/backend/dtype: a run with trained weights (bench --weights) only
+    where no run with random weights measured the same thing (the precision and speed-accuracy tables keep
+    both, apart)."""
+    def key(r):
+        return (r.get("model"), host_label(r), r.get("dtype"), r.get("backend"), r.get("batch", 1),
+                r.get("threads"), _pipeline(r))
+    randoms = {key(r) for r in results if not r.get("weights_sha256")}
+    return [r for r in results if not r.get("weights_sha256") or key(r) not in randoms]
 
 
 def backend_traits(results):
