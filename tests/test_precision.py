@@ -162,6 +162,18 @@ def test_bad_calibration_is_one_line(tmp_path, monkeypatch, write, says):
     assert says in str(e.value) and "\n" not in str(e.value)
 
 
+def test_without_calib_int8_calibrates_on_the_data_else_the_sample_images(tmp_path):
+    imgs = samples()
+    (tmp_path / "two").mkdir()
+    for p in imgs[:2]:
+        (tmp_path / "two" / p.name).write_bytes(p.read_bytes())
+    m = random_model(tmp_path, ROOT / "cfg" / "tiny.cfg", 64, 48)
+    with_data = BenchConfig(models=["tiny.cfg"], dtypes=["int8"], data=str(tmp_path / "two"))
+    assert precision.calibration_batches(m, 1, with_data)[1] == f"2 image(s) from {tmp_path / 'two'}, letterboxed"
+    alone = BenchConfig(models=["tiny.cfg"], dtypes=["int8"])
+    assert precision.calibration_batches(m, 1, alone)[1].startswith(f"{len(imgs)} image(s) from ")
+
+
 def test_calib_is_checked_with_the_config(tmp_path):
     with pytest.raises(DarkbenchError, match=r"calib .*: only a quantized dtype calibrates \(dtypes: fp32\)"):
         BenchConfig(models=["tiny.cfg"], calib=str(SAMPLES))

@@ -18,9 +18,9 @@ IMAGE_EXTS = (".jpg", ".jpeg", ".png", ".bmp", ".ppm", ".tif", ".tiff", ".webp")
 
 
 def default_calibration(config=None):
-    """The images int8 calibrates on when --calib is not given: darknet's sample images, as the agreement
-    check uses. (A run that reads a dataset calibrates on its images: extend this.)"""
-    return SAMPLE_IMAGES
+    """The images int8 calibrates on when --calib is not given: bench --data's (a folder or a .data file's
+    valid= list, as calibration_images reads them), else darknet's sample images, as the agreement check uses."""
+    return getattr(config, "data", None) or SAMPLE_IMAGES
 
 
 def calibration_images(source):
