@@ -1,9 +1,9 @@
 """The C heap of a long run of same-sized forward passes (`darkbench map`'s loop over a validation set).
 
 glibc hands every block above its mmap threshold (32 MiB at most, less than a batch's larger activations) back to
-the kernel when it is freed, so each pass faults those pages in again, zeroed by the kernel: a sixth of the CPU
-time of `darkbench map` went to it. keep_freed_memory() serves them from the heap and keeps what is freed for the
-next pass. The values computed are the same; the process holds on to its peak memory until it exits."""
+the kernel when it is freed, so each pass faults those pages in again, zeroed by the kernel (system time that
+README's benchmark section counts). keep_freed_memory() serves them from the heap and keeps what is freed for
+the next pass. The values computed are the same; the process holds on to its peak memory until it exits."""
 import ctypes
 
 M_TRIM_THRESHOLD = -1  # glibc's mallopt parameters (malloc.h)
