@@ -11,6 +11,7 @@ reads the cfg itself) and OpenVINO (--backend openvino: exported to ONNX first).
 Usage: bench_map.py [COPIES] [ROUNDS]"""
 import os
 import resource
+import shutil
 import statistics
 import subprocess
 import sys
@@ -59,13 +60,16 @@ def main():
             runs[f"darkbench map --backend {backend}"] = ours_cmd + ["--backend", backend]
         except ImportError:
             print(f"({module} is not installed: no --backend {backend} run)")
-    times, cpus, figures = {k: [] for k in runs}, {k: [] for k in runs}, {}
-    for _ in range(rounds):
-        for name, cmd in runs.items():
-            t, c, out = timed(cmd, home)
-            times[name].append(t)
-            cpus[name].append(c)
-            figures[name] = mapsets.parse_map(out)
+    times, cpus, figures = {k: [] for k in runs}, {k: [] for k in runs}, {k: [] for k in runs}
+    try:
+        for _ in range(rounds):
+            for name, cmd in runs.items():
+                t, c, out = timed(cmd, home)
+                times[name].append(t)
+                cpus[name].append(c)
+                figures[name].append(mapsets.parse_map(out))
+    finally:
+        shutil.rmtree(home)
     print(f"images: {images} (yolov3-tiny 416x416, trained COCO weights; {os.cpu_count()} CPUs; "
           f"load average {os.getloadavg()[0]:.1f} at the end)")
     first = next(iter(runs))
@@ -76,7 +80,7 @@ def main():
                                           f"every figure the fork's: {figures[name] == figures[first]}")
         print(f"{name}: {m:.2f} s wall, {c:.2f} s CPU (medians of {rounds}: {', '.join(f'{t:.2f}' for t in ts)} s); "
               f"per image {m / images * 1e3:.0f} ms wall, {c / images * 1e3:.0f} ms CPU{ratio}")
-    print(f"mAP printed: {', '.join(str((f['map'] or (None, None))[1]) for f in figures.values())}")
+    print(f"mAP printed: {', '.join(str((f[-1]['map'] or (None, None))[1]) for f in figures.values())}")
 
 
 if __name__ == "__main__":
