@@ -3,10 +3,15 @@
 
 The set is tests/mapsets.py's 10 labelled PNG images written COPIES times (default 10: 100 images). Each
 program runs as the user runs it (process start, loading the network and weights included), alternately,
-ROUNDS times (default 2); prints the median wall times, the ratios (target >= 10) and whether all printed the
-same mAP. darkbench runs with its default backend (eager PyTorch) and, where installed, OpenCV DNN (--backend
-opencv), which needs no export and reads the cfg itself.  Usage: bench_map.py [COPIES] [ROUNDS]"""
+ROUNDS times (default 2); prints the median wall and CPU times (user + system, all threads), per image too, the
+ratios (target >= 10) and whether each printed every figure the fork printed. More COPIES spread the start-up
+(Python, torch, the weights) over more images, as a real validation set would. darkbench runs with its default
+backend (eager PyTorch, batch norm folded) and, where installed, OpenCV DNN (--backend opencv: no export, it
+reads the cfg itself) and OpenVINO (--backend openvino: exported to ONNX first).
+Usage: bench_map.py [COPIES] [ROUNDS]"""
 import os
+import resource
+import shutil
 import statistics
 import subprocess
 import sys
@@ -19,12 +24,18 @@ import mapsets  # noqa: E402
 from detections import WEIGHTS  # noqa: E402
 
 
-def wall(cmd, cwd):
-    t = time.perf_counter()
+def cpu():
+    u = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return u.ru_utime + u.ru_stime
+
+
+def timed(cmd, cwd):
+    """(wall seconds, CPU seconds, stdout) of one run."""
+    t, c = time.perf_counter(), cpu()
     r = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True)
     if r.returncode:
         sys.exit(f"{cmd[0]} failed ({r.returncode}): {r.stderr[-1500:]}")
-    return time.perf_counter() - t, r.stdout
+    return time.perf_counter() - t, cpu() - c, r.stdout
 
 
 def main():
@@ -43,24 +54,33 @@ def main():
     fork_cmd = [str(root / "darknet"), "detector", "map", str(data), str(cfg), str(WEIGHTS), "-dont_show"]
     ours_cmd = [sys.executable, "-m", "darkbench", "map", str(cfg), str(WEIGHTS), str(data)]
     runs = {"the fork's darknet detector map": fork_cmd, "darkbench map (COCO metrics included)": ours_cmd}
+    for backend, module in (("opencv", "cv2"), ("openvino", "openvino")):
+        try:
+            __import__(module)
+            runs[f"darkbench map --backend {backend}"] = ours_cmd + ["--backend", backend]
+        except ImportError:
+            print(f"({module} is not installed: no --backend {backend} run)")
+    times, cpus, figures = {k: [] for k in runs}, {k: [] for k in runs}, {k: [] for k in runs}
     try:
-        import cv2  # noqa: F401
-        runs["darkbench map --backend opencv"] = ours_cmd + ["--backend", "opencv"]
-    except ImportError:
-        print("(OpenCV is not installed: no --backend opencv run)")
-    times, maps = {k: [] for k in runs}, {}
-    for _ in range(rounds):
-        for name, cmd in runs.items():
-            t, out = wall(cmd, home)
-            times[name].append(t)
-            maps[name] = (mapsets.parse_map(out)["map"] or (None, None))[1]
-    print(f"images: {images} (yolov3-tiny 416x416, trained COCO weights; {os.cpu_count()} CPUs)")
-    fork = statistics.median(times[next(iter(runs))])
+        for _ in range(rounds):
+            for name, cmd in runs.items():
+                t, c, out = timed(cmd, home)
+                times[name].append(t)
+                cpus[name].append(c)
+                figures[name].append(mapsets.parse_map(out))
+    finally:
+        shutil.rmtree(home)
+    print(f"images: {images} (yolov3-tiny 416x416, trained COCO weights; {os.cpu_count()} CPUs; "
+          f"load average {os.getloadavg()[0]:.1f} at the end)")
+    first = next(iter(runs))
+    fork, fork_cpu = statistics.median(times[first]), statistics.median(cpus[first])
     for name, ts in times.items():
-        m = statistics.median(ts)
-        ratio = "" if m == fork else f"; ratio {fork / m:.1f}x (target >= 10x)"
-        print(f"{name}: {m:.2f} s (median of {rounds}: {', '.join(f'{t:.2f}' for t in ts)}){ratio}")
-    print(f"same mAP printed by all: {len(set(maps.values())) == 1} ({', '.join(map(str, maps.values()))})")
+        m, c = statistics.median(ts), statistics.median(cpus[name])
+        ratio = "" if name == first else (f"; ratio {fork / m:.1f}x wall (target >= 10x), {fork_cpu / c:.1f}x CPU; "
+                                          f"every figure the fork's: {figures[name] == figures[first]}")
+        print(f"{name}: {m:.2f} s wall, {c:.2f} s CPU (medians of {rounds}: {', '.join(f'{t:.2f}' for t in ts)} s); "
+              f"per image {m / images * 1e3:.0f} ms wall, {c / images * 1e3:.0f} ms CPU{ratio}")
+    print(f"mAP printed: {', '.join(str((f[-1]['map'] or (None, None))[1]) for f in figures.values())}")
 
 
 if __name__ == "__main__":

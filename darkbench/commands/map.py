@@ -40,6 +40,8 @@ def run(args):
     import sys
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # see commands/nightmare.py
     from ..evaluation import evaluate
+    from ..heap import keep_freed_memory
+    keep_freed_memory()  # a batch's activations reused, not faulted in anew each pass
     engine = None
     if args.backend:
         from ..bench.heads import BackendEngine
