@@ -18,7 +18,6 @@ Target: the fastest int8 entry >= 1.5x its engine's fp32 with agreement mAP >= 0
 """
 import argparse
 import contextlib
-import os
 import sys
 from pathlib import Path
 
@@ -32,7 +31,7 @@ import darkbench  # noqa: E402
 from darkbench import export  # noqa: E402
 from darkbench.bench import agreement, measure, stats  # noqa: E402
 from darkbench.bench.backends import base, ort, registry  # noqa: E402
-from darkbench.bench.env import environment, loadavg, strict_fp32  # noqa: E402
+from darkbench.bench.env import busy, environment, loadavg, strict_fp32  # noqa: E402
 from darkbench.bench.model import Model  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -222,11 +221,11 @@ def main(argv=None):
               f"(target >= 1.5), agreement mAP@0.5 {checks[best][1][0]:.3f}")
     else:
         print("target: no int8 entry reached agreement mAP 0.9")
-    if max(load0[0], load1[0]) > (os.cpu_count() or 1):
-        print(f"\nnote: load average above the {os.cpu_count()} cores: other programs shared the CPU, so every "
-              "median is inflated; the interleaved ratios are the numbers to read.")
     for r in runners.values():
         r.close()
+    note = busy(load0, load1)
+    if note:
+        print(f"\nnote: {note}.")
     return 0
 
 

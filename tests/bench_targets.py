@@ -31,7 +31,7 @@ from darkbench.bench import measure, runner, stats  # noqa: E402
 from darkbench.bench.backends import base, inductor, registry  # noqa: E402
 from darkbench.bench.config import BenchConfig  # noqa: E402
 from darkbench.bench.dtypes import torch_dtype  # noqa: E402
-from darkbench.bench.env import environment, loadavg, strict_fp32  # noqa: E402
+from darkbench.bench.env import busy, environment, loadavg, strict_fp32  # noqa: E402
 from darkbench.bench.model import Model  # noqa: E402
 
 DOG = "/usr/share/darknet/data/dog.jpg"
@@ -219,9 +219,8 @@ def _main(a, model):
                 if os.path.exists(DOG):
                     dog = "dog.jpg " + ("same" if ref[0] == got[0] else f"DIFFERS ({ref[0]} vs {got[0]})") + ", "
                 print(f"          top-1 {k} vs {b32}: {dog}{same}/{len(inputs)} inputs agree")
-    if max(load0[0], load1[0]) > (os.cpu_count() or 1):
-        print(f"\nnote: load average above the {os.cpu_count()} cores: other programs shared the CPU, so every "
-              "median is inflated; the interleaved ratios are the numbers to read.")
+    if busy(load0, load1):
+        print(f"\nnote: {busy(load0, load1)}.")
     for r in runners.values():
         r.close()
     return 0

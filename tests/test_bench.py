@@ -540,3 +540,10 @@ def test_compile_help_lists_every_variant(capsys):
     for c in inductor.COMPILE_CHOICES:
         assert c in text.replace("- ", "-")
     assert "default: CPU " + ",".join(inductor.COMPILE_DEFAULT["cpu"]) in text.replace("- ", "-")
+
+
+def test_busy_notes_a_load_above_the_cores(monkeypatch):
+    from darkbench.bench.env import busy
+    monkeypatch.setattr("os.cpu_count", lambda: 2)
+    assert busy([1.9, 4, 4], [0.5, 0, 0]) is None and busy(None) is None  # only the 1-minute figure is read
+    assert busy([1.0, 0, 0], [2.5, 0, 0]).startswith("load average 2.5 on 2 cores: other programs shared the CPU")

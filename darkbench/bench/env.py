@@ -81,6 +81,17 @@ def loadavg():
         return None
 
 
+def busy(*loads):
+    """A note when any of the load averages given (1-minute first, as loadavg() gives them) was above the core
+    count: the medians measured then are inflated, the interleaved ratios less so. None on an uncontended CPU."""
+    worst = max((v[0] for v in loads if v), default=0)
+    cores = os.cpu_count() or 1
+    if worst > cores:
+        return (f"load average {worst:.1f} on {cores} cores: other programs shared the CPU, so every median is "
+                "inflated; the interleaved ratios are the numbers to read")
+    return None
+
+
 def strict_fp32():
     """oneDNN fp32 math as IEEE fp32: `torch.set_float32_matmul_precision("medium")` elsewhere in the process
     would otherwise turn CPU fp32 matmuls into bf16 ones (the CPU counterpart of CUDA's TF32)."""
