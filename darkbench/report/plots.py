@@ -38,13 +38,23 @@ def _backend(styles, backend):
 
 
 def _dodge(ax, points, fontsize=8):
-    """Label points below them; of two with close x (log), the left one's label goes left, the other's right."""
+    """Label points beside them. Points whose x (log) lie close form a run: its labels alternate below and above,
+    the first set to the left of its point, the last to the right, any between centred; a lone point's label goes
+    below to the right."""
     pts = sorted(points)
     lx = [np.log10(x) for x, _, _ in pts]
-    for i, (x, y, text) in enumerate(pts):
-        left = i + 1 < len(pts) and lx[i + 1] - lx[i] < 0.06 and not (i > 0 and lx[i] - lx[i - 1] < 0.06)
-        ax.annotate(text, (x, y), textcoords="offset points", xytext=(-6 if left else 6, -12),
-                    ha="right" if left else "left", fontsize=fontsize)
+    runs = []
+    for i in range(len(pts)):
+        if runs and lx[i] - lx[runs[-1][-1]] < 0.06:
+            runs[-1].append(i)
+        else:
+            runs.append([i])
+    for run in runs:
+        for k, i in enumerate(run):
+            x, y, text = pts[i]
+            ha = "left" if k == len(run) - 1 else "right" if k == 0 else "center"
+            ax.annotate(text, (x, y), textcoords="offset points", xytext=({"left": 6, "right": -6, "center": 0}[ha],
+                        -12 if k % 2 == 0 else 6), ha=ha, fontsize=fontsize)
 
 
 def accuracy_vs_ops(nets):
