@@ -38,9 +38,9 @@ def _backend(styles, backend):
 
 
 def _dodge(ax, points, fontsize=8):
-    """Label points beside them. Points whose x (log) lie close form a run: its labels alternate below and above,
-    the first set to the left of its point, the last to the right, any between centred; a lone point's label goes
-    below to the right."""
+    """Label points beside them. Points whose x (log) lie close form a run: the first's label set to the left of its
+    point, the last's to the right, any between centred, alternating below and above (a pair both below); a lone
+    point's label goes below to the right."""
     pts = sorted(points)
     lx = [np.log10(x) for x, _, _ in pts]
     runs = []
@@ -53,8 +53,9 @@ def _dodge(ax, points, fontsize=8):
         for k, i in enumerate(run):
             x, y, text = pts[i]
             ha = "left" if k == len(run) - 1 else "right" if k == 0 else "center"
+            below = k % 2 == 0 or len(run) == 2  # two fit side by side below
             ax.annotate(text, (x, y), textcoords="offset points", xytext=({"left": 6, "right": -6, "center": 0}[ha],
-                        -12 if k % 2 == 0 else 6), ha=ha, fontsize=fontsize)
+                        -12 if below else 6), ha=ha, fontsize=fontsize)
 
 
 def accuracy_vs_ops(nets):
