@@ -176,6 +176,7 @@ class Engine:
     Another engine (a bench backend: darkbench/bench/heads.py) has the same shape: `net`, `batch`, a call,
     close(); the functions below take one as `engine=`."""
     name = "darkbench"  # what ran the network, as results say it: darkbench's own PyTorch model, in this process
+    concurrent = True  # calls from several threads at once are safe (see side_by_side)
 
     def __init__(self, model, weights=None, dialect=None, batch=8):
         self.batch = batch
@@ -191,6 +192,19 @@ class Engine:
 
     def __call__(self, x):
         return _eager(self.model, np.ascontiguousarray(x, dtype=F32))
+
+    @contextlib.contextmanager
+    def side_by_side(self):
+        """Calls from several threads at once, each computed on its own thread: torch's intra-op threads set to
+        one meanwhile (restored after). On a few cores, images side by side keep every core busy where one
+        image's small layers, split across cores, wait on each other."""
+        import torch
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)
+        try:
+            yield threads
+        finally:
+            torch.set_num_threads(threads)
 
     def close(self):
         self.model = None

@@ -135,8 +135,28 @@ class Layer(nn.Module):
         raise NotImplementedError
 
 
+# activations oneDNN applies inside its convolution (darknet's leaky is torch's leaky_relu with slope .1)
+POST_OPS = {"linear": ("none", []), "relu": ("relu", []), "leaky": ("leaky_relu", [0.1])}
+
+
+def fused_conv_op():
+    """oneDNN's convolution with its activation inside (what inductor's CPU freezing runs), or None in a build
+    without it."""
+    try:
+        return torch.ops.mkldnn._convolution_pointwise if torch.backends.mkldnn.is_available() else None
+    except (AttributeError, RuntimeError):
+        return None
+
+
+def _packable(x):
+    """Inference on CPU in fp32, not traced, exported or compiled (those see the plain operators)."""
+    return (x.dtype == torch.float32 and x.device.type == "cpu" and x.dim() == 4 and not torch.is_grad_enabled()
+            and not torch.jit.is_tracing() and not torch.compiler.is_compiling())
+
+
 class Conv(Layer):
     """convolutional / deconvolutional: conv, then darknet BN (or bias), then activation."""
+    packed = None  # {(input shape, weight version): the weight in oneDNN's layout}, once prepack() says yes
 
     def __init__(self, conv, n, bn, activation, extra=(0, 0)):
         super().__init__()
@@ -149,7 +169,33 @@ class Conv(Layer):
     def tensors(self):
         return weight_tensors(self.conv.weight, self.conv.bias, self.bn)
 
+    def prepack(self):
+        """Run inference as one oneDNN convolution with the bias and activation inside and the weight reordered
+        once per input shape, where that computes what forward computes: a plain 2-D convolution, batch norm
+        folded (or none), an activation oneDNN has. Saves the activation's pass over the output and the
+        weight's reordering at every call. Returns whether it will."""
+        c = self.conv
+        ok = (fused_conv_op() is not None and type(c) is nn.Conv2d and self.bn is None and self.extra is None
+              and self.act.name in POST_OPS and c.padding_mode == "zeros" and not isinstance(c.padding, str)
+              and c.weight.dtype == torch.float32)
+        self.packed = {} if ok else None
+        return ok
+
+    def _fused(self, x):
+        c = self.conv
+        key = (tuple(x.shape), c.weight._version)
+        w = self.packed.get(key)
+        if w is None:
+            self.packed.clear()  # another shape or changed weights: reorder anew
+            w = self.packed[key] = torch.ops.mkldnn._reorder_convolution_weight(
+                c.weight, list(c.padding), list(c.stride), list(c.dilation), c.groups, list(x.shape))
+        act, scalars = POST_OPS[self.act.name]
+        return fused_conv_op()(x, w, c.bias, list(c.padding), list(c.stride), list(c.dilation), c.groups, act,
+                               scalars, "")
+
     def forward(self, x, outs):
+        if self.packed is not None and _packable(x):
+            return self._fused(x)
         if self.extra is not None:
             x = F.pad(x, self.extra)
         x = self.conv(x)
@@ -199,5 +245,19 @@ def maxpool(x, size, stride, padding, stride_x=None):
     if lo or right or bottom:
         # a window of padding only gives darknet's -FLT_MAX (the lowest finite value of other dtypes)
         x = F.pad(x, (lo, right, lo, bottom), value=-torch.finfo(x.dtype).max)
+    if size <= 3 and x.dim() == 4 and not (torch.jit.is_tracing() or torch.compiler.is_compiling()):
+        return _window_max(x, size, stride, sx, oh, ow)
     y = F.max_pool2d(x, size, stride if sx == stride else (stride, sx))
     return y if y.shape[-2:] == (oh, ow) else y[..., :oh, :ow]  # no Slice nodes in an ONNX export when exact
+
+
+def _window_max(x, size, sy, sx, oh, ow):
+    """A small pool as the maximum of its window's strided views: the same values, in eager runs (exports and
+    compiles keep the MaxPool operator). Torch's pooling kernel also computes the index of every maximum and,
+    channels-last, walks a large low-channel map several times slower."""
+    y = None
+    for i in range(size):
+        for j in range(size):
+            v = x[:, :, i:i + sy * (oh - 1) + 1:sy, j:j + sx * (ow - 1) + 1:sx]
+            y = v if y is None else torch.maximum(y, v)
+    return y if size > 1 else y.clone()

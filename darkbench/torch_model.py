@@ -6,7 +6,7 @@ from . import weights
 from .dialect import ALEXEYAB
 from .errors import DarkbenchError
 from .memory import check_memory
-from .nn import DarknetBN
+from .nn import Conv, DarknetBN
 
 
 class Darknet(nn.Module):
@@ -100,6 +100,12 @@ class Darknet(nn.Module):
                 layer.fuse()
         self._tie()  # the folded tensors, folded once
         return self.to(memory_format=torch.channels_last)
+
+    def prepack(self):
+        """CPU inference through oneDNN's convolutions with their activation inside, weights reordered once
+        (nn.Conv.prepack): for a model that only runs, as darkbench map's own; training, export, compiling and
+        counting see the plain operators either way. Returns how many layers it packed."""
+        return sum(m.prepack() for m in self.modules() if isinstance(m, Conv))
 
     def load_weights(self, path):
         weights.load_into(self, path)

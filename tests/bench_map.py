@@ -5,9 +5,10 @@ The set is tests/mapsets.py's 10 labelled PNG images written COPIES times (defau
 program runs as the user runs it (process start, loading the network and weights included), alternately,
 ROUNDS times (default 2); prints the median wall and CPU times (user + system, all threads), per image too, the
 ratios (target >= 10) and whether each printed every figure the fork printed. More COPIES spread the start-up
-(Python, torch, the weights) over more images, as a real validation set would. darkbench runs with its default
-backend (eager PyTorch, batch norm folded) and, where installed, OpenCV DNN (--backend opencv: no export, it
-reads the cfg itself) and OpenVINO (--backend openvino: exported to ONNX first).
+(Python, torch, the weights) over more images, as a real validation set would. darkbench runs with its own model
+(PyTorch, batch norm folded, oneDNN's convolutions with their activation inside, an image on each core at a time)
+and, where installed, OpenCV DNN (--backend opencv: no export, it reads the cfg itself) and OpenVINO
+(--backend openvino: exported to ONNX first), both 8 images a pass.
 Usage: bench_map.py [COPIES] [ROUNDS]"""
 import os
 import resource

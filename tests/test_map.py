@@ -192,6 +192,18 @@ def test_engines_give_the_forks_figures(coco_set, backend):
     assert result.info["backend"] == backend
 
 
+@pytest.mark.alexeyab
+def test_side_by_side_and_batched_agree(small_set):
+    """darkbench's own model runs images side by side, one thread each, its convolutions prepacked; --batch runs
+    them N a pass on every thread: the same figures (the fork's, above) either way."""
+    from darkbench.evaluation import evaluate
+    s = small_set
+    side = evaluate(s.cfg, s.data, s.weights, coco=False)
+    for batch in (1, 4):
+        assert evaluate(s.cfg, s.data, s.weights, coco=False, batch=batch).lines() == side.lines()
+    _compare(s.fork_map(), "\n".join(side.lines()) + "\n")
+
+
 def _close(a, b):
     if isinstance(a, dict):
         return a.keys() == b.keys() and all(_close(a[k], b[k]) for k in a)

@@ -158,6 +158,51 @@ def test_fused_equals_unfused(tmp_path, name, size):
         assert (torch.linalg.norm(p - q) / torch.linalg.norm(p)).item() <= 1e-5
 
 
+def _outputs(y):
+    return y if isinstance(y, tuple) else (y,)
+
+
+# name, convolutional layers in the cfg, those without batch_normalize (oneDNN takes them unfused too)
+PACKED = [("yolov3-tiny.cfg", 13, 2), ("tiny.cfg", 16, 1)]
+
+
+@pytest.mark.parametrize("name,convs,plain", PACKED)
+def test_prepacked_equals_plain(tmp_path, name, convs, plain):
+    """prepack(): oneDNN's convolutions with the bias and activation inside (darkbench map's own model) give what
+    the plain operators give; unfolded batch norm keeps a layer on the plain path; weights changed afterwards
+    are used; with gradients (nightmare) every layer takes the plain path."""
+    from darkbench.nn import fused_conv_op
+    if fused_conv_op() is None:
+        pytest.skip("this torch has no oneDNN fused convolution (prepack does nothing)")
+    net = darkbench.analyse(name, 96, 96)
+    w = tmp_path / "w.weights"
+    weights.write(w, net, weights.random_arrays(net, 9))
+    assert darkbench.load(name, w, width=96, height=96).prepack() == plain
+    m = darkbench.load(name, w, width=96, height=96, fuse=True)
+    x = torch.rand(2, *m.input_shape)
+
+    def reference():  # gradients on: the plain operators
+        with torch.enable_grad():
+            return [t.detach() for t in _outputs(m(x))]
+
+    with torch.inference_mode():
+        before = _outputs(m(x))
+    assert m.prepack() == convs
+    with torch.inference_mode():
+        after, one = _outputs(m(x)), _outputs(m(x[1:]))  # a second input shape: reordered anew
+    for p, q, r in zip(before, after, one):
+        assert torch.allclose(p, q, rtol=1e-6, atol=1e-6) and torch.allclose(p[1:], r, rtol=1e-5, atol=1e-6)
+    with torch.no_grad():
+        m.layers[0].conv.weight.mul_(-2)  # changed in place after packing
+    with torch.inference_mode():
+        changed = _outputs(m(x))
+    for p, q, r in zip(before, changed, reference()):
+        assert not torch.allclose(p, q) and torch.allclose(q, r, rtol=1e-6, atol=1e-6)
+    xg = x.clone().requires_grad_()
+    sum(t.sum() for t in _outputs(m(xg))).backward()
+    assert xg.grad is not None and xg.grad.abs().sum() > 0
+
+
 def test_memory_estimate_refuses_huge_networks():
     with pytest.raises(DarkbenchError, match="GiB"):
         darkbench.load("yolov3.cfg", width=32 * 400, height=32 * 400)
