@@ -245,16 +245,18 @@ def maxpool(x, size, stride, padding, stride_x=None):
     if lo or right or bottom:
         # a window of padding only gives darknet's -FLT_MAX (the lowest finite value of other dtypes)
         x = F.pad(x, (lo, right, lo, bottom), value=-torch.finfo(x.dtype).max)
-    if size <= 3 and x.dim() == 4 and not (torch.jit.is_tracing() or torch.compiler.is_compiling()):
+    if size <= 3 and x.dim() == 4 and not (x.requires_grad or torch.jit.is_tracing()
+                                           or torch.compiler.is_compiling()):
         return _window_max(x, size, stride, sx, oh, ow)
     y = F.max_pool2d(x, size, stride if sx == stride else (stride, sx))
     return y if y.shape[-2:] == (oh, ow) else y[..., :oh, :ow]  # no Slice nodes in an ONNX export when exact
 
 
 def _window_max(x, size, sy, sx, oh, ow):
-    """A small pool as the maximum of its window's strided views: the same values, in eager runs (exports and
-    compiles keep the MaxPool operator). Torch's pooling kernel also computes the index of every maximum and,
-    channels-last, walks a large low-channel map several times slower."""
+    """A small pool as the maximum of its window's strided views: the same values, in eager runs without
+    gradients (exports and compiles keep the MaxPool operator; gradients go to one maximum of a tie, as
+    darknet's backward sends them, not shared). Torch's pooling kernel also computes the index of every maximum
+    and, channels-last, walks a large low-channel map several times slower."""
     y = None
     for i in range(size):
         for j in range(size):

@@ -203,6 +203,26 @@ def test_prepacked_equals_plain(tmp_path, name, convs, plain):
     assert xg.grad is not None and xg.grad.abs().sum() > 0
 
 
+@pytest.mark.parametrize("size,stride,padding", [(1, 2, 0), (2, 2, 1), (2, 1, 1), (3, 2, 2), (3, 1, 2)])
+def test_small_pools_as_strided_maxima(size, stride, padding):
+    """Windows up to 3x3 run as maxima of strided views without gradients: torch's pooling of the same
+    -FLT_MAX-padded input gives the same values; with gradients a tie sends all of it to the first maximum in
+    the window (darknet's backward: its index of the maximum), not half to each."""
+    from darkbench.carith import maxpool_pads
+    from darkbench.nn import maxpool
+    x = torch.rand(2, 5, 13, 11).contiguous(memory_format=torch.channels_last)
+    lo, right, bottom = maxpool_pads(13, 11, size, stride, padding)
+    padded = torch.nn.functional.pad(x, (lo, right, lo, bottom), value=-torch.finfo(torch.float32).max)
+    oh, ow = (13 + padding - size) // stride + 1, (11 + padding - size) // stride + 1
+    with torch.no_grad():
+        got = maxpool(x, size, stride, padding)
+    want = torch.nn.functional.max_pool2d(padded, size, stride)[..., :oh, :ow]
+    assert got.shape == (2, 5, oh, ow) and torch.equal(got, want)
+    tie = torch.tensor([[[[1., 1.], [0., 1.]]]], requires_grad=True)
+    maxpool(tie, 2, 2, 0).sum().backward()
+    assert tie.grad.tolist() == [[[[1., 0.], [0., 0.]]]]
+
+
 def test_memory_estimate_refuses_huge_networks():
     with pytest.raises(DarkbenchError, match="GiB"):
         darkbench.load("yolov3.cfg", width=32 * 400, height=32 * 400)
