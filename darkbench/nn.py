@@ -190,8 +190,8 @@ class Conv(Layer):
             w = self.packed[key] = torch.ops.mkldnn._reorder_convolution_weight(
                 c.weight, list(c.padding), list(c.stride), list(c.dilation), c.groups, list(x.shape))
         act, scalars = POST_OPS[self.act.name]
-        return fused_conv_op()(x, w, c.bias, list(c.padding), list(c.stride), list(c.dilation), c.groups, act,
-                               scalars, "")
+        return torch.ops.mkldnn._convolution_pointwise(x, w, c.bias, list(c.padding), list(c.stride),
+                                                       list(c.dilation), c.groups, act, scalars, "")
 
     def forward(self, x, outs):
         if self.packed is not None and _packable(x):
