@@ -148,10 +148,15 @@ def fused_conv_op():
         return None
 
 
+def _captured():
+    """Traced (fvcore, the ONNX export) or compiled: the graph must hold the plain operators."""
+    return torch.jit.is_tracing() or torch.compiler.is_compiling()
+
+
 def _packable(x):
-    """Inference on CPU in fp32, not traced, exported or compiled (those see the plain operators)."""
+    """Inference on CPU in fp32, not traced, exported or compiled."""
     return (x.dtype == torch.float32 and x.device.type == "cpu" and x.dim() == 4 and not torch.is_grad_enabled()
-            and not torch.jit.is_tracing() and not torch.compiler.is_compiling())
+            and not _captured())
 
 
 class Conv(Layer):
@@ -245,8 +250,7 @@ def maxpool(x, size, stride, padding, stride_x=None):
     if lo or right or bottom:
         # a window of padding only gives darknet's -FLT_MAX (the lowest finite value of other dtypes)
         x = F.pad(x, (lo, right, lo, bottom), value=-torch.finfo(x.dtype).max)
-    if size <= 3 and x.dim() == 4 and not (x.requires_grad or torch.jit.is_tracing()
-                                           or torch.compiler.is_compiling()):
+    if size <= 3 and x.dim() == 4 and not (x.requires_grad or _captured()):
         return _window_max(x, size, stride, sx, oh, ow)
     y = F.max_pool2d(x, size, stride if sx == stride else (stride, sx))
     return y if y.shape[-2:] == (oh, ow) else y[..., :oh, :ow]  # no Slice nodes in an ONNX export when exact
