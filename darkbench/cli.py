@@ -1,6 +1,7 @@
 """`darkbench` command line: one subcommand module each in darkbench/commands/."""
 import argparse
 import importlib
+import os
 import sys
 
 from . import __version__, models
@@ -31,6 +32,10 @@ def main(argv=None):
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
     argv = sys.argv[1:] if argv is None else list(argv)
+    # numpy's work here is elementwise (a vector norm at most), never a BLAS product: OpenBLAS's threads (one a
+    # core, started when numpy loads) would only spin, taking a core from `darkbench map`'s image reading while
+    # torch loads. Read when numpy loads, so set before any command's import; a user's own setting wins.
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     wanted = next((a for a in argv if not a.startswith("-")), None)
     # import only the command asked for: `darkbench ops` must stay light and fast
     names = [wanted] if wanted in COMMANDS else list(COMMANDS)

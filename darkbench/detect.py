@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .image import letterbox, load_color, resize
+from .image import floats, letterbox, load_rgb8, resize, resize_rgb8
 from . import models
 from .classify import read_lines
 from .dialect import ALEXEYAB, PJREDDIE
@@ -109,9 +109,15 @@ def letters(net, letter_box=None):
 
 def prepare(net, image, letter_box=None):
     """Prepared input for one image (a path, or a (3, H, W) float32 array in [0, 1] as image.load_color gives)."""
-    im = load_color(image) if isinstance(image, (str, os.PathLike)) else np.asarray(image, dtype=F32)
     letter = letters(net, letter_box)
     size = (net.width, net.height)
+    if isinstance(image, (str, os.PathLike)):
+        pixels = load_rgb8(image)
+        if not letter:  # the fork's detector map: straight from the bytes, channels-last as the network takes it
+            return Prepared(resize_rgb8(pixels, *size), pixels.shape[1], pixels.shape[0], letter)
+        im = floats(pixels)
+    else:
+        im = np.asarray(image, dtype=F32)
     x = letterbox(im, *size) if letter else resize(im, *size)
     return Prepared(x, im.shape[2], im.shape[1], letter)
 
@@ -191,7 +197,7 @@ class Engine:
             heads(self.net)
 
     def __call__(self, x):
-        return _eager(self.model, np.ascontiguousarray(x, dtype=F32))
+        return _eager(self.model, np.asarray(x, dtype=F32))  # in its layout: a channels-last one is not copied
 
     @contextlib.contextmanager
     def side_by_side(self):

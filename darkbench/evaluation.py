@@ -7,6 +7,7 @@ threads from then on (while the model loads, then ahead of the network); darkben
 each core at a time, a backend engine a batch at a time."""
 import gc
 import os
+import sys
 import time
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
@@ -81,7 +82,14 @@ def evaluate(model, data, weights=None, *, names=None, points=POINTS, iou_thresh
             elif engine is None and not loaded:
                 # the fork's detector map folds batch norm into the convolutions too
                 gc.disable()  # importing torch makes 170 thousand objects, none of them garbage: no rounds over them
-                model = models.load(model, weights, dialect=dialect, fuse=True)
+                # importing torch is a second of Python holding the interpreter's lock: asked for it more often,
+                # it lets the reading threads back in sooner (at 5 ms a time they idled a core half of that second)
+                switch = sys.getswitchinterval()
+                sys.setswitchinterval(5e-4)
+                try:
+                    model = models.load(model, weights, dialect=dialect, fuse=True)
+                finally:
+                    sys.setswitchinterval(switch)
                 model.prepack()  # this copy only runs: oneDNN's fused convolutions (the same figures)
             # what is made so far is not garbage: left out of the rounds that the run's small objects trigger
             gc.freeze()

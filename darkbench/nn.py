@@ -260,10 +260,16 @@ def _window_max(x, size, sy, sx, oh, ow):
     """A small pool as the maximum of its window's strided views: the same values, in eager runs without
     gradients (exports and compiles keep the MaxPool operator; gradients go to one maximum of a tie, as
     darknet's backward sends them, not shared). Torch's pooling kernel also computes the index of every maximum
-    and, channels-last, walks a large low-channel map several times slower."""
-    y = None
+    and, channels-last, walks a large low-channel map several times slower. The window's rows first, then its
+    columns (a maximum is a maximum of maxima): 2 (size - 1) passes, not size^2 - 1."""
+    if size == 1:
+        return x[:, :, :sy * (oh - 1) + 1:sy, :sx * (ow - 1) + 1:sx].clone()
+    rows = None
     for i in range(size):
-        for j in range(size):
-            v = x[:, :, i:i + sy * (oh - 1) + 1:sy, j:j + sx * (ow - 1) + 1:sx]
-            y = v if y is None else torch.maximum(y, v)
-    return y if size > 1 else y.clone()
+        v = x[:, :, i:i + sy * (oh - 1) + 1:sy]
+        rows = v if rows is None else torch.maximum(rows, v)
+    y = None
+    for j in range(size):
+        v = rows[..., j:j + sx * (ow - 1) + 1:sx]
+        y = v if y is None else torch.maximum(y, v)
+    return y

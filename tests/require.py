@@ -32,6 +32,7 @@ INSTALL = {
     "openvino": "pip install 'darkbench[engines]'",
     "nncf": "pip install 'darkbench[engines]' (NNCF quantizes for OpenVINO)",
     "fvcore": "fvcore is a dependency of darkbench (pip install fvcore)",
+    "imagecodecs": "pip install 'darkbench[fast]' (libpng decodes plain PNGs for darkbench map)",
 }
 
 

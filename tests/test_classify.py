@@ -8,7 +8,7 @@ import pytest
 from PIL import Image
 
 from darkbench.cli import main
-from darkbench.image import letterbox, load_color, resize
+from darkbench.image import floats, letterbox, load_color, resize, resize_rgb8
 
 DATA = Path("/usr/share/darknet/data")
 ZOO = Path("/usr/share/darknet/cfg")
@@ -73,6 +73,13 @@ def test_image_loading_and_resizing_are_darknets(libdarknet, tmp_path):
     for w, h in ((40, 30), (160, 90), (17, 300)):
         assert np.array_equal(resize(big, w, h), libdarknet.resize_image(big, w, h)), (w, h)
         assert np.array_equal(letterbox(big, w, h), libdarknet.letterbox_image(big, w, h)), (w, h)
+    # from the bytes (darkbench map's path): the same floats, in the channels-last layout the network takes
+    for shape, sizes in (((23, 31, 3), ((7, 9), (64, 48), (100, 17))), ((301, 163, 3), ((40, 30), (17, 300)))):
+        pixels = np.random.default_rng(2).integers(0, 256, shape, dtype=np.uint8)
+        for w, h in sizes:
+            x = resize_rgb8(pixels, w, h)
+            assert np.array_equal(x, libdarknet.resize_image(floats(pixels), w, h)), (shape, w, h)
+            assert x.transpose(1, 2, 0).flags.c_contiguous
 
 
 def _ours(capsys, cfg, weights, image):

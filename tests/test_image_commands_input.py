@@ -8,12 +8,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image, features
+from PIL import Image, PngImagePlugin, features
 
 import darkbench
 from darkbench import nightmare, weights
 from darkbench.cli import main
 from darkbench.image import load_color
+from require import require_module
 from test_classify import Libdarknet
 from test_nightmare import SMALL, GlibcRand
 
@@ -29,6 +30,23 @@ def png16(path, a):
     h, w, c = a.shape
     raw = b"".join(b"\0" + a[y].tobytes() for y in range(h))  # filter 0 on every row
     ihdr = struct.pack(">IIBBBBB", w, h, 16, {1: 0, 2: 4, 3: 2, 4: 6}[c], 0, 0, 0)  # colour type by channels
+    Path(path).write_bytes(b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", ihdr)
+                           + _chunk(b"IDAT", zlib.compress(raw)) + _chunk(b"IEND", b""))
+    return Path(path)
+
+
+ADAM7 = [(0, 0, 8, 8), (4, 0, 8, 8), (0, 4, 4, 8), (2, 0, 4, 4), (0, 2, 2, 4), (1, 0, 2, 2), (0, 1, 1, 2)]
+
+
+def png8_interlaced(path, a):
+    """An 8-bit RGB PNG in Adam7's seven passes, by hand (PIL does not write interlaced PNGs)."""
+    h, w, _ = a.shape
+    raw = b""
+    for x0, y0, dx, dy in ADAM7:
+        sub = np.ascontiguousarray(a[y0::dy, x0::dx])
+        if sub.size:
+            raw += b"".join(b"\0" + row.tobytes() for row in sub)
+    ihdr = struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 1)
     Path(path).write_bytes(b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", ihdr)
                            + _chunk(b"IDAT", zlib.compress(raw)) + _chunk(b"IEND", b""))
     return Path(path)
@@ -131,6 +149,49 @@ def test_exif_orientation_as_darknet(libdarknet, tmp_path):
         Image.fromarray(a).save(jpg, exif=exif, quality=95)
         ours, theirs = load_color(jpg), libdarknet.load(jpg)
         assert ours.shape == theirs.shape and np.abs(ours - theirs).max() <= 2 / 255, jpg.name
+
+
+@pytest.mark.darknet
+def test_plain_pngs_decoded_by_libpng_as_darknet(libdarknet, tmp_path):
+    """8-bit PNGs without EXIF are decoded by imagecodecs' libpng where it is installed (image._plain_png;
+    `darkbench map`'s images): every colour type, a transparent colour, a palette, interlacing, PIL's optimised filters, the same
+    pixels as darknet's loader. EXIF and 16 bits go PIL's way (the tests above), a broken file too."""
+    from darkbench import image
+    a = np.random.default_rng(3).integers(0, 256, (19, 23, 4), dtype=np.uint8)
+    rgb = Image.fromarray(a[..., :3])
+    cases = {"rgb": (rgb, {}), "rgb_optimised": (rgb, dict(optimize=True)),
+             "rgb_trns": (rgb, dict(transparency=tuple(int(v) for v in a[0, 0, :3]))),
+             "rgba": (Image.fromarray(a), {}), "grey": (Image.fromarray(a[..., 0]), {}),
+             "grey_alpha": (Image.fromarray(a[..., :2], "LA"), {}),
+             "palette": (rgb.convert("P"), {}), "palette_trns": (rgb.convert("P"), dict(transparency=3))}
+    paths = {}
+    for name, (im, options) in cases.items():
+        paths[name] = tmp_path / f"{name}.png"
+        im.save(paths[name], **options)
+    paths["interlaced"] = png8_interlaced(tmp_path / "interlaced.png", a[..., :3])
+    text = PngImagePlugin.PngInfo()
+    text.add_text("Comment", "a text chunk before the pixels")
+    paths["text"] = tmp_path / "text.png"
+    rgb.save(paths["text"], pnginfo=text)
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    rgb.save(tmp_path / "exif.png", exif=exif)
+    raw = PngImagePlugin.PngInfo()  # ImageMagick's EXIF (PIL reads it too): the PIL way
+    raw.add_text("Raw profile type exif", "\nexif\n       6\n457869660000\n")
+    rgb.save(tmp_path / "raw_exif.png", pnginfo=raw)
+    require_module("imagecodecs")
+    for name, path in paths.items():
+        ours, theirs = load_color(path), libdarknet.load(path)
+        assert ours.shape == theirs.shape and np.array_equal(ours, theirs), name
+        assert image._plain_png(path) is not None, name  # libpng decoded it
+    assert image._plain_png(tmp_path / "exif.png") is None  # turned upright by PIL (the test above)
+    assert image._plain_png(tmp_path / "raw_exif.png") is None
+    assert image._plain_png(png16(tmp_path / "sixteen.png", a[..., :3].astype(np.uint16) << 8)) is None
+    broken = tmp_path / "broken.png"
+    broken.write_bytes(paths["rgb"].read_bytes()[:60])
+    assert image._plain_png(broken) is None
+    with pytest.raises(darkbench.DarkbenchError, match="cannot read image"):
+        load_color(broken)
 
 
 # ---- classify: one line for what is wrong, naming the file
