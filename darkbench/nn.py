@@ -3,6 +3,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from . import winograd
 from .carith import c_div, maxpool_pads
 from .errors import DarkbenchError
 
@@ -189,14 +190,25 @@ class Conv(Layer):
     def _fused(self, x):
         c = self.conv
         key = (tuple(x.shape), c.weight._version)
-        w = self.packed.get(key)
-        if w is None:
-            self.packed.clear()  # another shape or changed weights: reorder anew
-            w = self.packed[key] = torch.ops.mkldnn._reorder_convolution_weight(
-                c.weight, list(c.padding), list(c.stride), list(c.dilation), c.groups, list(x.shape))
+        packed = self.packed.get(key)
+        if packed is None:
+            self.packed.clear()  # another shape or changed weights: transform or reorder anew
+            packed = self.packed[key] = self._pack(x.shape)
+        how, w = packed
+        if how == "winograd":
+            return self.act(winograd.conv(x, w, c.bias))
         act, scalars = POST_OPS[self.act.name]
         return torch.ops.mkldnn._convolution_pointwise(x, w, c.bias, list(c.padding), list(c.stride),
                                                        list(c.dilation), c.groups, act, scalars, "")
+
+    def _pack(self, shape):
+        """("winograd", the transformed weight) where Winograd's F(4x4, 3x3) saves time (winograd.suits), else
+        ("onednn", the weight in oneDNN's layout for this input shape)."""
+        c = self.conv
+        if winograd.suits(c, shape):
+            return "winograd", winograd.weight(c.weight)
+        return "onednn", torch.ops.mkldnn._reorder_convolution_weight(
+            c.weight, list(c.padding), list(c.stride), list(c.dilation), c.groups, list(shape))
 
     def forward(self, x, outs):
         if self.packed is not None and _packable(x):

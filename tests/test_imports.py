@@ -99,8 +99,9 @@ def test_no_import_cycles():
 LEVELS = (
     ("building blocks", ("darkbench.errors", "darkbench.dialect", "darkbench.cfg", "darkbench.paths",
                          "darkbench.memory", "darkbench.heap", "darkbench.files", "darkbench.header", "darkbench.image",
-                         "darkbench.carith", "darkbench.traffic", "darkbench.nn", "darkbench.tables",
-                         "darkbench.sizes", "darkbench.plugins", "darkbench.boxes", "darkbench.nms", "darkbench.coco")),
+                         "darkbench.carith", "darkbench.traffic", "darkbench.nn", "darkbench.winograd",
+                         "darkbench.tables", "darkbench.sizes", "darkbench.plugins", "darkbench.boxes", "darkbench.nms",
+                         "darkbench.coco")),
     ("layers", ("darkbench.layers", "darkbench.layers.*")),
     ("models", ("darkbench.network", "darkbench.keras", "darkbench.keras.*", "darkbench.weights",
                 "darkbench.torch_model", "darkbench.models", "darkbench")),  # darkbench: re-exports the door
