@@ -1,4 +1,5 @@
 """Images as darknet handles them: float CHW in [0, 1], its bilinear resize and letterbox, in float32."""
+import functools
 import os
 import struct
 
@@ -54,16 +55,17 @@ def _plain_png(path):
     lets go of Python's lock for the whole image where PIL takes it back every 64 KiB (map decodes in threads
     beside the network's). Other depths, EXIF orientation, a size past max_pixels() and anything libpng refuses
     go PIL's way, with its rules and its errors."""
-    try:
-        from imagecodecs import png_decode
-    except ImportError:
+    png_decode = _png_decoder()
+    if png_decode is None:
         return None
     try:
         with open(path, "rb") as f:
-            data = f.read()
+            if f.read(len(PNG)) != PNG:  # not a PNG: read once, by PIL
+                return None
+            data = PNG + f.read()
     except OSError:
         return None
-    if len(data) < 33 or data[:8] != PNG or data[12:16] != b"IHDR":
+    if len(data) < 33 or data[12:16] != b"IHDR":
         return None
     w, h, depth = struct.unpack(">IIB", data[16:25])
     limit = max_pixels()
@@ -71,13 +73,23 @@ def _plain_png(path):
         return None
     try:
         a = png_decode(data)
-    except Exception:  # imagecodecs' PngError, or whatever else refuses the file: PIL says what is wrong
+    except (RuntimeError, ValueError):  # imagecodecs' PngError, or its reading of a broken chunk: PIL says why
         return None
     if a.dtype != np.uint8 or a.shape[:2] != (h, w):
         return None
     if a.ndim == 2 or a.shape[2] <= 2:  # grey, grey + alpha
         return np.repeat(a.reshape(h, w, -1)[:, :, :1], 3, axis=2)
     return a[:, :, :3]
+
+
+@functools.lru_cache(maxsize=None)
+def _png_decoder():
+    """imagecodecs' png_decode, or None where it is not installed (looked for once)."""
+    try:
+        from imagecodecs import png_decode
+    except ImportError:
+        return None
+    return png_decode
 
 
 def _png_exif(data):

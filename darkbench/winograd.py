@@ -15,6 +15,7 @@ G = ((1 / 4, 0, 0), (-1 / 6, -1 / 6, -1 / 6), (-1 / 6, 1 / 6, -1 / 6),
 AT = ((1, 1, 1, 1, 1, 0), (0, 1, -1, 2, -2, 0), (0, 1, 1, 4, 4, 0), (0, 1, -1, 8, -8, 1))
 M, R = 4, 3  # output tile, filter size
 T6 = M + R - 1  # input tile
+BT_F32, AT_F32 = torch.tensor(BT, dtype=torch.float32), torch.tensor(AT, dtype=torch.float32)
 
 
 def suits(conv, shape):
@@ -37,12 +38,10 @@ def weight(w):
 
 
 def conv(x, u, bias=None):
-    """A 3x3 stride-1 convolution with 1 pixel of zeros around x (N, C, H, W) float32, by its transformed weight
+    """A 3x3 stride-1 convolution with 1 pixel of zeros around x (N, C, H, W) float32 by its transformed weight
     u (weight()), plus bias: (N, K, H, W) in channels-last memory."""
     n, c, h, w = x.shape
     th, tw = -(-h // M), -(-w // M)
-    bt = torch.tensor(BT, dtype=x.dtype)
-    at = torch.tensor(AT, dtype=x.dtype)
     # zeros around, and on the right and bottom up to whole tiles; NHWC memory
     xp = x.new_zeros((n, M * th + 2, M * tw + 2, c))
     xp[:, 1:h + 1, 1:w + 1] = x.permute(0, 2, 3, 1)
@@ -50,12 +49,12 @@ def conv(x, u, bias=None):
     d = xp.as_strided((n, th, tw, T6, T6, c), (sn, M * sh, M * sw, sh, sw, 1))
     tiles = n * th * tw
     d = d.reshape(tiles, T6, T6 * c)                      # (T, i, j.c)
-    v = torch.matmul(bt, d).view(tiles * T6, T6, c)       # B^T d: (T.a, j, c)
-    v = torch.matmul(bt, v).view(tiles, T6 * T6, c)       # (B^T d) B: (T, a.b, c)
+    v = torch.matmul(BT_F32, d).view(tiles * T6, T6, c)       # B^T d: (T.a, j, c)
+    v = torch.matmul(BT_F32, v).view(tiles, T6 * T6, c)       # (B^T d) B: (T, a.b, c)
     m = torch.bmm(v.transpose(0, 1), u)                   # (a.b, T, K)
     k = u.shape[2]
-    y = torch.matmul(at, m.view(T6, T6 * tiles * k))      # A^T m: (a', b.T.K)
-    y = torch.matmul(at, y.view(M, T6, tiles * k))        # (A^T m) A: (a', b', T.K)
+    y = torch.matmul(AT_F32, m.view(T6, T6 * tiles * k))      # A^T m: (a', b.T.K)
+    y = torch.matmul(AT_F32, y.view(M, T6, tiles * k))        # (A^T m) A: (a', b', T.K)
     y = y.view(M, M, n, th, tw, k).permute(2, 3, 0, 4, 1, 5).reshape(n, M * th, M * tw, k)
     out = torch.empty((n, k, h, w), dtype=x.dtype, memory_format=torch.channels_last)
     crop = y[:, :h, :w]
