@@ -90,7 +90,7 @@ def evaluate(model, data, weights=None, *, names=None, points=POINTS, iou_thresh
                     model = models.load(model, weights, dialect=dialect, fuse=True)
                 finally:
                     sys.setswitchinterval(switch)
-                model.prepack()  # this copy only runs: oneDNN's fused convolutions (the same figures)
+                model.prepack()  # this copy only runs: oneDNN's fused convs, Winograd where faster (same figures)
             # what is made so far is not garbage: left out of the rounds that the run's small objects trigger
             gc.freeze()
             if collecting:
